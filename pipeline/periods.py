@@ -1,0 +1,80 @@
+"""Periods of figures from temporal phrases: "From January to November this year",
+"By the end of December 2021", "in 2020", "the 14th Five-Year Plan". Output format:
+"2020", "2021-01/2021-11", "2021/2025". A period the text does not fix is None."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pipeline.quantities import find_mentions
+
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+         "october", "november", "december"]
+    )
+}
+_MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
+_YEAR = r"((?:19|20)\d{2})"
+_YEAR_REF = rf"(?:{_YEAR}|(this year)|(last year))"
+_FIVE_YEAR_PLANS = {"13th": "2016/2020", "xiii": "2016/2020", "14th": "2021/2025", "xiv": "2021/2025",
+                    "15th": "2026/2030", "xv": "2026/2030"}
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("months", re.compile(rf"\bfrom {_MONTH} to {_MONTH}(?:,? {_YEAR_REF})?", re.I)),
+    ("months", re.compile(rf"\b{_MONTH}\s*(?:-|–|to)\s*{_MONTH}(?:,? {_YEAR_REF})?", re.I)),
+    ("plan", re.compile(r"\b(13th|14th|15th|XIII|XIV|XV)\b[^.;]{0,12}?Five-Year Plan", re.I)),
+    ("year", re.compile(rf"\b(?:by )?the end of (?:{_MONTH} )?{_YEAR}", re.I)),
+    ("year", re.compile(rf"\b(?:in|during|for|of|since) {_YEAR}\b", re.I)),
+    ("year", re.compile(rf"\b{_YEAR}\b", re.I)),
+    ("this", re.compile(r"\b(this year|last year)\b", re.I)),
+]
+
+
+def article_year(text: str, metadata: dict[str, Any] | None = None) -> int | None:
+    """The year "this year" means: a year in the metadata, else the only year the
+    article names at all. Two different years leave it open."""
+    for key in ("year", "date", "published", "published_at"):
+        value = (metadata or {}).get(key)
+        if value:
+            found = re.search(_YEAR, str(value))
+            if found:
+                return int(found.group(1))
+    years = {int(m.text[:4]) for m in find_mentions(text) if m.role in ("year", "date") and len(m.text) >= 4}
+    return years.pop() if len(years) == 1 else None
+
+
+def _year_of(groups: tuple[str | None, ...], year: int | None) -> int | None:
+    explicit, this, last = groups
+    if explicit:
+        return int(explicit)
+    if this:
+        return year
+    if last and year:
+        return year - 1
+    return None
+
+
+def period_in(fragment: str, year: int | None) -> str | None:
+    """The period a fragment of text fixes, or None."""
+    for kind, pattern in _PATTERNS:
+        match = pattern.search(fragment)
+        if not match:
+            continue
+        g = match.groups()
+        if kind == "months":
+            y = _year_of(g[2:5], year)
+            if y is None:
+                return None
+            first, last = _MONTHS[g[0].lower()], _MONTHS[g[1].lower()]
+            return f"{y}-{first:02d}/{y}-{last:02d}"
+        if kind == "plan":
+            return _FIVE_YEAR_PLANS[g[0].lower()]
+        if kind == "year":
+            return g[-1]
+        if kind == "this":
+            y = year if g[0].lower() == "this year" else (year - 1 if year else None)
+            return str(y) if y else None
+    return None

@@ -1,0 +1,102 @@
+"""Which jurisdiction an article or a clause is about, from a gazetteer of Chinese
+provinces and prefecture cities (pipeline/data/gazetteer.toml)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Literal
+
+Level = Literal["province", "city"]
+
+
+@dataclass(frozen=True)
+class Place:
+    name: str
+    level: Level
+    province: str
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    by_name: dict[str, Place]
+    pattern: re.Pattern[str]
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> Gazetteer:
+    raw = tomllib.loads(resources.files("pipeline").joinpath("data/gazetteer.toml").read_text("utf-8"))
+    by_name: dict[str, Place] = {}
+    for province, entry in raw.items():
+        by_name.setdefault(province, Place(province, "province", province))
+        for alias in entry.get("aliases", []):
+            by_name.setdefault(alias, Place(province, "province", province))
+        for city in entry.get("cities", []):
+            by_name.setdefault(city, Place(city, "city", province))
+    names = sorted(by_name, key=len, reverse=True)
+    pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b")
+    return Gazetteer(by_name, pattern)
+
+
+# A name inside a company's name or a person's address says nothing of the
+# jurisdiction the figures belong to.
+_COMPANY_AFTER = re.compile(r"^[^.;]{0,40}?\b(?:Co\.|Company|Ltd|LTD|Group|Inc\.)", re.IGNORECASE)
+_PERSON_BEFORE = re.compile(r"(?:citizen|resident|native|villager) of\s*$", re.IGNORECASE)
+_NEWSPAPER_AFTER = re.compile(r"^\s+(?:Daily|Evening News|News|Times|Morning Post)\b")
+
+
+def places_in(text: str) -> list[tuple[Place, int, bool]]:
+    """Every place name in ``text``: (place, offset, named_as_source)."""
+    g = gazetteer()
+    found: list[tuple[Place, int, bool]] = []
+    for match in g.pattern.finditer(text):
+        after = text[match.end() : match.end() + 60]
+        before = text[max(0, match.start() - 30) : match.start()]
+        if _COMPANY_AFTER.match(after) or _PERSON_BEFORE.search(before):
+            continue
+        found.append((g.by_name[match.group(1)], match.start(), bool(_NEWSPAPER_AFTER.match(after))))
+    return found
+
+
+_CITY_VOICE = re.compile(r"\b(?:the|our|this|whole) city\b|\bcity's\b|\bmunicipal\b", re.IGNORECASE)
+_PROVINCE_VOICE = re.compile(r"\b(?:the|our|this|whole) province\b|\bprovincial\b|\bprovince's\b", re.IGNORECASE)
+
+
+def article_region(text: str) -> str | None:
+    """The jurisdiction an article reports on: the most named province or city,
+    chosen by whether the article speaks of "the city" or "the province". A
+    newspaper's home city names its province when only the province is spoken of
+    ("(Lanzhou Daily)" in an article about "the province" means Gansu)."""
+    places = places_in(text)
+    if not places:
+        return None
+    city_voice = len(_CITY_VOICE.findall(text))
+    province_voice = len(_PROVINCE_VOICE.findall(text))
+    cities = Counter(p.name for p, _, source in places if p.level == "city" and not source)
+    provinces = Counter(p.name for p, _, _ in places if p.level == "province")
+    if city_voice > province_voice and cities:
+        return cities.most_common(1)[0][0]
+    if provinces:
+        return provinces.most_common(1)[0][0]
+    homes = Counter(p.province for p, _, _ in places)
+    if province_voice >= city_voice:
+        return homes.most_common(1)[0][0]
+    return (cities or homes).most_common(1)[0][0]
+
+
+def normalise_region(name: str | None) -> str | None:
+    """'Anhui Province', 'anhui', 'Binzhou City' -> the gazetteer's spelling."""
+    if not name:
+        return None
+    cleaned = re.sub(
+        r"\b(province|city|municipality|autonomous region|prefecture|county|district)\b", "", name, flags=re.I
+    )
+    cleaned = " ".join(cleaned.split())
+    for known in gazetteer().by_name:
+        if known.lower() == cleaned.lower():
+            return gazetteer().by_name[known].name
+    return cleaned or None

@@ -1,0 +1,110 @@
+"""The small data classes every layer shares: articles, findings, grounded and
+rejected records. Records themselves are Pydantic models declared by schemas; the
+pipeline wraps them with what only the pipeline can know (offsets, flags)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+from pipeline.quantities import Mention, find_mentions
+
+Alignment = Literal["exact", "normalised"]
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    text: str
+    source: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    encoding: str = "utf-8"
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+class ArticleContext:
+    """An article with the engine's mentions computed once, shared by grounding,
+    checks and the offline extractor."""
+
+    def __init__(self, article: Article) -> None:
+        self.article = article
+        self.text = article.text
+
+    @cached_property
+    def mentions(self) -> list[Mention]:
+        return find_mentions(self.text)
+
+    def mentions_in(self, start: int, end: int) -> list[Mention]:
+        return [m for m in self.mentions if m.start >= start and m.end <= end]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a check says of a record: an ``error`` makes it invalid (it goes back to
+    the model, or to rejected.jsonl); a ``flag`` travels with the kept record."""
+
+    severity: Literal["error", "flag"]
+    code: str
+    message: str
+    readings: tuple[float, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.readings:
+            out["readings"] = list(self.readings)
+        return out
+
+
+def error(code: str, message: str) -> Finding:
+    return Finding("error", code, message)
+
+
+def flag(code: str, message: str, readings: tuple[float, ...] = ()) -> Finding:
+    return Finding("flag", code, message, readings)
+
+
+@dataclass
+class GroundedRecord:
+    """A valid record tied to the exact characters of its article."""
+
+    article_id: str
+    schema: str
+    record: dict[str, Any]
+    char_start: int
+    char_end: int
+    alignment: Alignment
+    flags: list[Finding] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "article_id": self.article_id,
+            "schema": self.schema,
+            "record": self.record,
+            "char_start": self.char_start,
+            "char_end": self.char_end,
+            "alignment": self.alignment,
+            "flags": [f.as_dict() for f in self.flags],
+        }
+
+
+@dataclass
+class RejectedRecord:
+    """A record that failed validation after every reask, kept with the reasons."""
+
+    article_id: str
+    schema: str
+    record: Any
+    reasons: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "article_id": self.article_id,
+            "schema": self.schema,
+            "record": self.record,
+            "reasons": self.reasons,
+        }

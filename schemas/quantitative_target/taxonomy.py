@@ -1,0 +1,91 @@
+"""The indicator taxonomy and the kind cues, read from this folder's TOML files."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+INDICATORS_FILE = HERE / "indicators.toml"
+CUES_FILE = HERE / "cues.toml"
+EXCLUDE = "_exclude"
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    label: str
+    unit: str
+    force_unit: bool
+    aliases: tuple[str, ...]
+    alias_units: dict[str, str]
+
+
+@lru_cache(maxsize=1)
+def indicators() -> dict[str, Indicator]:
+    raw: dict[str, Any] = tomllib.loads(INDICATORS_FILE.read_text("utf-8"))
+    return {
+        key: Indicator(
+            key,
+            entry["label"],
+            entry["unit"],
+            entry.get("force_unit", False),
+            tuple(entry["aliases"]),
+            {k.lower(): v for k, v in entry.get("alias_units", {}).items()},
+        )
+        for key, entry in raw.items()
+        if key != "exclude"
+    }
+
+
+@lru_cache(maxsize=1)
+def excluded_aliases() -> tuple[str, ...]:
+    raw: dict[str, Any] = tomllib.loads(INDICATORS_FILE.read_text("utf-8"))
+    return tuple(raw.get("exclude", {}).get("aliases", []))
+
+
+@lru_cache(maxsize=1)
+def alias_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
+    """One pattern over every alias (longest first) and the id each alias maps to."""
+    owner: dict[str, str] = {}
+    for indicator in indicators().values():
+        for alias in indicator.aliases:
+            owner.setdefault(alias.lower(), indicator.id)
+    for alias in excluded_aliases():
+        owner.setdefault(alias.lower(), EXCLUDE)
+    ordered = sorted(owner, key=len, reverse=True)
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(a) for a in ordered) + r")(?![\w-])", re.IGNORECASE)
+    return pattern, owner
+
+
+@dataclass(frozen=True)
+class CueSet:
+    completion_after: tuple[re.Pattern[str], ...]
+    completion_before: tuple[re.Pattern[str], ...]
+    change_before: tuple[re.Pattern[str], ...]
+    change_after: tuple[re.Pattern[str], ...]
+    negative: tuple[re.Pattern[str], ...]
+    target: tuple[re.Pattern[str], ...]
+    actual: tuple[re.Pattern[str], ...]
+
+
+@lru_cache(maxsize=1)
+def cues() -> CueSet:
+    raw: dict[str, Any] = tomllib.loads(CUES_FILE.read_text("utf-8"))
+
+    def compile_all(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
+        return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+
+    return CueSet(
+        completion_after=compile_all(raw["completion_rate"]["after"]),
+        completion_before=compile_all(raw["completion_rate"]["before"]),
+        change_before=compile_all(raw["change"]["before"]),
+        change_after=compile_all(raw["change"]["after"]),
+        negative=compile_all(raw["change"]["negative"]),
+        target=compile_all(raw["target"]["clause"]),
+        actual=compile_all(raw["actual"]["clause"]),
+    )
