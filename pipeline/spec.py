@@ -78,6 +78,11 @@ class SchemaSpec:
     # Fields that identify a record for de-duplication across chunks and repeats.
     identity: tuple[str, ...] | None = None
     data_files: Sequence[Path] = field(default_factory=tuple)
+    # The numeric field whose value claims a number of the article; numbers of
+    # interest no record claims are listed as "unclaimed mentions".
+    quantity_field: str | None = None
+    # Extra variables for the prompt template (e.g. the indicator taxonomy).
+    prompt_context: Callable[[], dict[str, Any]] | None = None
 
     @property
     def registry_name(self) -> str:

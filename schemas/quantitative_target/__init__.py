@@ -7,7 +7,7 @@ from schemas.quantitative_target.checks import check_quantity
 from schemas.quantitative_target.consistency import check_consistency, check_growth
 from schemas.quantitative_target.model import QuantitativeTarget
 from schemas.quantitative_target.offline import extract
-from schemas.quantitative_target.taxonomy import CUES_FILE, INDICATORS_FILE
+from schemas.quantitative_target.taxonomy import CUES_FILE, INDICATORS_FILE, indicators
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 
@@ -21,7 +21,9 @@ SPEC = SchemaSpec(
     article_checks=(check_consistency, check_growth),
     offline=extract,
     identity=("indicator", "value", "unit", "kind", "period", "region"),
+    quantity_field="value",
     data_files=(INDICATORS_FILE, CUES_FILE),
+    prompt_context=lambda: {"indicators": [(i.id, i.label) for i in indicators().values()]},
     scoring=Scoring(
         fields=(
             FieldScore("indicator", "exact", weight=2.0, key=True),

@@ -1,0 +1,77 @@
+"""Backends by name. Built-ins are listed here; an installed package adds one
+through the ``polex.backends`` entry point group (a factory taking BackendOptions)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.backends.base import Backend, BackendError, Candidates
+from pipeline.backends.openai_compat import MODES, LLMSettings
+
+ENTRY_POINT_GROUP = "polex.backends"
+
+
+@dataclass
+class BackendOptions:
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    model_path: Path | None = None
+
+
+def _offline(_options: BackendOptions) -> Backend:
+    from pipeline.backends.offline import OfflineBackend
+
+    return OfflineBackend()
+
+
+def _openai(options: BackendOptions) -> Backend:
+    from pipeline.backends.openai_compat import OpenAICompatBackend
+
+    return OpenAICompatBackend(options.llm)
+
+
+def _llamacpp(options: BackendOptions) -> Backend:
+    from pipeline.backends.llamacpp import LlamaCppBackend
+
+    if options.llm.mode == "json_schema":
+        options.llm.mode = "json_object_schema"  # llama.cpp's dialect of structured output
+    return LlamaCppBackend(options.llm, options.model_path)
+
+
+BUILTIN: dict[str, Callable[[BackendOptions], Backend]] = {
+    "offline": _offline,
+    "openai": _openai,
+    "llamacpp": _llamacpp,
+}
+
+
+def available() -> dict[str, Callable[[BackendOptions], Backend]]:
+    found = dict(BUILTIN)
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep.load())
+    return found
+
+
+def resolve_name(name: str) -> tuple[str, str]:
+    """'auto' means openai when an endpoint is configured, else offline."""
+    if name != "auto":
+        return name, "chosen with --backend"
+    if os.environ.get("OPENAI_BASE_URL"):
+        return "openai", "OPENAI_BASE_URL is set"
+    if os.environ.get("OPENAI_API_KEY"):
+        return "openai", "OPENAI_API_KEY is set"
+    return "offline", "no endpoint configured (set OPENAI_BASE_URL or OPENAI_API_KEY for an LLM)"
+
+
+def create(name: str, options: BackendOptions) -> Backend:
+    factories = available()
+    if name not in factories:
+        raise BackendError(f"unknown backend '{name}'; available: {', '.join(sorted(factories))}")
+    return factories[name](options)
+
+
+__all__ = ["MODES", "Backend", "BackendError", "BackendOptions", "Candidates", "LLMSettings", "create",
+           "resolve_name"]

@@ -1,0 +1,36 @@
+"""The one interface every backend implements, and what it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from pipeline.records import ArticleContext, RejectedRecord
+from pipeline.spec import SchemaSpec
+
+
+class BackendError(Exception):
+    """A backend cannot be created or cannot serve an article; the message says why."""
+
+
+@dataclass
+class Candidates:
+    """Records a backend proposes for one article and schema, before grounding.
+    ``hint`` is where in the article the chunk began (to place the evidence)."""
+
+    records: list[tuple[BaseModel | dict[str, Any], int]] = field(default_factory=list)
+    rejected: list[RejectedRecord] = field(default_factory=list)
+
+
+class Backend(Protocol):
+    name: str
+
+    def describe(self) -> dict[str, Any]:
+        """What the manifest records about this backend (never secrets)."""
+        ...
+
+    async def extract(self, ctx: ArticleContext, spec: SchemaSpec) -> Candidates: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,261 @@
+"""The LLM backend for OpenAI and any OpenAI-compatible server (vLLM, Ollama,
+llama.cpp's server, hosted Chinese models), through instructor.
+
+Per chunk and schema: render the prompt, ask for {"records": [...]}, and validate
+with the schema's grounding checks inside instructor's loop, so an ungrounded
+record goes back to the model as feedback (bounded reasks). If reasks run out, the
+last answer is salvaged record by record: valid ones are kept, the rest rejected
+with reasons. An answer cut off at max_tokens is split into smaller chunks and
+retried; the manifest notes every split."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import instructor
+from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
+from instructor.core.hooks import Hooks
+from openai import AsyncOpenAI
+from pydantic import BaseModel, ValidationInfo, create_model, model_validator
+
+from pipeline.backends.base import BackendError, Candidates
+from pipeline.chunking import Chunk, chunk, halve
+from pipeline.grounding import record_problems
+from pipeline.prompting import render
+from pipeline.records import ArticleContext, RejectedRecord
+from pipeline.spec import SchemaSpec
+from pipeline.transport import (
+    CachingTransport,
+    RateLimits,
+    ReplayMiss,
+    ResponseStore,
+    RetryPolicy,
+    RetryTransport,
+)
+from pipeline.usage import ledger
+
+# Our names for structured-output modes, and how each maps onto instructor.
+# json_object_schema is llama.cpp's dialect: response_format={"type": "json_object",
+# "schema": ...}; instructor's JSON mode sends the schema in the prompt and we add it
+# to response_format, where llama.cpp turns it into a grammar.
+MODES: dict[str, instructor.Mode] = {
+    "tools": instructor.Mode.TOOLS,
+    "json_schema": instructor.Mode.JSON_SCHEMA,
+    "json_object_schema": instructor.Mode.JSON,
+    "json": instructor.Mode.JSON,
+    "md_json": instructor.Mode.MD_JSON,
+}
+
+
+@dataclass
+class LLMSettings:
+    model: str = "gpt-4o-mini"
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    mode: str = "json_schema"
+    temperature: float = 0.0
+    seed: int | None = 0
+    max_tokens: int = 2048
+    max_reasks: int = 2
+    timeout: float = 120.0
+    chunk_chars: int = 6000
+    chunk_overlap: int = 400
+    max_splits: int = 3
+    cache_dir: Path | None = None
+    replay: bool = False
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+
+    def parameters(self) -> dict[str, Any]:
+        """Everything that shapes the answers, for the manifest (no secrets)."""
+        return {
+            "mode": self.mode, "temperature": self.temperature, "seed": self.seed,
+            "max_tokens": self.max_tokens, "max_reasks": self.max_reasks, "chunk_chars": self.chunk_chars,
+            "chunk_overlap": self.chunk_overlap, "max_splits": self.max_splits, "timeout": self.timeout,
+            "requests_per_minute": self.requests_per_minute, "tokens_per_minute": self.tokens_per_minute,
+        }
+
+
+_RECORDS_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def records_model(spec: SchemaSpec) -> type[BaseModel]:
+    """{"records": [Model, ...]} whose validation runs the grounding checks, given
+    the article in the validation context."""
+    if spec.registry_name in _RECORDS_MODELS:
+        return _RECORDS_MODELS[spec.registry_name]
+
+    def grounded(self: Any, info: ValidationInfo) -> Any:
+        context = info.context or {}
+        ctx = context.get("ctx")
+        if ctx is None:
+            return self
+        problems = [
+            f"records[{i}]: {problem}"
+            for i, record in enumerate(self.records)
+            for problem in record_problems(record, spec, ctx)
+        ]
+        if problems:
+            raise ValueError("some records are not supported by the article text:\n" + "\n".join(problems))
+        return self
+
+    model = create_model(
+        f"{spec.name}Records",
+        records=(list[spec.model], ...),  # type: ignore[name-defined]
+        __validators__={"grounded": model_validator(mode="after")(grounded)},  # type: ignore[dict-item]
+    )
+    _RECORDS_MODELS[spec.registry_name] = model
+    return model
+
+
+def _completion_text(completion: Any) -> str | None:
+    try:
+        message = completion.choices[0].message
+    except (AttributeError, IndexError):
+        return None
+    if getattr(message, "tool_calls", None):
+        return str(message.tool_calls[0].function.arguments)
+    return getattr(message, "content", None)
+
+
+def _salvage(completion: Any) -> list[dict[str, Any]] | str:
+    """The records of a final invalid answer, or the raw text if it is not JSON."""
+    text = _completion_text(completion) or ""
+    cleaned = text.strip()
+    if cleaned.startswith("```"):
+        cleaned = cleaned.strip("`").removeprefix("json").strip()
+    try:
+        data = json.loads(cleaned)
+    except json.JSONDecodeError:
+        return text
+    records = data.get("records") if isinstance(data, dict) else data
+    if isinstance(records, list):
+        return [r if isinstance(r, dict) else {"value": r} for r in records]
+    return text
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = exc
+    while seen.__cause__ is not None or seen.__context__ is not None:
+        nxt = seen.__cause__ or seen.__context__
+        assert nxt is not None
+        if isinstance(seen, ReplayMiss):
+            break
+        seen = nxt
+    return seen
+
+
+class OpenAICompatBackend:
+    name = "openai"
+
+    def __init__(self, settings: LLMSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        if settings.mode not in MODES:
+            raise BackendError(f"unknown structured-output mode '{settings.mode}'; choose from {sorted(MODES)}")
+        self.settings = settings
+        stack: httpx.AsyncBaseTransport = RetryTransport(
+            transport or httpx.AsyncHTTPTransport(retries=0),
+            settings.retry,
+            RateLimits(settings.requests_per_minute, settings.tokens_per_minute),
+        )
+        if settings.cache_dir is not None:
+            stack = CachingTransport(stack, ResponseStore(settings.cache_dir), self.cache_namespace(),
+                                     replay=settings.replay)
+        elif settings.replay:
+            raise BackendError("replay needs a recording directory (--cache-dir)")
+        self._http = httpx.AsyncClient(transport=stack, timeout=settings.timeout)
+        api_key = settings.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed-for-local-servers"
+        self._client = AsyncOpenAI(api_key=api_key, base_url=settings.base_url, http_client=self._http,
+                                   max_retries=0)
+        self._instructor = instructor.from_openai(self._client, mode=MODES[settings.mode])
+
+    def cache_namespace(self) -> str:
+        return f"{self.name}:{self.settings.model}"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "model": self.settings.model,
+            "base_url": self.settings.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
+            "parameters": self.settings.parameters(),
+        }
+
+    async def extract(self, ctx: ArticleContext, spec: SchemaSpec) -> Candidates:
+        s = self.settings
+        out = Candidates()
+        queue: list[tuple[Chunk, int]] = [(c, 0) for c in chunk(ctx.text, s.chunk_chars, s.chunk_overlap)]
+        while queue:
+            piece, depth = queue.pop(0)
+            try:
+                await self._extract_chunk(ctx, spec, piece, out)
+            except IncompleteOutputException as exc:
+                if depth >= s.max_splits or piece.end - piece.start < 200:
+                    raise BackendError(
+                        f"{spec.name}: the answer was cut off at max_tokens={s.max_tokens} even after "
+                        f"{depth} split(s) of characters {piece.start}-{piece.end}"
+                    ) from exc
+                ledger().splits += 1
+                ledger().notes.append(
+                    f"{spec.name}: answer cut off at max_tokens for characters {piece.start}-{piece.end}; "
+                    "split in two and retried"
+                )
+                queue[:0] = [(half, depth + 1) for half in halve(piece, ctx.text)]
+        return out
+
+    async def _extract_chunk(self, ctx: ArticleContext, spec: SchemaSpec, piece: Chunk, out: Candidates) -> None:
+        s = self.settings
+        model = records_model(spec)
+        messages = render(spec, ctx.text[piece.start : piece.end], ctx.article.id, piece.index, piece.count)
+        failures = 0
+
+        def on_parse_error(*_args: Any, **_kwargs: Any) -> None:
+            nonlocal failures
+            failures += 1
+
+        hooks = Hooks()
+        hooks.on("parse:error", on_parse_error)
+        kwargs: dict[str, Any] = {
+            "model": s.model,
+            "messages": messages,
+            "temperature": s.temperature,
+            "max_tokens": s.max_tokens,
+            "response_model": model,
+            "max_retries": s.max_reasks,
+            "context": {"ctx": ctx, "spec": spec},
+            "strict": False,
+            "hooks": hooks,
+        }
+        if s.seed is not None:
+            kwargs["seed"] = s.seed
+        if s.mode == "json_object_schema":
+            kwargs["extra_body"] = {"response_format": {"type": "json_object", "schema": model.model_json_schema()}}
+        try:
+            result = await self._instructor.chat.completions.create(**kwargs)
+        except InstructorRetryException as exc:
+            if not exc.failed_attempts:
+                root = _root_cause(exc)
+                raise BackendError(f"{type(root).__name__}: {root}") from exc
+            ledger().reasks += max(0, failures - 1)
+            self._keep_last_answer(exc, spec, piece, out, ctx)
+            return
+        ledger().reasks += failures
+        out.records.extend((record, piece.start) for record in result.records)
+
+    def _keep_last_answer(self, exc: InstructorRetryException, spec: SchemaSpec, piece: Chunk,
+                          out: Candidates, ctx: ArticleContext) -> None:
+        salvaged = _salvage(exc.last_completion)
+        if isinstance(salvaged, str):
+            out.rejected.append(RejectedRecord(ctx.article.id, spec.name, salvaged,
+                                               [f"answer is not a JSON object with records: {exc}"]))
+            return
+        ledger().notes.append(f"{spec.name}: still invalid after {self.settings.max_reasks} reask(s); "
+                              "valid records kept, the rest rejected")
+        out.records.extend((record, piece.start) for record in salvaged)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -1,0 +1,162 @@
+"""The `polex` command line (also `python -m pipeline`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.backends import MODES, BackendError, BackendOptions, LLMSettings, create, resolve_name
+from pipeline.inputs import DEFAULT_MAX_BYTES, InputRefusal, read_inputs
+from pipeline.registry import SchemaError, discover, select
+from pipeline.runner import RunPlan, RunResult, run_sync
+from pipeline.runstore import RunDirError
+from pipeline.transport import RetryPolicy
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Extract quantitative targets and policy measures from employment-policy news.")
+console = Console(stderr=True)
+out = Console()
+
+DEFAULT_CACHE = Path(os.environ.get("POLEX_CACHE_DIR", Path.home() / ".cache" / "polex" / "responses"))
+
+
+def fail(message: str, code: int = 2) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+SchemaDirs = Annotated[list[Path] | None, typer.Option("--schema-dir", help="Extra folder of schema modules.")]
+
+
+@app.command()
+def run(
+    inputs: Annotated[list[Path], typer.Argument(help="Files, folders of .txt/.md/.jsonl, or JSONL files.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Run directory to write (resumed if it exists).")],
+    backend: Annotated[str, typer.Option(help="auto, offline, openai or llamacpp.")] = "auto",
+    schema: Annotated[list[str] | None, typer.Option("--schema", help="Schema to extract (repeat); all by default.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name (env OPENAI_MODEL).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (env OPENAI_BASE_URL).")] = None,
+    mode: Annotated[str, typer.Option(help=f"Structured-output mode: {', '.join(MODES)}.")] = "json_schema",
+    temperature: float = 0.0,
+    seed: int = 0,
+    max_tokens: int = 2048,
+    max_reasks: Annotated[int, typer.Option(help="Validation reasks per call.")] = 2,
+    concurrency: Annotated[int, typer.Option(help="Articles processed at once.")] = 8,
+    rpm: Annotated[float | None, typer.Option(help="Requests-per-minute limit.")] = None,
+    tpm: Annotated[float | None, typer.Option(help="Tokens-per-minute limit.")] = None,
+    retries: Annotated[int, typer.Option(help="Transport tries per request (429/5xx/timeouts).")] = 6,
+    timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 120.0,
+    chunk_chars: int = 6000,
+    cache_dir: Annotated[Path, typer.Option(help="Response cache (also a recording).")] = DEFAULT_CACHE,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")] = False,
+    replay: Annotated[Path | None, typer.Option(help="Replay a recording: no request leaves the machine.")] = None,
+    model_path: Annotated[Path | None, typer.Option(help="GGUF file for the llamacpp backend.")] = None,
+    max_bytes: Annotated[int, typer.Option(help="Largest article accepted, in bytes.")] = DEFAULT_MAX_BYTES,
+    schema_dir: SchemaDirs = None,
+) -> None:
+    """Extract records from articles into a run directory."""
+    try:
+        specs = select(schema or [], schema_dir or [])
+        articles, input_errors = read_inputs(inputs, max_bytes)
+    except (SchemaError, InputRefusal) as exc:
+        fail(str(exc))
+    name, reason = resolve_name(backend)
+    llm = LLMSettings(
+        model=model or os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
+        base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
+        mode=mode, temperature=temperature, seed=seed, max_tokens=max_tokens, max_reasks=max_reasks,
+        timeout=timeout, chunk_chars=chunk_chars,
+        cache_dir=None if no_cache and replay is None else (replay or cache_dir),
+        replay=replay is not None, retry=RetryPolicy(attempts=retries),
+        requests_per_minute=rpm, tokens_per_minute=tpm,
+    )
+    try:
+        chosen = create(name, BackendOptions(llm=llm, model_path=model_path))
+    except BackendError as exc:
+        fail(f"backend {name}: {exc}")
+    console.print(f"backend [bold]{name}[/] ({reason}); {len(articles)} article(s), "
+                  f"schemas: {', '.join(s.name for s in specs)}")
+    for problem in input_errors:
+        console.print(f"[yellow]input error:[/] {problem.message}")
+    plan = RunPlan(articles, input_errors, specs, chosen, out_dir, reason, concurrency)
+    result = _run_with_progress(plan)
+    _summary(result)
+    if result.interrupted:
+        console.print(f"[yellow]interrupted[/]: finished articles are saved; run the same command to resume.")
+        raise typer.Exit(130)
+    raise typer.Exit(1 if result.failed else 0)
+
+
+def _run_with_progress(plan: RunPlan) -> RunResult:
+    progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
+    try:
+        with progress:
+            task = progress.add_task("articles", total=len(plan.articles))
+
+            def advance(_part: dict[str, Any]) -> None:
+                progress.advance(task)
+
+            return run_sync(plan, advance)
+    except RunDirError as exc:
+        fail(str(exc))
+        raise
+    except KeyboardInterrupt:
+        console.print(f"[yellow]interrupted[/]: finished articles are saved in {plan.out}; "
+                      "run the same command to resume.")
+        raise typer.Exit(130) from None
+
+
+def _summary(result: RunResult) -> None:
+    totals = result.manifest["totals"]
+    usage = totals["usage_this_run"]
+    table = Table(title=f"run {result.run_dir}", show_header=False)
+    table.add_row("articles ok / failed", f"{totals['articles_ok']} / {totals['articles_failed']}"
+                  + (f" ({totals['articles_resumed']} resumed)" if totals["articles_resumed"] else ""))
+    for name, count in totals["records"].items():
+        table.add_row(f"{name} records", str(count))
+    table.add_row("rejected records", str(totals["rejected"]))
+    table.add_row("unclaimed numbers", str(totals["unclaimed"]))
+    table.add_row("requests / cache hits", f"{usage['requests']} / {usage['cache_hits']}")
+    table.add_row("tokens (all attempts)", f"{usage['total_tokens']} ({usage['reasks']} reasks, "
+                  f"{usage['transport_retries']} transport retries, {usage['splits']} splits)")
+    cost = totals["cost_usd_this_run"]
+    table.add_row("cost", "unknown for this model" if cost is None else f"${cost:.4f}")
+    console.print(table)
+    for name, path in result.outputs.items():
+        out.print(f"{name}: {path}")
+    out.print(f"manifest: {result.run_dir / 'manifest.json'}")
+
+
+@app.command()
+def schemas(schema_dir: SchemaDirs = None) -> None:
+    """List the registered schemas, their fields and prompt files."""
+    try:
+        registry = discover(schema_dir or [])
+    except SchemaError as exc:
+        fail(str(exc))
+    for spec in registry.values():
+        table = Table(title=f"{spec.registry_name} - {spec.description}", title_justify="left")
+        table.add_column("field")
+        table.add_column("type")
+        table.add_column("description")
+        for name, info in spec.model.model_fields.items():
+            table.add_row(name, str(info.annotation).replace("typing.", ""), info.description or "")
+        out.print(table)
+        out.print(f"prompt: {spec.prompt}  (sha256 {spec.prompt_hash()})  offline rules: "
+                  f"{'yes' if spec.offline else 'no'}\n")
+
+
+def main() -> None:
+    app(prog_name="polex")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

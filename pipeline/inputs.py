@@ -1,0 +1,166 @@
+"""Reads articles from files, folders of .txt/.md/.jsonl, or JSONL of {id, text,
+metadata}. Every problem with one input becomes an error naming that input (file,
+and line for JSONL) while the others are read; only a path that does not exist at
+all stops the run before it starts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from charset_normalizer import from_bytes
+
+from pipeline.records import Article
+
+TEXT_SUFFIXES = {".txt", ".md"}
+JSONL_SUFFIXES = {".jsonl"}
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+# Tried in order after UTF-8: the encodings Chinese news files come in.
+CHINESE_ENCODINGS = ("gb18030", "big5")
+
+
+@dataclass(frozen=True)
+class InputError:
+    source: str
+    article_id: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"article_id": self.article_id, "source": self.source, "stage": "input", "error": self.message}
+
+
+class InputRefusal(Exception):
+    """The inputs cannot be read at all (a path that does not exist, nothing to read)."""
+
+
+class UndecodableInput(ValueError):
+    pass
+
+
+def decode(raw: bytes) -> tuple[str, str]:
+    """(text, encoding): UTF-8 first, then the Chinese encodings, else an error."""
+    if b"\x00" in raw[:8192]:
+        raise UndecodableInput("binary file (contains NUL bytes), not text")
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(raw, cp_isolation=list(CHINESE_ENCODINGS)).best()
+    if best is not None and best.encoding in {e.replace("-", "_") for e in CHINESE_ENCODINGS} | set(
+        CHINESE_ENCODINGS
+    ):
+        return str(best), best.encoding
+    for encoding in CHINESE_ENCODINGS:
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise UndecodableInput(f"not valid UTF-8, {', '.join(CHINESE_ENCODINGS).upper()} text")
+
+
+def _expand(paths: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise InputRefusal(f"input {path} does not exist")
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in
+                           TEXT_SUFFIXES | JSONL_SUFFIXES)
+            if not found:
+                raise InputRefusal(f"input folder {path} has no .txt, .md or .jsonl files")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def _check_text(text: str, source: str) -> str | None:
+    if not text:
+        return f"{source}: empty file"
+    if not text.strip():
+        return f"{source}: only whitespace, no text"
+    return None
+
+
+def _read_text_file(path: Path, max_bytes: int) -> tuple[Article | None, InputError | None]:
+    article_id = path.stem
+    size = path.stat().st_size
+    if size > max_bytes:
+        return None, InputError(str(path), article_id, f"{path}: {size / 1e6:.1f} MB is over the limit of "
+                                f"{max_bytes / 1e6:.1f} MB (raise it with --max-bytes)")
+    try:
+        text, encoding = decode(path.read_bytes())
+    except (UndecodableInput, OSError) as exc:
+        return None, InputError(str(path), article_id, f"{path}: {exc}")
+    problem = _check_text(text, str(path))
+    if problem:
+        return None, InputError(str(path), article_id, problem)
+    return Article(article_id, text, source=str(path), encoding=encoding), None
+
+
+def _read_jsonl(path: Path, max_bytes: int) -> tuple[list[Article], list[InputError]]:
+    articles: list[Article] = []
+    errors: list[InputError] = []
+    try:
+        content, _ = decode(path.read_bytes())
+    except (UndecodableInput, OSError) as exc:
+        return [], [InputError(str(path), None, f"{path}: {exc}")]
+    for number, line in enumerate(content.splitlines(), start=1):
+        where = f"{path}:{number}"
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append(InputError(where, None, f"{where}: malformed JSON ({exc.msg} at column {exc.colno})"))
+            continue
+        if not isinstance(item, dict) or "id" not in item or "text" not in item:
+            errors.append(InputError(where, None, f"{where}: each line must be an object with 'id' and 'text'"))
+            continue
+        article_id = str(item["id"])
+        text = item["text"]
+        if not isinstance(text, str):
+            errors.append(InputError(where, article_id, f"{where}: 'text' must be a string"))
+            continue
+        problem = _check_text(text, where)
+        if problem is None and len(text.encode("utf-8")) > max_bytes:
+            problem = f"{where}: text is over the limit of {max_bytes / 1e6:.1f} MB (raise it with --max-bytes)"
+        if problem:
+            errors.append(InputError(where, article_id, problem))
+            continue
+        metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+        articles.append(Article(article_id, text, source=where, metadata=metadata))
+    return articles, errors
+
+
+def read_inputs(paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[list[Article], list[InputError]]:
+    """All readable articles, in input order, and an error for each unreadable one.
+    A later article whose id was already seen is an error naming both sources."""
+    articles: list[Article] = []
+    errors: list[InputError] = []
+    files = _expand(paths)
+    if not files:
+        raise InputRefusal("no inputs given")
+    for path in files:
+        if path.suffix.lower() in JSONL_SUFFIXES:
+            found, problems = _read_jsonl(path, max_bytes)
+            articles.extend(found)
+            errors.extend(problems)
+        else:
+            article, problem = _read_text_file(path, max_bytes)
+            if article:
+                articles.append(article)
+            if problem:
+                errors.append(problem)
+    seen: dict[str, str] = {}
+    unique: list[Article] = []
+    for article in articles:
+        if article.id in seen:
+            errors.append(InputError(article.source, article.id, f"duplicate article id '{article.id}' in "
+                                     f"{article.source}; first seen in {seen[article.id]} (kept)"))
+            continue
+        seen[article.id] = article.source
+        unique.append(article)
+    return unique, errors

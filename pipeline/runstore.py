@@ -1,0 +1,122 @@
+"""The run directory: one JSON part per finished article (written atomically, so a
+killed run leaves whole parts or none), and the outputs rebuilt from the parts at
+the end of every run: a JSONL and a CSV per schema, rejected.jsonl, errors.jsonl,
+unclaimed.jsonl and manifest.json. Every file is replaced atomically."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pipeline.spec import SchemaSpec
+
+
+class RunDirError(Exception):
+    """The run directory cannot be used; the message names it."""
+
+
+def atomic_write(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write(path, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    atomic_write(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def _safe_name(article_id: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", article_id)[:80]
+    if cleaned != article_id:
+        cleaned += "-" + hashlib.sha256(article_id.encode()).hexdigest()[:8]
+    return cleaned
+
+
+class RunStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.parts = root / "parts"
+
+    def prepare(self) -> None:
+        """Create the directory and prove it is writable before any work starts."""
+        try:
+            self.parts.mkdir(parents=True, exist_ok=True)
+            probe = self.root / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise RunDirError(f"output directory {self.root} is not writable: {exc.strerror or exc}") from exc
+
+    def part_path(self, article_id: str) -> Path:
+        return self.parts / f"{_safe_name(article_id)}.json"
+
+    def read_part(self, article_id: str) -> dict[str, Any] | None:
+        path = self.part_path(article_id)
+        if not path.is_file():
+            return None
+        try:
+            part: dict[str, Any] = json.loads(path.read_text("utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None  # never trust a damaged part: the article is redone
+        return part if part.get("article_id") == article_id else None
+
+    def write_part(self, part: dict[str, Any]) -> None:
+        write_json(self.part_path(part["article_id"]), part)
+
+    def write_outputs(self, parts: list[dict[str, Any]], specs: list[SchemaSpec],
+                      input_errors: list[dict[str, Any]]) -> dict[str, Path]:
+        written: dict[str, Path] = {}
+        for spec in specs:
+            rows = [row for part in parts for row in part.get("records", {}).get(spec.name, [])]
+            jsonl = self.root / f"{spec.name}.jsonl"
+            write_jsonl(jsonl, rows)
+            atomic_write(self.root / f"{spec.name}.csv", _csv(rows, spec))
+            written[spec.name] = jsonl
+        write_jsonl(self.root / "rejected.jsonl", (r for p in parts for r in p.get("rejected", [])))
+        errors = [*input_errors]
+        errors += [{"article_id": p["article_id"], "source": p.get("source"), "stage": "extract",
+                    "error": p["error"]} for p in parts if p.get("status") == "failed"]
+        write_jsonl(self.root / "errors.jsonl", errors)
+        write_jsonl(self.root / "unclaimed.jsonl",
+                    ({"article_id": p["article_id"], **m} for p in parts for m in p.get("unclaimed", [])))
+        return written
+
+
+def _csv(rows: list[dict[str, Any]], spec: SchemaSpec) -> str:
+    fields = list(spec.model.model_fields)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["article_id", *fields, "char_start", "char_end", "alignment", "flags"])
+    for row in rows:
+        record = row["record"]
+        values = [";".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
+                  for v in (record.get(f) for f in fields)]
+        flags = ";".join(f["code"] for f in row.get("flags", []))
+        writer.writerow([row["article_id"], *values, row["char_start"], row["char_end"], row["alignment"], flags])
+    return buffer.getvalue()

@@ -1,0 +1,83 @@
+"""The offline extractor of PolicyMeasure: sentences with an action verb are
+classified by the category cues of categories.toml; target groups by group cues."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pipeline.records import ArticleContext
+from pipeline.text import sentences
+from schemas.policy_measure.model import PolicyMeasure
+
+CATEGORIES_FILE = Path(__file__).with_name("categories.toml")
+_MAX_DESCRIPTION_WORDS = 15
+_MIN_WORDS = 5
+
+
+@dataclass(frozen=True)
+class Rules:
+    actions: tuple[re.Pattern[str], ...]
+    categories: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]
+    groups: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]
+
+
+@lru_cache(maxsize=1)
+def rules() -> Rules:
+    raw: dict[str, Any] = tomllib.loads(CATEGORIES_FILE.read_text("utf-8"))
+
+    def compile_all(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
+        return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+
+    return Rules(
+        actions=compile_all(raw["actions"]["verbs"]),
+        categories=tuple((name, compile_all(e["cues"])) for name, e in raw["categories"].items()),
+        groups=tuple((name, compile_all(cues)) for name, cues in raw["groups"].items()),
+    )
+
+
+def classify(sentence: str) -> str | None:
+    """The category with the most cue hits, or None if the sentence is no measure."""
+    r = rules()
+    if not any(p.search(sentence) for p in r.actions):
+        return None
+    best: tuple[int, str] | None = None
+    for name, cues in r.categories:
+        hits = sum(1 for p in cues if p.search(sentence))
+        if hits and (best is None or hits > best[0]):
+            best = (hits, name)
+    return best[1] if best else None
+
+
+def target_groups(sentence: str) -> list[str]:
+    found = [name for name, cues in rules().groups if any(p.search(sentence) for p in cues)]
+    return found or ["general"]
+
+
+def describe(sentence: str) -> str:
+    words = sentence.split()
+    short = " ".join(words[:_MAX_DESCRIPTION_WORDS])
+    return short + ("..." if len(words) > _MAX_DESCRIPTION_WORDS else "")
+
+
+def extract(ctx: ArticleContext) -> list[PolicyMeasure]:
+    records: list[PolicyMeasure] = []
+    for sentence in sentences(ctx.text):
+        if len(sentence.text.split()) < _MIN_WORDS:
+            continue
+        category = classify(sentence.text)
+        if category is None:
+            continue
+        records.append(
+            PolicyMeasure(
+                evidence=sentence.text,
+                category=category,  # type: ignore[arg-type]
+                description=describe(sentence.text),
+                target_groups=target_groups(sentence.text),  # type: ignore[arg-type]
+            )
+        )
+    return records
