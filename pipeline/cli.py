@@ -154,6 +154,121 @@ def schemas(schema_dir: SchemaDirs = None) -> None:
                   f"{'yes' if spec.offline else 'no'}\n")
 
 
+gold_app = typer.Typer(no_args_is_help=True, help="Check and draft gold labels.")
+app.add_typer(gold_app, name="gold")
+DEFAULT_GOLD = Path("evals/gold")
+DEFAULT_ARTICLES = Path("seeds")
+
+
+@gold_app.command("check")
+def gold_check(
+    gold: Annotated[Path, typer.Option(help="Gold directory.")] = DEFAULT_GOLD,
+    articles: Annotated[Path, typer.Option(help="Folder of the articles (<id>.txt).")] = DEFAULT_ARTICLES,
+    schema_dir: SchemaDirs = None,
+) -> None:
+    """Validate every gold record: schema, evidence in its article, value readable."""
+    from evals.gold import check_gold
+    from evals.loading import EvalInputError
+
+    try:
+        problems, checked = check_gold(gold, articles, list(discover(schema_dir or []).values()))
+    except (EvalInputError, SchemaError) as exc:
+        fail(str(exc))
+    for problem in problems:
+        out.print(str(problem), markup=False, highlight=False)
+    if problems:
+        fail(f"{len(problems)} problem(s) in {checked} gold record(s)", 1)
+    out.print(f"gold ok: {checked} records in {gold}")
+
+
+@gold_app.command("draft")
+def gold_draft(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory to draft from.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the skeletons.")],
+    schema_dir: SchemaDirs = None,
+) -> None:
+    """Write gold skeletons from a run for a person to correct (never overwrites)."""
+    from evals.gold import draft_gold
+
+    written = draft_gold(run_dir, out_dir, list(discover(schema_dir or []).values()))
+    out.print(f"wrote {len(written)} draft(s) to {out_dir}; correct them by hand following evals/GUIDELINES.md")
+
+
+@app.command("eval")
+def eval_command(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory to score.")],
+    gold: Annotated[Path, typer.Option(help="Gold directory.")] = DEFAULT_GOLD,
+    articles: Annotated[Path | None, typer.Option(help="Folder of the articles (default: run's sources).")] = None,
+    fail_under: Annotated[list[str] | None, typer.Option(help="Gate METRIC=VALUE (repeatable).")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="eval.json to compare against.")] = None,
+    max_drop: Annotated[float, typer.Option(help="Largest drop allowed from the baseline.")] = 0.0,
+    schema_dir: SchemaDirs = None,
+) -> None:
+    """Score a run against gold: RUN_DIR/eval.json and eval.md, a table here, gates."""
+    import json
+
+    from evals.harness import GateFailure, check_gates, evaluate
+    from evals.loading import EvalInputError
+    from evals.report import headline_rows, render_markdown
+    from pipeline.runstore import atomic_write, write_json
+
+    try:
+        result = evaluate(run_dir, gold, list(discover(schema_dir or []).values()), articles)
+    except (EvalInputError, SchemaError) as exc:
+        fail(str(exc))
+    write_json(run_dir / "eval.json", result.report)
+    atomic_write(run_dir / "eval.md", render_markdown(result.report))
+    table = Table(title=f"eval {run_dir}")
+    for column in ("schema", "level", "P", "R", "F1 macro", "95% CI", "F1 micro", "95% CI"):
+        table.add_column(column)
+    for row in headline_rows(result.report):
+        table.add_row(*row)
+    out.print(table)
+    out.print(f"report: {run_dir / 'eval.md'}  data: {run_dir / 'eval.json'}")
+    try:
+        base = json.loads(baseline.read_text("utf-8")) if baseline else None
+        check_gates(result.report["headline"], fail_under or [], base, max_drop)
+    except GateFailure as exc:
+        fail(f"gate failed: {exc}", 1)
+    except (OSError, ValueError) as exc:
+        fail(f"baseline {baseline}: {exc}")
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="First run directory.")],
+    run_b: Annotated[Path, typer.Argument(help="Second run directory.")],
+    gold: Annotated[Path, typer.Option(help="Gold directory.")] = DEFAULT_GOLD,
+    articles: Annotated[Path | None, typer.Option(help="Folder of the articles.")] = None,
+    schema_dir: SchemaDirs = None,
+) -> None:
+    """Paired differences between two runs on the same gold."""
+    import json
+
+    from evals.compare import compare_runs
+    from evals.harness import evaluate
+    from evals.loading import EvalInputError
+
+    specs = list(discover(schema_dir or []).values())
+    try:
+        a = evaluate(run_a, gold, specs, articles)
+        b = evaluate(run_b, gold, specs, articles)
+    except (EvalInputError, SchemaError) as exc:
+        fail(str(exc))
+    result = compare_runs(a, b)
+    table = Table(title=f"B = {run_b} minus A = {run_a}")
+    for column in ("schema", "metric", "A", "B", "B - A", "95% CI", "only A right", "only B right"):
+        table.add_column(column)
+    for name, s in result["schemas"].items():
+        for metric in ("lenient_macro_f1", "strict_macro_f1"):
+            m = s[metric]
+            table.add_row(name, metric, f"{m['a']:.3f}", f"{m['b']:.3f}", f"{m['b_minus_a']:+.3f}",
+                          f"[{m['interval_95'][0]:+.3f}, {m['interval_95'][1]:+.3f}]",
+                          str(len(s["only_a_right"])), str(len(s["only_b_right"])))
+    out.print(table)
+    out.print_json(json.dumps(result))
+
+
 def main() -> None:
     app(prog_name="polex")
 

@@ -152,6 +152,8 @@ def deduplicate(records: list[GroundedRecord], spec: SchemaSpec) -> list[Grounde
         key = tuple(repr(record.record.get(name)) for name in spec.identity_fields)
         if key not in seen:
             seen[key] = record
+        elif (record.char_start, record.char_end) not in seen[key].spans:
+            seen[key].also_at.append((record.char_start, record.char_end))
     return sorted(seen.values(), key=lambda r: (r.char_start, r.char_end))
 
 

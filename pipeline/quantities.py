@@ -79,6 +79,8 @@ class Rules:
     year_max: int
     year_cues: list[str]
     bands: dict[str, tuple[float, float]]
+    numerators: dict[str, int]
+    denominators: dict[str, int]
 
 
 @lru_cache(maxsize=1)
@@ -99,6 +101,8 @@ def load_rules() -> Rules:
         year_max=raw["dates"]["year_max"],
         year_cues=raw["dates"]["year_cues"],
         bands={k: (float(v["min"]), float(v["max"])) for k, v in raw["bands"].items()},
+        numerators=raw["fractions"]["numerators"],
+        denominators=raw["fractions"]["denominators"],
     )
 
 
@@ -139,6 +143,10 @@ def _patterns() -> dict[str, re.Pattern[str]]:
             rf"(?:st|nd|rd|th)?\s+(?:of\s+)?({_alternation(r.months)})\b", re.IGNORECASE
         ),
         "year_cue": re.compile(rf"\b({_alternation(r.year_cues)})\s+$", re.IGNORECASE),
+        "fraction": re.compile(
+            rf"\b({_alternation(r.numerators)})[\s-]+({_alternation(r.denominators)})\b(?=\s+of\b)",
+            re.IGNORECASE,
+        ),
     }
 
 
@@ -185,7 +193,22 @@ def find_mentions(text: str) -> list[Mention]:
         cursor = parse.consumed_until
         role = _role(text, parse, p)
         mentions.append(_finish(text, parse, role, p))
+    mentions.extend(_fractions(text, p))
+    mentions.sort(key=lambda m: m.start)
     return _flag_strays(mentions)
+
+
+def _fractions(text: str, p: dict[str, re.Pattern[str]]) -> list[Mention]:
+    """'a fifth of', 'two thirds of', 'half of' read as ratios."""
+    rules = load_rules()
+    found: list[Mention] = []
+    for match in p["fraction"].finditer(text):
+        value = rules.numerators[match.group(1).lower()] / rules.denominators[match.group(2).lower()]
+        value = round(value, 6)
+        parse = _Parse(match.start(), match.end(), match.group(), value, value, unit="ratio")
+        found.append(Mention(match.start(), match.end(), match.group(), value, value, "ratio", True,
+                             _comparator(text, parse), "quantity"))
+    return found
 
 
 def quantities_of_interest(text: str) -> list[Mention]:
@@ -408,7 +431,7 @@ def _comparator(text: str, parse: _Parse) -> Comparator:
     before = re.sub(r"(?:rmb|¥|yuan)\s*$", "", before, flags=re.IGNORECASE).rstrip().lower()
     for comparator, phrases in rules.qualifiers_before.items():
         for phrase in phrases:
-            if re.search(rf"(?:^|\W){re.escape(phrase)}$", before):
+            if re.search(rf"(?:^|[\W\d]){re.escape(phrase)}$", before):  # "1More than": stray digit
                 return comparator  # type: ignore[return-value]
     after = text[parse.end : parse.end + 40].lower()
     for comparator, phrases in rules.qualifiers_after.items():

@@ -79,6 +79,12 @@ class GroundedRecord:
     char_end: int
     alignment: Alignment
     flags: list[Finding] = field(default_factory=list)
+    # Other places where the same record occurs (a repeated figure is one record).
+    also_at: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        return [(self.char_start, self.char_end), *self.also_at]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +95,7 @@ class GroundedRecord:
             "char_end": self.char_end,
             "alignment": self.alignment,
             "flags": [f.as_dict() for f in self.flags],
+            "also_at": [list(span) for span in self.also_at],
         }
 
 

@@ -86,7 +86,8 @@ def unclaimed_mentions(ctx: ArticleContext, records: dict[str, list[GroundedReco
     def claimed(m: Mention) -> bool:
         for record, field_name in claimers:
             value = record.record.get(field_name)
-            if (record.char_start <= m.start and m.end <= record.char_end and isinstance(value, int | float)
+            covered = any(start <= m.start and m.end <= end for start, end in record.spans)
+            if (covered and isinstance(value, int | float)
                     and any(abs(abs(value) - abs(x)) <= 1e-6 * max(1.0, abs(x)) for x in m.readings)):
                 return True
         return False

@@ -21,7 +21,9 @@ FieldMatch = Literal["exact", "numeric", "text", "set", "span", "region", "perio
 Check = Callable[[BaseModel, ArticleContext, tuple[int, int]], list[Finding]]
 # An article-level check sees all kept records of one schema at once (consistency).
 ArticleCheck = Callable[[list[dict[str, Any]], ArticleContext], list[list[Finding]]]
-OfflineExtractor = Callable[[ArticleContext], list[BaseModel]]
+# Offline rules return records, or (record, offset) pairs when they know where
+# their evidence starts (so repeated identical clauses land on their own spans).
+OfflineExtractor = Callable[[ArticleContext], Sequence[BaseModel | tuple[BaseModel, int]]]
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,12 @@ class Scoring:
     # Pairs below this weighted similarity are never matched (the gate that keeps
     # unrelated records apart in the one-to-one assignment).
     gate: float = 0.35
-    # Fields that must agree for a pair to be considered at all (e.g. a value).
-    must_match: tuple[str, ...] = ()
+    # A pair is considered only if at least one of these fields is correct (the same
+    # number, or overlapping evidence): unrelated records are never forced together.
+    anchors: tuple[str, ...] = ()
+    # Fields whose per-article set of values is also scored (e.g. the categories of
+    # measures an article mentions, whatever their number).
+    set_fields: tuple[str, ...] = ()
 
     @property
     def key_fields(self) -> tuple[str, ...]:

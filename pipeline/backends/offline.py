@@ -19,7 +19,8 @@ class OfflineBackend:
     async def extract(self, ctx: ArticleContext, spec: SchemaSpec) -> Candidates:
         if spec.offline is None:
             raise BackendError(f"schema {spec.name} has no offline rules; use an LLM backend for it")
-        return Candidates(records=[(record, 0) for record in spec.offline(ctx)])
+        found = spec.offline(ctx)
+        return Candidates(records=[item if isinstance(item, tuple) else (item, 0) for item in found])
 
     async def aclose(self) -> None:
         return None

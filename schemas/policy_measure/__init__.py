@@ -25,6 +25,7 @@ SPEC = SchemaSpec(
             FieldScore("description", "text", weight=0.5, threshold=0.3),
         ),
         gate=0.3,
-        must_match=("evidence",),
+        anchors=("evidence",),
+        set_fields=("category",),
     ),
 )

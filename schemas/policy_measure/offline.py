@@ -64,20 +64,19 @@ def describe(sentence: str) -> str:
     return short + ("..." if len(words) > _MAX_DESCRIPTION_WORDS else "")
 
 
-def extract(ctx: ArticleContext) -> list[PolicyMeasure]:
-    records: list[PolicyMeasure] = []
+def extract(ctx: ArticleContext) -> list[tuple[PolicyMeasure, int]]:
+    records: list[tuple[PolicyMeasure, int]] = []
     for sentence in sentences(ctx.text):
         if len(sentence.text.split()) < _MIN_WORDS:
             continue
         category = classify(sentence.text)
         if category is None:
             continue
-        records.append(
-            PolicyMeasure(
-                evidence=sentence.text,
-                category=category,  # type: ignore[arg-type]
-                description=describe(sentence.text),
-                target_groups=target_groups(sentence.text),  # type: ignore[arg-type]
-            )
+        record = PolicyMeasure(
+            evidence=sentence.text,
+            category=category,  # type: ignore[arg-type]
+            description=describe(sentence.text),
+            target_groups=target_groups(sentence.text),  # type: ignore[arg-type]
         )
+        records.append((record, sentence.start))
     return records

@@ -34,9 +34,10 @@ SPEC = SchemaSpec(
             FieldScore("period", "period", weight=0.5),
             FieldScore("region", "region", weight=0.5),
             FieldScore("indicator_text", "text", weight=0.5, threshold=0.5),
+            FieldScore("evidence", "span", weight=0.5, threshold=0.0),
         ),
         gate=0.3,
-        must_match=("value",),
+        anchors=("value", "evidence"),
     ),
     examples=(
         Example(

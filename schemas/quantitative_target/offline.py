@@ -53,11 +53,11 @@ def _in_company_sentence(text: str, sentence: Span) -> bool:
     return any(alias.lower() in words for alias in excluded_aliases() if alias.lower().startswith(("co.", "comp")))
 
 
-def extract(ctx: ArticleContext) -> list[QuantitativeTarget]:
+def extract(ctx: ArticleContext) -> list[tuple[QuantitativeTarget, int]]:
     text = ctx.text
     region = article_region(text)
     year = article_year(text, ctx.article.metadata)
-    records: list[QuantitativeTarget] = []
+    records: list[tuple[QuantitativeTarget, int]] = []
     last_indicator: dict[int, str] = {}  # sentence start -> indicator of its previous figure
     for mention in ctx.mentions:
         if not mention.of_interest:
@@ -81,7 +81,7 @@ def extract(ctx: ArticleContext) -> list[QuantitativeTarget]:
             or period_in(clause.sentence.text, year)
             or (period_in(before.text, year) if before else None)
         )
-        records.append(
+        records.append((
             QuantitativeTarget(
                 evidence=text[evidence_start:evidence_end],
                 indicator=indicator,
@@ -93,8 +93,9 @@ def extract(ctx: ArticleContext) -> list[QuantitativeTarget]:
                 comparator=mention.comparator,
                 period=period,
                 region=region,
-            )
-        )
+            ),
+            evidence_start,
+        ))
     return records
 
 

@@ -1,0 +1,1 @@
+"""The evaluation harness and the hand-labelled gold (evals/gold/, evals/GUIDELINES.md)."""

@@ -1,0 +1,101 @@
+"""`polex gold check` and `polex gold draft`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from evals.loading import load_gold
+from pipeline.grounding import check_record, validation_errors
+from pipeline.inputs import decode
+from pipeline.records import Article, ArticleContext
+from pipeline.runstore import read_jsonl, write_json
+from pipeline.spec import SchemaSpec
+
+
+
+@dataclass(frozen=True)
+class GoldProblem:
+    file: str
+    schema: str
+    index: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.schema}[{self.index}]" if self.index is not None else self.schema
+        return f"{self.file}: {where}: {self.reason}"
+
+
+def _article_text(article_id: str, articles_dir: Path) -> str | None:
+    for suffix in (".txt", ".md"):
+        path = articles_dir / f"{article_id}{suffix}"
+        if path.is_file():
+            return decode(path.read_bytes())[0]
+    return None
+
+
+def check_gold(gold_dir: Path, articles_dir: Path, specs: list[SchemaSpec]) -> tuple[list[GoldProblem], int]:
+    """Every gold record validates against its schema, its evidence is found in its
+    article, and the schema's checks pass (its value is readable from its
+    evidence, and so on). Returns the problems and the number of records checked."""
+    problems: list[GoldProblem] = []
+    checked = 0
+    known = {s.name: s for s in specs}
+    for article_id, data in load_gold(gold_dir).items():
+        file = data["_file"]
+        text = _article_text(article_id, articles_dir)
+        if text is None:
+            problems.append(GoldProblem(file, "-", None, f"article {article_id} not found in {articles_dir}"))
+            continue
+        ctx = ArticleContext(Article(article_id, text))
+        for key, records in data.items():
+            if key.startswith("_") or key in ("article_id", "annotator", "guidelines", "notes"):
+                continue
+            spec = known.get(key)
+            if spec is None:
+                problems.append(GoldProblem(file, key, None, f"unknown schema; registered: {', '.join(known)}"))
+                continue
+            for index, record in enumerate(records):
+                checked += 1
+                problems.extend(_check_one(file, spec, index, record, ctx))
+    return problems, checked
+
+
+def _check_one(file: str, spec: SchemaSpec, index: int, record: dict[str, Any],
+               ctx: ArticleContext) -> list[GoldProblem]:
+    try:
+        model = spec.model.model_validate(record)
+    except ValidationError as exc:
+        return [GoldProblem(file, spec.name, index, "; ".join(validation_errors(exc)))]
+    candidates = [k for k in record if k.endswith("_candidates")]
+    span, findings = check_record(model, spec, ctx)
+    errors = [f.message for f in findings if f.severity == "error"]
+    if errors and candidates:
+        # an uncertain reading passes if its value is one of the candidates found in the text
+        errors = [e for e in errors if not e.startswith("value ")]
+    return [GoldProblem(file, spec.name, index, e) for e in errors]
+
+
+def draft_gold(run_dir: Path, out_dir: Path, specs: list[SchemaSpec]) -> list[Path]:
+    """Gold skeletons from a run's records, for a person to correct: one file per
+    article, records without offsets or flags, marked as drafts."""
+    manifest = json.loads((run_dir / "manifest.json").read_text("utf-8"))
+    written: list[Path] = []
+    rows_by_schema = {s.name: read_jsonl(run_dir / f"{s.name}.jsonl") for s in specs}
+    for article in manifest.get("articles", []):
+        if not article.get("id") or article.get("status") != "ok":
+            continue
+        draft: dict[str, Any] = {"article_id": article["id"], "annotator": "DRAFT from " + str(run_dir),
+                                 "guidelines": "evals/GUIDELINES.md"}
+        for name, rows in rows_by_schema.items():
+            draft[name] = [r["record"] for r in rows if r["article_id"] == article["id"]]
+        path = out_dir / f"{article['id']}.json"
+        if path.exists():
+            continue  # never overwrite a person's labels
+        write_json(path, draft)
+        written.append(path)
+    return written
