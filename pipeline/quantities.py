@@ -129,8 +129,9 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     unit = _alternation(r.units_after)
     nouns = _alternation([n for group in r.count_nouns.values() for n in group])
     return {
-        "scale": re.compile(rf"\s*({scale})(?!\w)(?!,\d)", re.IGNORECASE),
-        "unit": re.compile(rf"\s*({unit})(?!\w)", re.IGNORECASE),
+        # ASCII lookaheads: "万人" and "亿元" are a scale followed by a CJK word.
+        "scale": re.compile(rf"\s*({scale})(?![A-Za-z0-9_])(?!,\d)", re.IGNORECASE),
+        "unit": re.compile(rf"\s*({unit})(?![A-Za-z0-9_])", re.IGNORECASE),
         "unit_before": re.compile(rf"({_alternation(r.units_before)})\s*$", re.IGNORECASE),
         "split_wan": re.compile(r"\s+(\d{1,3})\s+(10,000|100 million)(?![\d,])"),
         "range": re.compile(r"\s*(?:to|-|–|~|—)\s*(?=\d)", re.IGNORECASE),
@@ -426,20 +427,25 @@ def _unit_from_noun(text: str, end: int, p: dict[str, re.Pattern[str]]) -> str |
 
 
 def _comparator(text: str, parse: _Parse) -> Comparator:
+    """The qualifier touching the number; the longest phrase wins ("no more than"
+    is at_most, not the "more than" inside it)."""
     rules = load_rules()
     before = text[max(0, parse.start - 40) : parse.start]
     before = re.sub(r"(?:rmb|¥|yuan)\s*$", "", before, flags=re.IGNORECASE).rstrip().lower()
+    after = text[parse.end : parse.end + 40].lower()
+    best: tuple[int, str] | None = None
     for comparator, phrases in rules.qualifiers_before.items():
         for phrase in phrases:
-            if re.search(rf"(?:^|[\W\d]){re.escape(phrase)}$", before):  # "1More than": stray digit
-                return comparator  # type: ignore[return-value]
-    after = text[parse.end : parse.end + 40].lower()
-    for comparator, phrases in rules.qualifiers_after.items():
-        # allow a count noun between the number and the qualifier ("500 people or more")
-        for phrase in phrases:
-            if re.match(rf"\s*(?:[\w-]+\s+){{0,2}}?{re.escape(phrase)}\b", after):
-                return comparator  # type: ignore[return-value]
-    return "eq"
+            # a stray digit may sit right before the qualifier: "positions1More than"
+            if re.search(rf"(?:^|[\W\d]){re.escape(phrase)}$", before) and (best is None or len(phrase) > best[0]):
+                best = (len(phrase), comparator)
+    if best is None:
+        for comparator, phrases in rules.qualifiers_after.items():
+            # a count noun may sit between the number and the qualifier ("500 people or more")
+            for phrase in phrases:
+                if re.match(rf"\s*(?:[\w-]+\s+){{0,2}}?{re.escape(phrase)}\b", after):
+                    best = (len(phrase), comparator)
+    return best[1] if best else "eq"  # type: ignore[return-value]
 
 
 def _flag_strays(mentions: list[Mention]) -> list[Mention]:

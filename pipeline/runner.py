@@ -99,30 +99,24 @@ def unclaimed_mentions(ctx: ArticleContext, records: dict[str, list[GroundedReco
 
 
 async def process_article(article: Article, specs: list[SchemaSpec], backend: Backend) -> dict[str, Any]:
-    """Every schema of one article; an exception fails this article only."""
+    """Every schema of one article. An exception fails that schema of this article
+    only: the other schemas' records are kept, and the batch goes on."""
     usage = Usage()
     token = current_usage.set(usage)
     started = now()
     ctx = ArticleContext(article)
     kept: dict[str, list[GroundedRecord]] = {}
     rejected: list[dict[str, Any]] = []
-    status, error = "ok", None
+    errors: dict[str, str] = {}
     try:
         for spec in specs:
-            candidates = await backend.extract(ctx, spec)
-            records: list[GroundedRecord] = []
-            for record, hint in candidates.records:
-                good, bad = ground([record], spec, ctx, hint)
-                records.extend(good)
-                rejected.extend(r.as_dict() for r in bad)
-            rejected.extend(r.as_dict() for r in candidates.rejected)
-            records = deduplicate(records, spec)
-            apply_article_checks(records, spec, ctx)
-            kept[spec.name] = records
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # one article's failure never stops the batch
-        status, error = "failed", f"{type(exc).__name__}: {exc}"
+            try:
+                kept[spec.name], bad = await _extract_schema(ctx, spec, backend)
+                rejected.extend(bad)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one failure never stops the batch
+                errors[spec.name] = f"{type(exc).__name__}: {exc}"
     finally:
         current_usage.reset(token)
     return {
@@ -130,15 +124,31 @@ async def process_article(article: Article, specs: list[SchemaSpec], backend: Ba
         "source": article.source,
         "text_sha256": article.sha256,
         "encoding": article.encoding,
-        "status": status,
-        "error": error,
-        "records": {name: [r.as_dict() for r in rs] for name, rs in kept.items()} if status == "ok" else {},
-        "rejected": rejected if status == "ok" else [],
-        "unclaimed": unclaimed_mentions(ctx, kept, specs) if status == "ok" else [],
+        "status": "failed" if errors else "ok",
+        "error": "; ".join(f"{name}: {message}" for name, message in errors.items()) or None,
+        "schema_errors": errors,
+        "records": {name: [r.as_dict() for r in rs] for name, rs in kept.items()},
+        "rejected": rejected,
+        "unclaimed": unclaimed_mentions(ctx, kept, specs) if not errors else [],
         "usage": usage.as_dict(),
         "started": started,
         "finished": now(),
     }
+
+
+async def _extract_schema(ctx: ArticleContext, spec: SchemaSpec,
+                          backend: Backend) -> tuple[list[GroundedRecord], list[dict[str, Any]]]:
+    candidates = await backend.extract(ctx, spec)
+    records: list[GroundedRecord] = []
+    rejected: list[dict[str, Any]] = []
+    for record, hint in candidates.records:
+        good, bad = ground([record], spec, ctx, hint)
+        records.extend(good)
+        rejected.extend(r.as_dict() for r in bad)
+    rejected.extend(r.as_dict() for r in candidates.rejected)
+    records = deduplicate(records, spec)
+    apply_article_checks(records, spec, ctx)
+    return records, rejected
 
 
 def _prices() -> dict[str, dict[str, float]]:

@@ -212,13 +212,20 @@ class OpenAICompatBackend:
         model = records_model(spec)
         messages = render(spec, ctx.text[piece.start : piece.end], ctx.article.id, piece.index, piece.count)
         failures = 0
+        complete_answers: list[Any] = []
 
         def on_parse_error(*_args: Any, **_kwargs: Any) -> None:
             nonlocal failures
             failures += 1
 
+        def on_response(response: Any, *_args: Any, **_kwargs: Any) -> None:
+            choices = getattr(response, "choices", None) or []
+            if choices and choices[0].finish_reason != "length":
+                complete_answers.append(response)
+
         hooks = Hooks()
         hooks.on("parse:error", on_parse_error)
+        hooks.on("completion:response", on_response)
         kwargs: dict[str, Any] = {
             "model": s.model,
             "messages": messages,
@@ -236,25 +243,37 @@ class OpenAICompatBackend:
             kwargs["extra_body"] = {"response_format": {"type": "json_object", "schema": model.model_json_schema()}}
         try:
             result = await self._instructor.chat.completions.create(**kwargs)
+        except IncompleteOutputException:
+            if failures and complete_answers:
+                # A reask ran out of tokens: the earlier complete answer is still worth
+                # grounding record by record rather than throwing away.
+                ledger().reasks += failures
+                ledger().notes.append(f"{spec.name}: a reask was cut off at max_tokens; the previous answer "
+                                      "was kept record by record")
+                self._keep_answer(complete_answers[-1], "a reask was cut off", spec, piece, out, ctx)
+                return
+            raise
         except InstructorRetryException as exc:
             if not exc.failed_attempts:
                 root = _root_cause(exc)
                 raise BackendError(f"{type(root).__name__}: {root}") from exc
             ledger().reasks += max(0, failures - 1)
-            self._keep_last_answer(exc, spec, piece, out, ctx)
+            ledger().notes.append(f"{spec.name}: still invalid after {self.settings.max_reasks} reask(s); "
+                                  "valid records kept, the rest rejected")
+            self._keep_answer(exc.last_completion, str(exc), spec, piece, out, ctx)
             return
         ledger().reasks += failures
         out.records.extend((record, piece.start) for record in result.records)
 
-    def _keep_last_answer(self, exc: InstructorRetryException, spec: SchemaSpec, piece: Chunk,
-                          out: Candidates, ctx: ArticleContext) -> None:
-        salvaged = _salvage(exc.last_completion)
+    def _keep_answer(self, completion: Any, why: str, spec: SchemaSpec, piece: Chunk,
+                     out: Candidates, ctx: ArticleContext) -> None:
+        """Ground a final invalid answer record by record: valid ones are kept, the
+        others rejected with their reasons."""
+        salvaged = _salvage(completion)
         if isinstance(salvaged, str):
             out.rejected.append(RejectedRecord(ctx.article.id, spec.name, salvaged,
-                                               [f"answer is not a JSON object with records: {exc}"]))
+                                               [f"answer is not a JSON object with records ({why})"]))
             return
-        ledger().notes.append(f"{spec.name}: still invalid after {self.settings.max_reasks} reask(s); "
-                              "valid records kept, the rest rejected")
         out.records.extend((record, piece.start) for record in salvaged)
 
     async def aclose(self) -> None:

@@ -15,7 +15,7 @@ Unit = Literal[
 ]
 Kind = Literal["actual", "target", "completion_rate", "change"]
 Comparator = Literal["eq", "approx", "at_least", "at_most"]
-PERIOD_PATTERN = r"^\d{4}(-\d{2})?(/\d{4}(-\d{2})?)?$"
+PERIOD_PATTERN = r"^[0-9]{4}(-[0-9]{2})?(/[0-9]{4}(-[0-9]{2})?)?$"  # [0-9], not \\d: llama.cpp grammars reject \\d
 
 
 class QuantitativeTarget(BaseModel):

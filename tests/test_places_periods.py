@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+
+from pipeline.periods import article_year, period_in
+from pipeline.places import article_region, normalise_region
+from tests.conftest import seed_text
+
+
+@pytest.mark.parametrize(
+    ("article_id", "region"),
+    [("000_f717e4e5ad01f3aa", "Anhui"), ("001_af90ca12de1d48dc", "Gansu"), ("002_b54908c3101e4205", "Binzhou"),
+     ("003_85cd8f6cae44c8d1", "Jiangsu"), ("004_76301af96bdc979d", "Liaoning")],
+)
+def test_article_region_from_the_gazetteer(article_id: str, region: str) -> None:
+    assert article_region(seed_text(article_id)) == region
+
+
+def test_company_names_do_not_decide_the_region() -> None:
+    text = "Shangliang Zhongyi (Shenyang) High-tech Co., Ltd. hired. Shenyang Shenyang. The province of Liaoning."
+    assert article_region(text) == "Liaoning"
+
+
+@pytest.mark.parametrize(
+    ("fragment", "year", "period"),
+    [
+        ("From January to November this year, 686000", 2021, "2021-01/2021-11"),
+        ("From January to November this year, 686000", None, None),
+        ("By the end of December 2021, 484,000", None, "2021"),
+        ("In 2021, The province reduced", None, "2021"),
+        ("During the period of the “XIV Five-Year Plan”", None, "2021/2025"),
+        ("the 14th Five-Year Plan period", None, "2021/2025"),
+        ("the class of 2023 reached", None, "2023"),
+        ("This year, 340,000 new jobs", 2020, "2020"),
+        ("last year, 300 jobs", 2020, "2019"),
+        ("no temporal phrase here", 2020, None),
+    ],
+)
+def test_periods(fragment: str, year: int | None, period: str | None) -> None:
+    assert period_in(fragment, year) == period
+
+
+def test_article_year_is_open_when_the_article_names_two_years() -> None:
+    assert article_year(seed_text("001_af90ca12de1d48dc")) == 2020
+    assert article_year(seed_text("002_b54908c3101e4205")) is None
+    assert article_year("no year", {"date": "2022-03-01"}) == 2022
+
+
+def test_normalise_region() -> None:
+    assert normalise_region("Anhui Province") == "Anhui"
+    assert normalise_region("binzhou city") == "Binzhou"
+    assert normalise_region(None) is None
