@@ -21,8 +21,8 @@ from pipeline.transport import RetryPolicy
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Extract quantitative targets and policy measures from employment-policy news.")
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line (greppable logs)
+out = Console(soft_wrap=True)
 
 DEFAULT_CACHE = Path(os.environ.get("POLEX_CACHE_DIR", Path.home() / ".cache" / "polex" / "responses"))
 

@@ -1,0 +1,204 @@
+"""The harness: gold scored against itself is perfect, and each kind of error
+moves exactly the numbers it should."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from evals.compare import compare_runs
+from evals.harness import GateFailure, check_gates, evaluate
+from evals.scoring import Item, score_article
+from pipeline.cli import app
+from pipeline.grounding import locate
+from pipeline.registry import discover
+from tests.conftest import GOLD, SEEDS
+
+SPECS = list(discover().values())
+QT = discover()["QuantitativeTarget"]
+ARTICLES = sorted(p.stem for p in GOLD.glob("*.json"))
+
+
+def gold_records() -> dict[str, dict[str, list[dict[str, Any]]]]:
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for path in sorted(GOLD.glob("*.json")):
+        data = json.loads(path.read_text("utf-8"))
+        out[data["article_id"]] = {s.name: data.get(s.name, []) for s in SPECS}
+    return out
+
+
+def make_run(root: Path, records: dict[str, dict[str, list[dict[str, Any]]]],
+             statuses: dict[str, str] | None = None) -> Path:
+    """A run directory holding exactly these records (offsets located in the seeds)."""
+    root.mkdir(parents=True, exist_ok=True)
+    articles = []
+    rows: dict[str, list[dict[str, Any]]] = {s.name: [] for s in SPECS}
+    for article_id, by_schema in records.items():
+        text = (SEEDS / f"{article_id}.txt").read_text("utf-8")
+        articles.append({"id": article_id, "source": str(SEEDS / f"{article_id}.txt"),
+                         "status": (statuses or {}).get(article_id, "ok")})
+        for name, recs in by_schema.items():
+            for rec in recs:
+                found = locate(rec["evidence"], text) or (0, 0, "exact")
+                clean = {k: v for k, v in rec.items() if k not in ("note", "uncertain", "value_candidates")}
+                rows[name].append({"article_id": article_id, "record": clean, "char_start": found[0],
+                                   "char_end": found[1], "alignment": found[2], "flags": []})
+    (root / "manifest.json").write_text(json.dumps({"articles": articles, "backend": {"backend": "test"}}))
+    for name, rs in rows.items():
+        (root / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rs))
+    (root / "rejected.jsonl").write_text("")
+    return root
+
+
+def headline(tmp: Path, records: dict[str, Any], **kwargs: Any) -> dict[str, float]:
+    return evaluate(make_run(tmp, records, **kwargs), GOLD, SPECS, SEEDS).report["headline"]
+
+
+def test_gold_against_itself_is_perfect_everywhere(tmp_path: Path) -> None:
+    result = evaluate(make_run(tmp_path / "r", gold_records()), GOLD, SPECS, SEEDS).report
+    assert result["headline"] and all(v == 1.0 for v in result["headline"].values()), result["headline"]
+    for schema in result["schemas"].values():
+        assert schema["intervals_95"]["strict"]["macro_f1"] == [1.0, 1.0]
+        assert all(f["f1"] == 1.0 for f in schema["fields"].values())
+        assert schema["muc"]["missing"] == schema["muc"]["spurious"] == schema["muc"]["incorrect"] == 0
+
+
+def test_an_empty_run_scores_zero_recall_and_every_record_missing(tmp_path: Path) -> None:
+    empty = {a: {s.name: [] for s in SPECS} for a in ARTICLES}
+    report = evaluate(make_run(tmp_path / "r", empty), GOLD, SPECS, SEEDS).report
+    assert report["headline"]["QuantitativeTarget.lenient_recall"] == 0.0
+    assert report["schemas"]["QuantitativeTarget"]["muc"]["missing"] == 68
+
+
+def test_a_failed_or_absent_article_scores_as_empty_output(tmp_path: Path) -> None:
+    records = gold_records()
+    del records["004_76301af96bdc979d"]
+    h = headline(tmp_path / "r", records)
+    assert h["QuantitativeTarget.lenient_f1"] == pytest.approx(0.8)  # 4 of 5 articles perfect
+    report = evaluate(tmp_path / "r", GOLD, SPECS, SEEDS).report
+    assert report["articles_missing_from_run"] == ["004_76301af96bdc979d"]
+
+
+def test_spurious_and_duplicate_records_cost_precision_only(tmp_path: Path) -> None:
+    records = gold_records()
+    extra = copy.deepcopy(records["000_f717e4e5ad01f3aa"]["QuantitativeTarget"][0])
+    records["000_f717e4e5ad01f3aa"]["QuantitativeTarget"].append(extra)  # a duplicate
+    h = headline(tmp_path / "r", records)
+    assert h["QuantitativeTarget.lenient_recall"] == 1.0
+    assert h["QuantitativeTarget.lenient_precision"] == pytest.approx((1 + 1 + 1 + 1 + 7 / 8) / 5)
+
+
+def _one(gold: dict[str, Any], pred: dict[str, Any]) -> tuple[bool, bool, dict[str, str]]:
+    score = score_article(QT, "a", [Item(pred)], [Item(gold)])
+    pairs = [p for p in score.pairs if p.gold is not None and p.pred is not None]
+    if not pairs:
+        return False, False, {}
+    return pairs[0].lenient, pairs[0].strict, pairs[0].fields
+
+
+GOLD_RATE = {"evidence": "0.17 percentage points lower than the annual target", "indicator": "registered_unemployment_rate",
+             "indicator_text": "lower than the annual target", "value": -0.17, "unit": "percentage_points",
+             "kind": "change", "comparator": "eq", "period": "2021", "region": "Liaoning"}
+
+
+def test_wrong_unit_is_an_incorrect_field_but_lenient_still_matches() -> None:
+    lenient, strict, fields = _one(GOLD_RATE, {**GOLD_RATE, "unit": "other"})
+    assert (lenient, strict, fields["unit"]) == (True, False, "incorrect")
+
+
+def test_percent_versus_percentage_points() -> None:
+    lenient, strict, fields = _one(GOLD_RATE, {**GOLD_RATE, "unit": "percent"})
+    assert fields["unit"] == "incorrect" and not strict
+
+
+def test_the_sign_of_a_change_matters() -> None:
+    lenient, _, fields = _one(GOLD_RATE, {**GOLD_RATE, "value": 0.17})
+    assert not lenient and fields["value"] == "incorrect"
+
+
+def test_uncertain_gold_accepts_any_candidate_reading() -> None:
+    gold = {**GOLD_RATE, "value": 28600, "value_candidates": [28600, 286000, 2860000], "unit": "persons",
+            "kind": "actual"}
+    assert _one(gold, {**gold, "value": 2860000})[0]
+    assert not _one(gold, {**gold, "value": 2860})[0]
+
+
+def test_unrelated_records_are_never_forced_together() -> None:
+    other = {**GOLD_RATE, "value": 4.33, "evidence": "The registered urban unemployment rate was 4.33 percent"}
+    score = score_article(QT, "a", [Item(other, (0, 10))], [Item(GOLD_RATE, (50, 90))])
+    assert [(p.gold, p.pred) for p in score.pairs] == [(0, None), (None, 0)]
+
+
+def test_swapping_record_order_changes_nothing(tmp_path: Path) -> None:
+    records = gold_records()
+    # make the run imperfect so the order could matter
+    records["004_76301af96bdc979d"]["QuantitativeTarget"][3]["value"] = 0.17
+    records["002_b54908c3101e4205"]["QuantitativeTarget"].pop()
+    first = evaluate(make_run(tmp_path / "a", records), GOLD, SPECS, SEEDS).report["headline"]
+    shuffled = copy.deepcopy(records)
+    for by_schema in shuffled.values():
+        for recs in by_schema.values():
+            random.Random(3).shuffle(recs)
+    second = evaluate(make_run(tmp_path / "b", shuffled), GOLD, SPECS, SEEDS).report["headline"]
+    assert first == second
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), index=st.integers(0, 4),
+       kind=st.sampled_from(["actual", "target", "change", "completion_rate"]))
+def test_adding_a_spurious_record_never_raises_precision(value: float, index: int, kind: str) -> None:
+    article = ARTICLES[index]
+    gold = [Item(r) for r in gold_records()[article]["QuantitativeTarget"]]
+    preds = [Item(copy.deepcopy(r.record)) for r in gold[::2]]
+    before = score_article(QT, article, preds, gold)
+    spurious = {**preds[0].record, "value": value, "kind": kind, "evidence": "nothing like it"}
+    after = score_article(QT, article, [*preds, Item(spurious)], gold)
+    p_before = before.lenient_tp / before.n_pred
+    p_after = after.lenient_tp / after.n_pred
+    assert p_after <= p_before
+
+
+def test_gates(tmp_path: Path) -> None:
+    h = {"QuantitativeTarget.lenient_f1": 0.8}
+    check_gates(h, ["QuantitativeTarget.lenient_f1=0.7"], None, 0.0)
+    with pytest.raises(GateFailure, match="under 0.9000"):
+        check_gates(h, ["QuantitativeTarget.lenient_f1=0.9"], None, 0.0)
+    with pytest.raises(GateFailure, match="dropped from 0.9000 to 0.8000"):
+        check_gates(h, [], {"headline": {"QuantitativeTarget.lenient_f1": 0.9}}, 0.05)
+    check_gates(h, [], {"headline": {"QuantitativeTarget.lenient_f1": 0.82}}, 0.05)
+    with pytest.raises(GateFailure, match="unknown metric"):
+        check_gates(h, ["nope=1"], None, 0.0)
+
+
+def test_eval_command_writes_reports_and_applies_gates(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "r", gold_records())
+    cli = CliRunner()
+    ok = cli.invoke(app, ["eval", str(run), "--gold", str(GOLD), "--fail-under", "QuantitativeTarget.strict_f1=1"])
+    assert ok.exit_code == 0, ok.output
+    assert (run / "eval.json").is_file() and "## Headline" in (run / "eval.md").read_text()
+    records = gold_records()
+    records["000_f717e4e5ad01f3aa"]["QuantitativeTarget"] = []
+    worse = make_run(tmp_path / "w", records)
+    bad = cli.invoke(app, ["eval", str(worse), "--gold", str(GOLD), "--baseline", str(run / "eval.json"),
+                           "--max-drop", "0.01"])
+    assert bad.exit_code == 1 and "gate failed: QuantitativeTarget" in bad.output
+
+
+def test_compare_reports_paired_differences_and_who_gets_what_right(tmp_path: Path) -> None:
+    perfect = evaluate(make_run(tmp_path / "a", gold_records()), GOLD, SPECS, SEEDS)
+    records = gold_records()
+    records["003_85cd8f6cae44c8d1"]["QuantitativeTarget"] = []
+    worse = evaluate(make_run(tmp_path / "b", records), GOLD, SPECS, SEEDS)
+    result = compare_runs(perfect, worse)["schemas"]["QuantitativeTarget"]
+    assert result["lenient_macro_f1"]["b_minus_a"] == pytest.approx(-0.2)
+    low, high = result["lenient_macro_f1"]["interval_95"]
+    assert low <= -0.2 <= high <= 0
+    assert len(result["only_a_right"]) == 7 and result["only_b_right"] == []
