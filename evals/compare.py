@@ -16,8 +16,9 @@ SAMPLES = 1000
 
 
 def _macro(articles: list[ArticleScore], level: str) -> float:
-    scores = [prf(a.lenient_tp if level == "lenient" else a.strict_tp, a.n_pred, a.n_gold)["f1"]
-              for a in articles]
+    scores = [
+        prf(a.lenient_tp if level == "lenient" else a.strict_tp, a.n_pred, a.n_gold)["f1"] for a in articles
+    ]
     return sum(scores) / max(1, len(scores))
 
 
@@ -41,7 +42,9 @@ def compare_runs(a: Evaluation, b: Evaluation, seed: int = 7) -> dict[str, Any]:
                 idx = [rng.randrange(len(paired)) for _ in paired] if paired else []
                 draws.append(_macro([second[i] for i in idx], level) - _macro([first[i] for i in idx], level))
             schema[f"{level}_macro_f1"] = {
-                "a": _macro(first, level), "b": _macro(second, level), "b_minus_a": delta,
+                "a": _macro(first, level),
+                "b": _macro(second, level),
+                "b_minus_a": delta,
                 "interval_95": [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))],
             }
         right_a, right_b = _right([x for x, _ in paired]), _right([y for _, y in paired])

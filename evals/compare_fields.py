@@ -61,8 +61,11 @@ def numeric_equal(pred: Any, gold: Any, tolerance: float, candidates: list[Any] 
     if not isinstance(pred, int | float) or pred is True or pred is False:
         return False
     options = [gold, *(candidates or [])]
-    return any(isinstance(g, int | float) and math.isclose(float(pred), float(g), rel_tol=tolerance,
-                                                            abs_tol=tolerance) for g in options)
+    return any(
+        isinstance(g, int | float)
+        and math.isclose(float(pred), float(g), rel_tol=tolerance, abs_tol=tolerance)
+        for g in options
+    )
 
 
 def normalise_period(value: Any) -> str | None:
@@ -75,8 +78,13 @@ def normalise_text(value: Any) -> str:
     return " ".join(str(value).lower().split())
 
 
-def compare(field: FieldScore, pred: dict[str, Any], gold: dict[str, Any],
-            pred_span: Span | None = None, gold_span: Span | None = None) -> tuple[float, bool]:
+def compare(
+    field: FieldScore,
+    pred: dict[str, Any],
+    gold: dict[str, Any],
+    pred_span: Span | None = None,
+    gold_span: Span | None = None,
+) -> tuple[float, bool]:
     """(similarity, correct) of one field of a predicted and a gold record."""
     p, g = pred.get(field.name), gold.get(field.name)
     if field.match == "numeric":
@@ -97,5 +105,7 @@ def compare(field: FieldScore, pred: dict[str, Any], gold: dict[str, Any],
     if field.match == "period":
         ok = normalise_period(p) == normalise_period(g)
         return float(ok), ok
-    ok = (p is None and g is None) or (p is not None and g is not None and normalise_text(p) == normalise_text(g))
+    ok = (p is None and g is None) or (
+        p is not None and g is not None and normalise_text(p) == normalise_text(g)
+    )
     return float(ok), ok

@@ -17,7 +17,6 @@ from pipeline.runstore import read_jsonl, write_json
 from pipeline.spec import SchemaSpec
 
 
-
 @dataclass(frozen=True)
 class GoldProblem:
     file: str
@@ -57,7 +56,9 @@ def check_gold(gold_dir: Path, articles_dir: Path, specs: list[SchemaSpec]) -> t
                 continue
             spec = known.get(key)
             if spec is None:
-                problems.append(GoldProblem(file, key, None, f"unknown schema; registered: {', '.join(known)}"))
+                problems.append(
+                    GoldProblem(file, key, None, f"unknown schema; registered: {', '.join(known)}")
+                )
                 continue
             for index, record in enumerate(records):
                 checked += 1
@@ -65,14 +66,15 @@ def check_gold(gold_dir: Path, articles_dir: Path, specs: list[SchemaSpec]) -> t
     return problems, checked
 
 
-def _check_one(file: str, spec: SchemaSpec, index: int, record: dict[str, Any],
-               ctx: ArticleContext) -> list[GoldProblem]:
+def _check_one(
+    file: str, spec: SchemaSpec, index: int, record: dict[str, Any], ctx: ArticleContext
+) -> list[GoldProblem]:
     try:
         model = spec.model.model_validate(record)
     except ValidationError as exc:
         return [GoldProblem(file, spec.name, index, "; ".join(validation_errors(exc)))]
     candidates = [k for k in record if k.endswith("_candidates")]
-    span, findings = check_record(model, spec, ctx)
+    _span, findings = check_record(model, spec, ctx)
     errors = [f.message for f in findings if f.severity == "error"]
     if errors and candidates:
         # an uncertain reading passes if its value is one of the candidates found in the text
@@ -89,8 +91,11 @@ def draft_gold(run_dir: Path, out_dir: Path, specs: list[SchemaSpec]) -> list[Pa
     for article in manifest.get("articles", []):
         if not article.get("id") or article.get("status") != "ok":
             continue
-        draft: dict[str, Any] = {"article_id": article["id"], "annotator": "DRAFT from " + str(run_dir),
-                                 "guidelines": "evals/GUIDELINES.md"}
+        draft: dict[str, Any] = {
+            "article_id": article["id"],
+            "annotator": "DRAFT from " + str(run_dir),
+            "guidelines": "evals/GUIDELINES.md",
+        }
         for name, rows in rows_by_schema.items():
             draft[name] = [r["record"] for r in rows if r["article_id"] == article["id"]]
         path = out_dir / f"{article['id']}.json"

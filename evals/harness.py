@@ -26,21 +26,33 @@ def gold_schemas(specs: list[SchemaSpec], gold: dict[str, dict[str, Any]]) -> li
     return [s for s in specs if any(s.name in g for g in gold.values())]
 
 
-def evaluate(run_dir: Path, gold_dir: Path, specs: list[SchemaSpec], articles_dir: Path | None = None,
-             bootstrap: bool = True) -> Evaluation:
+def evaluate(
+    run_dir: Path,
+    gold_dir: Path,
+    specs: list[SchemaSpec],
+    articles_dir: Path | None = None,
+    bootstrap: bool = True,
+) -> Evaluation:
     gold = load_gold(gold_dir)
     scored = gold_schemas(specs, gold)
     run = load_run(run_dir, scored)
     article_ids = sorted(gold)
     texts = load_articles(article_ids, articles_dir, run)
     report: dict[str, Any] = {
-        "run": str(run_dir), "gold": str(gold_dir), "scorer_version": SCORER_VERSION,
+        "run": str(run_dir),
+        "gold": str(gold_dir),
+        "scorer_version": SCORER_VERSION,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "backend": run.manifest.get("backend", {}), "articles_scored": article_ids,
+        "backend": run.manifest.get("backend", {}),
+        "articles_scored": article_ids,
         "articles_missing_from_run": [a for a in article_ids if a not in run.statuses],
         "articles_without_gold": sorted(set(run.statuses) - set(article_ids)),
-        "evidence_compared_as": "character spans" if len(texts) == len(article_ids) else "text (articles missing)",
-        "headline": {}, "schemas": {}, "pairs": {},
+        "evidence_compared_as": "character spans"
+        if len(texts) == len(article_ids)
+        else "text (articles missing)",
+        "headline": {},
+        "schemas": {},
+        "pairs": {},
     }
     scores: dict[str, list[ArticleScore]] = {}
     for spec in scored:
@@ -61,16 +73,23 @@ def evaluate(run_dir: Path, gold_dir: Path, specs: list[SchemaSpec], articles_di
             for level in ("lenient", "strict"):
                 for key, value in summary["records"][level]["macro"].items():
                     report["headline"][f"{spec.name}.{level}_{key}"] = round(value, 4)
-                report["headline"][f"{spec.name}.{level}_micro_f1"] = round(summary["records"][level]["micro"]["f1"], 4)
+                report["headline"][f"{spec.name}.{level}_micro_f1"] = round(
+                    summary["records"][level]["micro"]["f1"], 4
+                )
             for name in spec.scoring.set_fields:
                 report["headline"][f"{spec.name}.{name}_set_f1"] = round(summary[f"{name}_set_f1"], 4)
     return Evaluation(report, scores)
 
 
 def _article_row(a: ArticleScore, run: Run) -> dict[str, Any]:
-    return {"article_id": a.article_id, "status": run.statuses.get(a.article_id, "missing"),
-            "n_gold": a.n_gold, "n_pred": a.n_pred,
-            "lenient": prf(a.lenient_tp, a.n_pred, a.n_gold), "strict": prf(a.strict_tp, a.n_pred, a.n_gold)}
+    return {
+        "article_id": a.article_id,
+        "status": run.statuses.get(a.article_id, "missing"),
+        "n_gold": a.n_gold,
+        "n_pred": a.n_pred,
+        "lenient": prf(a.lenient_tp, a.n_pred, a.n_gold),
+        "strict": prf(a.strict_tp, a.n_pred, a.n_gold),
+    }
 
 
 def _grounding(spec: SchemaSpec, run: Run, article_ids: list[str]) -> dict[str, Any]:
@@ -78,7 +97,8 @@ def _grounding(spec: SchemaSpec, run: Run, article_ids: list[str]) -> dict[str, 
     rejected = sum(run.rejected.get(spec.name, {}).get(a, 0) for a in article_ids)
     proposed = len(rows) + rejected
     return {
-        "kept": len(rows), "rejected": rejected,
+        "kept": len(rows),
+        "rejected": rejected,
         "grounding_rate": len(rows) / proposed if proposed else 1.0,
         "exact_alignment": sum(r.get("alignment") == "exact" for r in rows),
         "normalised_alignment": sum(r.get("alignment") == "normalised" for r in rows),
@@ -86,20 +106,27 @@ def _grounding(spec: SchemaSpec, run: Run, article_ids: list[str]) -> dict[str, 
     }
 
 
-def _pairs(articles: list[ArticleScore], run: Run, spec: SchemaSpec,
-           gold: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _pairs(
+    articles: list[ArticleScore], run: Run, spec: SchemaSpec, gold: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for a in articles:
         rows = run.records.get(spec.name, {}).get(a.article_id, [])
         golds = gold[a.article_id].get(spec.name, [])
         for p in a.pairs:
-            out.append({
-                "article_id": a.article_id, "gold_index": p.gold, "pred_index": p.pred,
-                "similarity": round(p.similarity, 4), "lenient": p.lenient, "strict": p.strict,
-                "fields": p.fields,
-                "gold": golds[p.gold] if p.gold is not None else None,
-                "pred": rows[p.pred]["record"] if p.pred is not None else None,
-            })
+            out.append(
+                {
+                    "article_id": a.article_id,
+                    "gold_index": p.gold,
+                    "pred_index": p.pred,
+                    "similarity": round(p.similarity, 4),
+                    "lenient": p.lenient,
+                    "strict": p.strict,
+                    "fields": p.fields,
+                    "gold": golds[p.gold] if p.gold is not None else None,
+                    "pred": rows[p.pred]["record"] if p.pred is not None else None,
+                }
+            )
     return out
 
 
@@ -107,8 +134,9 @@ class GateFailure(Exception):
     pass
 
 
-def check_gates(headline: dict[str, float], fail_under: list[str], baseline: dict[str, Any] | None,
-                max_drop: float) -> None:
+def check_gates(
+    headline: dict[str, float], fail_under: list[str], baseline: dict[str, Any] | None, max_drop: float
+) -> None:
     """Raise GateFailure with a one-line reason when a gate is not met."""
     for gate in fail_under:
         if "=" not in gate:

@@ -110,7 +110,9 @@ def score_article(spec: SchemaSpec, article_id: str, preds: list[Item], golds: l
     matched_g: set[int] = set()
     for pi, gi, sim in match(spec, preds, golds):
         results = _compare_all(scoring.fields, preds[pi], golds[gi])
-        verdicts = {f.name: _field_verdict(f, preds[pi], golds[gi], results[f.name][1]) for f in scoring.fields}
+        verdicts = {
+            f.name: _field_verdict(f, preds[pi], golds[gi], results[f.name][1]) for f in scoring.fields
+        }
         for name, verdict in verdicts.items():
             if verdict != "both_empty":
                 counts[name][verdict] += 1
@@ -131,8 +133,10 @@ def score_article(spec: SchemaSpec, article_id: str, preds: list[Item], golds: l
             for name in verdicts:
                 counts[name]["spurious"] += 1
             pairs.append(Pair(None, pi, 0.0, verdicts))
-    sets = {name: ({p.record.get(name) for p in preds}, {g.record.get(name) for g in golds})
-            for name in scoring.set_fields}
+    sets = {
+        name: ({p.record.get(name) for p in preds}, {g.record.get(name) for g in golds})
+        for name in scoring.set_fields
+    }
     return ArticleScore(article_id, len(golds), len(preds), pairs, counts, sets)
 
 
@@ -171,8 +175,10 @@ def _bootstrap(articles: list[ArticleScore], seed: int = 13) -> dict[str, dict[s
         for level in samples:
             samples[level]["macro_f1"].append(metrics[level]["macro"]["f1"])
             samples[level]["micro_f1"].append(metrics[level]["micro"]["f1"])
-    return {level: {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in d.items()}
-            for level, d in samples.items()}
+    return {
+        level: {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in d.items()}
+        for level, d in samples.items()
+    }
 
 
 def _muc(articles: list[ArticleScore]) -> dict[str, float]:
@@ -183,7 +189,10 @@ def _muc(articles: list[ArticleScore]) -> dict[str, float]:
     spu = sum(p.gold is None for p in pairs)
     possible, actual = cor + inc + mis, cor + inc + spu
     return {
-        "correct": cor, "incorrect": inc, "missing": mis, "spurious": spu,
+        "correct": cor,
+        "incorrect": inc,
+        "missing": mis,
+        "spurious": spu,
         "undergeneration": mis / possible if possible else 0.0,
         "overgeneration": spu / actual if actual else 0.0,
         "substitution": inc / (cor + inc) if cor + inc else 0.0,
@@ -199,8 +208,15 @@ def _field_table(spec: SchemaSpec, articles: list[ArticleScore]) -> dict[str, di
         cor, inc, mis, spu = (c[k] for k in COUNTS)
         p = cor / (cor + inc + spu) if cor + inc + spu else 0.0
         r = cor / (cor + inc + mis) if cor + inc + mis else 0.0
-        table[f.name] = {"correct": cor, "incorrect": inc, "missing": mis, "spurious": spu, "precision": p,
-                         "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
+        table[f.name] = {
+            "correct": cor,
+            "incorrect": inc,
+            "missing": mis,
+            "spurious": spu,
+            "precision": p,
+            "recall": r,
+            "f1": 2 * p * r / (p + r) if p + r else 0.0,
+        }
     return table
 
 

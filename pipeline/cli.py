@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,8 +18,11 @@ from pipeline.runner import RunPlan, RunResult, run_sync
 from pipeline.runstore import RunDirError
 from pipeline.transport import RetryPolicy
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Extract quantitative targets and policy measures from employment-policy news.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Extract quantitative targets and policy measures from employment-policy news.",
+)
 console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line (greppable logs)
 out = Console(soft_wrap=True)
 
@@ -32,7 +34,9 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-SchemaDirs = Annotated[list[Path] | None, typer.Option("--schema-dir", help="Extra folder of schema modules.")]
+SchemaDirs = Annotated[
+    list[Path] | None, typer.Option("--schema-dir", help="Extra folder of schema modules.")
+]
 
 
 @app.command()
@@ -40,9 +44,13 @@ def run(
     inputs: Annotated[list[Path], typer.Argument(help="Files, folders of .txt/.md/.jsonl, or JSONL files.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory to write (resumed if it exists).")],
     backend: Annotated[str, typer.Option(help="auto, offline, openai or llamacpp.")] = "auto",
-    schema: Annotated[list[str] | None, typer.Option("--schema", help="Schema to extract (repeat); all by default.")] = None,
+    schema: Annotated[
+        list[str] | None, typer.Option("--schema", help="Schema to extract (repeat); all by default.")
+    ] = None,
     model: Annotated[str | None, typer.Option(help="Model name (env OPENAI_MODEL).")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (env OPENAI_BASE_URL).")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible endpoint (env OPENAI_BASE_URL).")
+    ] = None,
     mode: Annotated[str, typer.Option(help=f"Structured-output mode: {', '.join(MODES)}.")] = "json_schema",
     temperature: float = 0.0,
     seed: int = 0,
@@ -55,8 +63,12 @@ def run(
     timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 120.0,
     chunk_chars: int = 6000,
     cache_dir: Annotated[Path, typer.Option(help="Response cache (also a recording).")] = DEFAULT_CACHE,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")] = False,
-    replay: Annotated[Path | None, typer.Option(help="Replay a recording: no request leaves the machine.")] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
+    ] = False,
+    replay: Annotated[
+        Path | None, typer.Option(help="Replay a recording: no request leaves the machine.")
+    ] = None,
     model_path: Annotated[Path | None, typer.Option(help="GGUF file for the llamacpp backend.")] = None,
     max_bytes: Annotated[int, typer.Option(help="Largest article accepted, in bytes.")] = DEFAULT_MAX_BYTES,
     schema_dir: SchemaDirs = None,
@@ -71,32 +83,47 @@ def run(
     llm = LLMSettings(
         model=model or os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
         base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
-        mode=mode, temperature=temperature, seed=seed, max_tokens=max_tokens, max_reasks=max_reasks,
-        timeout=timeout, chunk_chars=chunk_chars,
+        mode=mode,
+        temperature=temperature,
+        seed=seed,
+        max_tokens=max_tokens,
+        max_reasks=max_reasks,
+        timeout=timeout,
+        chunk_chars=chunk_chars,
         cache_dir=None if no_cache and replay is None else (replay or cache_dir),
-        replay=replay is not None, retry=RetryPolicy(attempts=retries),
-        requests_per_minute=rpm, tokens_per_minute=tpm,
+        replay=replay is not None,
+        retry=RetryPolicy(attempts=retries),
+        requests_per_minute=rpm,
+        tokens_per_minute=tpm,
     )
     try:
         chosen = create(name, BackendOptions(llm=llm, model_path=model_path))
     except BackendError as exc:
         fail(f"backend {name}: {exc}")
-    console.print(f"backend [bold]{name}[/] ({reason}); {len(articles)} article(s), "
-                  f"schemas: {', '.join(s.name for s in specs)}")
+    console.print(
+        f"backend [bold]{name}[/] ({reason}); {len(articles)} article(s), "
+        f"schemas: {', '.join(s.name for s in specs)}"
+    )
     for problem in input_errors:
         console.print(f"[yellow]input error:[/] {problem.message}")
     plan = RunPlan(articles, input_errors, specs, chosen, out_dir, reason, concurrency)
     result = _run_with_progress(plan)
     _summary(result)
     if result.interrupted:
-        console.print(f"[yellow]interrupted[/]: finished articles are saved; run the same command to resume.")
+        console.print("[yellow]interrupted[/]: finished articles are saved; run the same command to resume.")
         raise typer.Exit(130)
     raise typer.Exit(1 if result.failed else 0)
 
 
 def _run_with_progress(plan: RunPlan) -> RunResult:
-    progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
     try:
         with progress:
             task = progress.add_task("articles", total=len(plan.articles))
@@ -109,8 +136,10 @@ def _run_with_progress(plan: RunPlan) -> RunResult:
         fail(str(exc))
         raise
     except KeyboardInterrupt:
-        console.print(f"[yellow]interrupted[/]: finished articles are saved in {plan.out}; "
-                      "run the same command to resume.")
+        console.print(
+            f"[yellow]interrupted[/]: finished articles are saved in {plan.out}; "
+            "run the same command to resume."
+        )
         raise typer.Exit(130) from None
 
 
@@ -118,15 +147,21 @@ def _summary(result: RunResult) -> None:
     totals = result.manifest["totals"]
     usage = totals["usage_this_run"]
     table = Table(title=f"run {result.run_dir}", show_header=False)
-    table.add_row("articles ok / failed", f"{totals['articles_ok']} / {totals['articles_failed']}"
-                  + (f" ({totals['articles_resumed']} resumed)" if totals["articles_resumed"] else ""))
+    table.add_row(
+        "articles ok / failed",
+        f"{totals['articles_ok']} / {totals['articles_failed']}"
+        + (f" ({totals['articles_resumed']} resumed)" if totals["articles_resumed"] else ""),
+    )
     for name, count in totals["records"].items():
         table.add_row(f"{name} records", str(count))
     table.add_row("rejected records", str(totals["rejected"]))
     table.add_row("unclaimed numbers", str(totals["unclaimed"]))
     table.add_row("requests / cache hits", f"{usage['requests']} / {usage['cache_hits']}")
-    table.add_row("tokens (all attempts)", f"{usage['total_tokens']} ({usage['reasks']} reasks, "
-                  f"{usage['transport_retries']} transport retries, {usage['splits']} splits)")
+    table.add_row(
+        "tokens (all attempts)",
+        f"{usage['total_tokens']} ({usage['reasks']} reasks, "
+        f"{usage['transport_retries']} transport retries, {usage['splits']} splits)",
+    )
     cost = totals["cost_usd_this_run"]
     table.add_row("cost", "unknown for this model" if cost is None else f"${cost:.4f}")
     console.print(table)
@@ -150,8 +185,10 @@ def schemas(schema_dir: SchemaDirs = None) -> None:
         for name, info in spec.model.model_fields.items():
             table.add_row(name, str(info.annotation).replace("typing.", ""), info.description or "")
         out.print(table)
-        out.print(f"prompt: {spec.prompt}  (sha256 {spec.prompt_hash()})  offline rules: "
-                  f"{'yes' if spec.offline else 'no'}\n")
+        out.print(
+            f"prompt: {spec.prompt}  (sha256 {spec.prompt_hash()})  offline rules: "
+            f"{'yes' if spec.offline else 'no'}\n"
+        )
 
 
 gold_app = typer.Typer(no_args_is_help=True, help="Check and draft gold labels.")
@@ -191,14 +228,18 @@ def gold_draft(
     from evals.gold import draft_gold
 
     written = draft_gold(run_dir, out_dir, list(discover(schema_dir or []).values()))
-    out.print(f"wrote {len(written)} draft(s) to {out_dir}; correct them by hand following evals/GUIDELINES.md")
+    out.print(
+        f"wrote {len(written)} draft(s) to {out_dir}; correct them by hand following evals/GUIDELINES.md"
+    )
 
 
 @app.command("eval")
 def eval_command(
     run_dir: Annotated[Path, typer.Argument(help="Run directory to score.")],
     gold: Annotated[Path, typer.Option(help="Gold directory.")] = DEFAULT_GOLD,
-    articles: Annotated[Path | None, typer.Option(help="Folder of the articles (default: run's sources).")] = None,
+    articles: Annotated[
+        Path | None, typer.Option(help="Folder of the articles (default: run's sources).")
+    ] = None,
     fail_under: Annotated[list[str] | None, typer.Option(help="Gate METRIC=VALUE (repeatable).")] = None,
     baseline: Annotated[Path | None, typer.Option(help="eval.json to compare against.")] = None,
     max_drop: Annotated[float, typer.Option(help="Largest drop allowed from the baseline.")] = 0.0,
@@ -262,9 +303,16 @@ def compare(
     for name, s in result["schemas"].items():
         for metric in ("lenient_macro_f1", "strict_macro_f1"):
             m = s[metric]
-            table.add_row(name, metric, f"{m['a']:.3f}", f"{m['b']:.3f}", f"{m['b_minus_a']:+.3f}",
-                          f"[{m['interval_95'][0]:+.3f}, {m['interval_95'][1]:+.3f}]",
-                          str(len(s["only_a_right"])), str(len(s["only_b_right"])))
+            table.add_row(
+                name,
+                metric,
+                f"{m['a']:.3f}",
+                f"{m['b']:.3f}",
+                f"{m['b_minus_a']:+.3f}",
+                f"[{m['interval_95'][0]:+.3f}, {m['interval_95'][1]:+.3f}]",
+                str(len(s["only_a_right"])),
+                str(len(s["only_b_right"])),
+            )
     out.print(table)
     out.print_json(json.dumps(result))
 
@@ -274,4 +322,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -23,7 +23,9 @@ from pipeline.records import (
 )
 from pipeline.spec import SchemaSpec
 
-_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "‘": "'", "’": "'", "‚": "'", "‛": "'", "`": "'"})
+_QUOTES = str.maketrans(
+    {"“": '"', "”": '"', "„": '"', "‟": '"', "‘": "'", "’": "'", "‚": "'", "‛": "'", "`": "'"}
+)
 
 
 def _normalise_char(ch: str) -> str:

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from charset_normalizer import from_bytes
 
@@ -66,8 +67,11 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
         if not path.exists():
             raise InputRefusal(f"input {path} does not exist")
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in
-                           TEXT_SUFFIXES | JSONL_SUFFIXES)
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES
+            )
             if not found:
                 raise InputRefusal(f"input folder {path} has no .txt, .md or .jsonl files")
             files.extend(found)
@@ -88,8 +92,12 @@ def _read_text_file(path: Path, max_bytes: int) -> tuple[Article | None, InputEr
     article_id = path.stem
     size = path.stat().st_size
     if size > max_bytes:
-        return None, InputError(str(path), article_id, f"{path}: {size / 1e6:.1f} MB is over the limit of "
-                                f"{max_bytes / 1e6:.1f} MB (raise it with --max-bytes)")
+        return None, InputError(
+            str(path),
+            article_id,
+            f"{path}: {size / 1e6:.1f} MB is over the limit of "
+            f"{max_bytes / 1e6:.1f} MB (raise it with --max-bytes)",
+        )
     try:
         text, encoding = decode(path.read_bytes())
     except (UndecodableInput, OSError) as exc:
@@ -114,10 +122,14 @@ def _read_jsonl(path: Path, max_bytes: int) -> tuple[list[Article], list[InputEr
         try:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
-            errors.append(InputError(where, None, f"{where}: malformed JSON ({exc.msg} at column {exc.colno})"))
+            errors.append(
+                InputError(where, None, f"{where}: malformed JSON ({exc.msg} at column {exc.colno})")
+            )
             continue
         if not isinstance(item, dict) or "id" not in item or "text" not in item:
-            errors.append(InputError(where, None, f"{where}: each line must be an object with 'id' and 'text'"))
+            errors.append(
+                InputError(where, None, f"{where}: each line must be an object with 'id' and 'text'")
+            )
             continue
         article_id = str(item["id"])
         text = item["text"]
@@ -126,16 +138,21 @@ def _read_jsonl(path: Path, max_bytes: int) -> tuple[list[Article], list[InputEr
             continue
         problem = _check_text(text, where)
         if problem is None and len(text.encode("utf-8")) > max_bytes:
-            problem = f"{where}: text is over the limit of {max_bytes / 1e6:.1f} MB (raise it with --max-bytes)"
+            problem = (
+                f"{where}: text is over the limit of {max_bytes / 1e6:.1f} MB (raise it with --max-bytes)"
+            )
         if problem:
             errors.append(InputError(where, article_id, problem))
             continue
-        metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+        raw_metadata = item.get("metadata")
+        metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
         articles.append(Article(article_id, text, source=where, metadata=metadata))
     return articles, errors
 
 
-def read_inputs(paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[list[Article], list[InputError]]:
+def read_inputs(
+    paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[list[Article], list[InputError]]:
     """All readable articles, in input order, and an error for each unreadable one.
     A later article whose id was already seen is an error naming both sources."""
     articles: list[Article] = []
@@ -158,8 +175,14 @@ def read_inputs(paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES) -> tu
     unique: list[Article] = []
     for article in articles:
         if article.id in seen:
-            errors.append(InputError(article.source, article.id, f"duplicate article id '{article.id}' in "
-                                     f"{article.source}; first seen in {seen[article.id]} (kept)"))
+            errors.append(
+                InputError(
+                    article.source,
+                    article.id,
+                    f"duplicate article id '{article.id}' in "
+                    f"{article.source}; first seen in {seen[article.id]} (kept)",
+                )
+            )
             continue
         seen[article.id] = article.source
         unique.append(article)

@@ -12,15 +12,33 @@ from pipeline.quantities import find_mentions
 _MONTHS = {
     m: i + 1
     for i, m in enumerate(
-        ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-         "october", "november", "december"]
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ]
     )
 }
 _MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
 _YEAR = r"((?:19|20)\d{2})"
 _YEAR_REF = rf"(?:{_YEAR}|(this year)|(last year))"
-_FIVE_YEAR_PLANS = {"13th": "2016/2020", "xiii": "2016/2020", "14th": "2021/2025", "xiv": "2021/2025",
-                    "15th": "2026/2030", "xv": "2026/2030"}
+_FIVE_YEAR_PLANS = {
+    "13th": "2016/2020",
+    "xiii": "2016/2020",
+    "14th": "2021/2025",
+    "xiv": "2021/2025",
+    "15th": "2026/2030",
+    "xv": "2026/2030",
+}
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("months", re.compile(rf"\bfrom {_MONTH} to {_MONTH}(?:,? {_YEAR_REF})?", re.I)),

@@ -63,7 +63,9 @@ def places_in(text: str) -> list[tuple[Place, int, bool]]:
 
 
 _CITY_VOICE = re.compile(r"\b(?:the|our|this|whole) city\b|\bcity's\b|\bmunicipal\b", re.IGNORECASE)
-_PROVINCE_VOICE = re.compile(r"\b(?:the|our|this|whole) province\b|\bprovincial\b|\bprovince's\b", re.IGNORECASE)
+_PROVINCE_VOICE = re.compile(
+    r"\b(?:the|our|this|whole) province\b|\bprovincial\b|\bprovince's\b", re.IGNORECASE
+)
 
 
 def article_region(text: str) -> str | None:

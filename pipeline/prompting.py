@@ -42,7 +42,9 @@ def field_docs(spec: SchemaSpec) -> list[FieldDoc]:
         choices = prop.get("enum") or prop.get("items", {}).get("enum") or []
         for option in prop.get("anyOf", []):
             choices = choices or option.get("enum", [])
-        docs.append(FieldDoc(name, _type_of(prop), name in required, prop.get("description", ""), tuple(choices)))
+        docs.append(
+            FieldDoc(name, _type_of(prop), name in required, prop.get("description", ""), tuple(choices))
+        )
     return docs
 
 

@@ -207,8 +207,19 @@ def _fractions(text: str, p: dict[str, re.Pattern[str]]) -> list[Mention]:
         value = rules.numerators[match.group(1).lower()] / rules.denominators[match.group(2).lower()]
         value = round(value, 6)
         parse = _Parse(match.start(), match.end(), match.group(), value, value, unit="ratio")
-        found.append(Mention(match.start(), match.end(), match.group(), value, value, "ratio", True,
-                             _comparator(text, parse), "quantity"))
+        found.append(
+            Mention(
+                match.start(),
+                match.end(),
+                match.group(),
+                value,
+                value,
+                "ratio",
+                True,
+                _comparator(text, parse),
+                "quantity",
+            )
+        )
     return found
 
 
@@ -341,9 +352,7 @@ def _check_lost_decimal(parse: _Parse, rules: Rules) -> None:
     if low <= parse.value <= high:
         return
     digits = parse.number_text.replace(",", "")
-    candidates = [
-        float(Decimal(digits) / Decimal(10**k)) for k in range(1, len(digits)) if digits[:-k]
-    ]
+    candidates = [float(Decimal(digits) / Decimal(10**k)) for k in range(1, len(digits)) if digits[:-k]]
     in_band = [c for c in candidates if low <= c <= high]
     if not in_band:
         return
@@ -378,10 +387,14 @@ def _role(text: str, parse: _Parse, p: dict[str, re.Pattern[str]]) -> Role:
         number = int(parse.number_text)
         if number <= 31 and (p["month_before"].search(before) or p["month_after"].match(after)):
             return "date"
-        if len(parse.number_text) == 4 and rules.year_min <= number <= rules.year_max:
-            if p["year_cue"].search(before) or not p["noun"].match(after):
-                return "year"
-    if parse.unit is None and p["measure_noun"].match(text, parse.end) and not p["noun"].match(text, parse.end):
+        is_year_number = len(parse.number_text) == 4 and rules.year_min <= number <= rules.year_max
+        if is_year_number and (p["year_cue"].search(before) or not p["noun"].match(after)):
+            return "year"
+    if (
+        parse.unit is None
+        and p["measure_noun"].match(text, parse.end)
+        and not p["noun"].match(text, parse.end)
+    ):
         return "count_of_measures"
     return "quantity"
 
@@ -437,7 +450,9 @@ def _comparator(text: str, parse: _Parse) -> Comparator:
     for comparator, phrases in rules.qualifiers_before.items():
         for phrase in phrases:
             # a stray digit may sit right before the qualifier: "positions1More than"
-            if re.search(rf"(?:^|[\W\d]){re.escape(phrase)}$", before) and (best is None or len(phrase) > best[0]):
+            if re.search(rf"(?:^|[\W\d]){re.escape(phrase)}$", before) and (
+                best is None or len(phrase) > best[0]
+            ):
                 best = (len(phrase), comparator)
     if best is None:
         for comparator, phrases in rules.qualifiers_after.items():
@@ -465,5 +480,5 @@ def _flag_strays(mentions: list[Mention]) -> list[Mention]:
             f"read as {nxt.value:g}, not as {mention.text}{nxt.text}",
             (nxt.value,),
         )
-        out[i + 1] = Mention(**{**nxt.__dict__, "artefacts": nxt.artefacts + (artefact,)})
+        out[i + 1] = Mention(**{**nxt.__dict__, "artefacts": (*nxt.artefacts, artefact)})
     return out

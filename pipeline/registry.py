@@ -28,7 +28,9 @@ def _validate(spec: object, source: str) -> SchemaSpec:
     if not isinstance(spec, SchemaSpec):
         raise SchemaError(f"{source}: SPEC is a {type(spec).__name__}, not a pipeline.spec.SchemaSpec")
     if "evidence" not in spec.model.model_fields:
-        raise SchemaError(f"{source}: model {spec.model.__name__} has no 'evidence' field; grounding needs one")
+        raise SchemaError(
+            f"{source}: model {spec.model.__name__} has no 'evidence' field; grounding needs one"
+        )
     if not spec.prompt.is_file():
         raise SchemaError(f"{source}: prompt template {spec.prompt} does not exist")
     names = {f.name for f in spec.scoring.fields}
@@ -95,7 +97,9 @@ def discover(extra_dirs: Iterable[Path] = ()) -> dict[str, SchemaSpec]:
         for where, obj in source:
             spec = _validate(obj, where)
             if spec.name in found:
-                raise SchemaError(f"schema {spec.name} is registered twice: {found[spec.name][1]} and {where}")
+                raise SchemaError(
+                    f"schema {spec.name} is registered twice: {found[spec.name][1]} and {where}"
+                )
             found[spec.name] = (spec, where)
     return {name: spec for name, (spec, _) in sorted(found.items())}
 

@@ -50,8 +50,13 @@ def now() -> str:
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
@@ -59,8 +64,12 @@ def git_commit() -> str | None:
 
 def schema_fingerprints(specs: list[SchemaSpec]) -> dict[str, dict[str, Any]]:
     return {
-        s.name: {"registry_name": s.registry_name, "prompt": s.prompt.name, "prompt_sha256": s.prompt_hash(),
-                 "schema_sha256": s.schema_hash()}
+        s.name: {
+            "registry_name": s.registry_name,
+            "prompt": s.prompt.name,
+            "prompt_sha256": s.prompt_hash(),
+            "schema_sha256": s.schema_hash(),
+        }
         for s in specs
     }
 
@@ -69,33 +78,50 @@ def settings_key(backend: Backend, specs: list[SchemaSpec]) -> str:
     """What a finished article's records depend on: a part made under another key
     is redone, never reused."""
     described = backend.describe()
-    params = {k: v for k, v in described.get("parameters", {}).items()
-              if k not in ("requests_per_minute", "tokens_per_minute", "timeout")}
-    payload = {"backend": described.get("backend"), "model": described.get("model"), "parameters": params,
-               "schemas": schema_fingerprints(specs), "part_format": PART_FORMAT, "version": __version__}
+    params = {
+        k: v
+        for k, v in described.get("parameters", {}).items()
+        if k not in ("requests_per_minute", "tokens_per_minute", "timeout")
+    }
+    payload = {
+        "backend": described.get("backend"),
+        "model": described.get("model"),
+        "parameters": params,
+        "schemas": schema_fingerprints(specs),
+        "part_format": PART_FORMAT,
+        "version": __version__,
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def unclaimed_mentions(ctx: ArticleContext, records: dict[str, list[GroundedRecord]],
-                       specs: list[SchemaSpec]) -> list[dict[str, Any]]:
+def unclaimed_mentions(
+    ctx: ArticleContext, records: dict[str, list[GroundedRecord]], specs: list[SchemaSpec]
+) -> list[dict[str, Any]]:
     """Numbers of interest that no record claims: a record claims a number when its
     evidence covers it and its quantity field equals one of its readings."""
-    claimers = [(r, spec.quantity_field) for spec in specs if spec.quantity_field
-                for r in records.get(spec.name, [])]
+    claimers = [
+        (r, spec.quantity_field) for spec in specs if spec.quantity_field for r in records.get(spec.name, [])
+    ]
 
     def claimed(m: Mention) -> bool:
         for record, field_name in claimers:
             value = record.record.get(field_name)
             covered = any(start <= m.start and m.end <= end for start, end in record.spans)
-            if (covered and isinstance(value, int | float)
-                    and any(abs(abs(value) - abs(x)) <= 1e-6 * max(1.0, abs(x)) for x in m.readings)):
+            if (
+                covered
+                and isinstance(value, int | float)
+                and any(abs(abs(value) - abs(x)) <= 1e-6 * max(1.0, abs(x)) for x in m.readings)
+            ):
                 return True
         return False
 
     if not claimers:
         return []
-    return [{"text": m.text, "char_start": m.start, "char_end": m.end, "value": m.value, "unit": m.unit}
-            for m in ctx.mentions if m.of_interest and not claimed(m)]
+    return [
+        {"text": m.text, "char_start": m.start, "char_end": m.end, "value": m.value, "unit": m.unit}
+        for m in ctx.mentions
+        if m.of_interest and not claimed(m)
+    ]
 
 
 async def process_article(article: Article, specs: list[SchemaSpec], backend: Backend) -> dict[str, Any]:
@@ -136,8 +162,9 @@ async def process_article(article: Article, specs: list[SchemaSpec], backend: Ba
     }
 
 
-async def _extract_schema(ctx: ArticleContext, spec: SchemaSpec,
-                          backend: Backend) -> tuple[list[GroundedRecord], list[dict[str, Any]]]:
+async def _extract_schema(
+    ctx: ArticleContext, spec: SchemaSpec, backend: Backend
+) -> tuple[list[GroundedRecord], list[dict[str, Any]]]:
     candidates = await backend.extract(ctx, spec)
     records: list[GroundedRecord] = []
     rejected: list[dict[str, Any]] = []
@@ -188,8 +215,12 @@ async def execute(plan: RunPlan, on_article: ProgressHook | None = None) -> RunR
     todo: list[Article] = []
     for article in plan.articles:
         part = store.read_part(article.id)
-        if part and part.get("settings_key") == key and part.get("text_sha256") == article.sha256 \
-                and part.get("status") == "ok":
+        if (
+            part
+            and part.get("settings_key") == key
+            and part.get("text_sha256") == article.sha256
+            and part.get("status") == "ok"
+        ):
             part["resumed"] = True
             parts[article.id] = part
             if on_article:
@@ -224,28 +255,44 @@ async def execute(plan: RunPlan, on_article: ProgressHook | None = None) -> RunR
     return RunResult(plan.out, manifest, outputs, interrupted)
 
 
-def _manifest(plan: RunPlan, key: str, started_at: str, parts: dict[str, dict[str, Any]],
-              status: str) -> dict[str, Any]:
+def _manifest(
+    plan: RunPlan, key: str, started_at: str, parts: dict[str, dict[str, Any]], status: str
+) -> dict[str, Any]:
     total = Usage()
     articles: list[dict[str, Any]] = []
     for article in plan.articles:
         part = parts.get(article.id)
-        entry: dict[str, Any] = {"id": article.id, "source": article.source, "sha256": article.sha256,
-                                 "encoding": article.encoding, "status": "pending"}
+        entry: dict[str, Any] = {
+            "id": article.id,
+            "source": article.source,
+            "sha256": article.sha256,
+            "encoding": article.encoding,
+            "status": "pending",
+        }
         if part:
             usage = Usage(**{k: v for k, v in part["usage"].items() if k != "total_tokens"})
             if not part.get("resumed"):
                 total.add(usage)
-            entry.update(status=part["status"], error=part.get("error"), resumed=bool(part.get("resumed")),
-                         records={k: len(v) for k, v in part.get("records", {}).items()},
-                         rejected=len(part.get("rejected", [])), unclaimed=len(part.get("unclaimed", [])),
-                         usage=part["usage"], started=part.get("started"), finished=part.get("finished"))
+            entry.update(
+                status=part["status"],
+                error=part.get("error"),
+                resumed=bool(part.get("resumed")),
+                records={k: len(v) for k, v in part.get("records", {}).items()},
+                rejected=len(part.get("rejected", [])),
+                unclaimed=len(part.get("unclaimed", [])),
+                usage=part["usage"],
+                started=part.get("started"),
+                finished=part.get("finished"),
+            )
         articles.append(entry)
     for error in plan.input_errors:
-        articles.append({"id": error.article_id, "source": error.source, "status": "input_error",
-                         "error": error.message})
+        articles.append(
+            {"id": error.article_id, "source": error.source, "status": "input_error", "error": error.message}
+        )
     described = plan.backend.describe()
-    counts = {s.name: sum(len(p.get("records", {}).get(s.name, [])) for p in parts.values()) for s in plan.specs}
+    counts = {
+        s.name: sum(len(p.get("records", {}).get(s.name, [])) for p in parts.values()) for s in plan.specs
+    }
     return {
         "tool": "polex",
         "version": __version__,
@@ -260,7 +307,8 @@ def _manifest(plan: RunPlan, key: str, started_at: str, parts: dict[str, dict[st
         "totals": {
             "articles": len(plan.articles) + len(plan.input_errors),
             "articles_ok": sum(1 for p in parts.values() if p["status"] == "ok"),
-            "articles_failed": sum(1 for p in parts.values() if p["status"] == "failed") + len(plan.input_errors),
+            "articles_failed": sum(1 for p in parts.values() if p["status"] == "failed")
+            + len(plan.input_errors),
             "articles_resumed": sum(1 for p in parts.values() if p.get("resumed")),
             "records": counts,
             "rejected": sum(len(p.get("rejected", [])) for p in parts.values()),

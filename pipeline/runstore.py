@@ -89,8 +89,9 @@ class RunStore:
     def write_part(self, part: dict[str, Any]) -> None:
         write_json(self.part_path(part["article_id"]), part)
 
-    def write_outputs(self, parts: list[dict[str, Any]], specs: list[SchemaSpec],
-                      input_errors: list[dict[str, Any]]) -> dict[str, Path]:
+    def write_outputs(
+        self, parts: list[dict[str, Any]], specs: list[SchemaSpec], input_errors: list[dict[str, Any]]
+    ) -> dict[str, Path]:
         written: dict[str, Path] = {}
         for spec in specs:
             rows = [row for part in parts for row in part.get("records", {}).get(spec.name, [])]
@@ -100,11 +101,21 @@ class RunStore:
             written[spec.name] = jsonl
         write_jsonl(self.root / "rejected.jsonl", (r for p in parts for r in p.get("rejected", [])))
         errors = [*input_errors]
-        errors += [{"article_id": p["article_id"], "source": p.get("source"), "stage": "extract",
-                    "error": p["error"]} for p in parts if p.get("status") == "failed"]
+        errors += [
+            {
+                "article_id": p["article_id"],
+                "source": p.get("source"),
+                "stage": "extract",
+                "error": p["error"],
+            }
+            for p in parts
+            if p.get("status") == "failed"
+        ]
         write_jsonl(self.root / "errors.jsonl", errors)
-        write_jsonl(self.root / "unclaimed.jsonl",
-                    ({"article_id": p["article_id"], **m} for p in parts for m in p.get("unclaimed", [])))
+        write_jsonl(
+            self.root / "unclaimed.jsonl",
+            ({"article_id": p["article_id"], **m} for p in parts for m in p.get("unclaimed", [])),
+        )
         return written
 
 
@@ -115,8 +126,12 @@ def _csv(rows: list[dict[str, Any]], spec: SchemaSpec) -> str:
     writer.writerow(["article_id", *fields, "char_start", "char_end", "alignment", "flags"])
     for row in rows:
         record = row["record"]
-        values = [";".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
-                  for v in (record.get(f) for f in fields)]
+        values = [
+            ";".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
+            for v in (record.get(f) for f in fields)
+        ]
         flags = ";".join(f["code"] for f in row.get("flags", []))
-        writer.writerow([row["article_id"], *values, row["char_start"], row["char_end"], row["alignment"], flags])
+        writer.writerow(
+            [row["article_id"], *values, row["char_start"], row["char_end"], row["alignment"], flags]
+        )
     return buffer.getvalue()

@@ -35,7 +35,7 @@ def _split(text: str, pattern: re.Pattern[str], start: int = 0, end: int | None 
 
 
 def _trim(text: str, start: int, end: int) -> Span:
-    while start < end and (text[start].isspace() or text[start] in "”\"’"):
+    while start < end and (text[start].isspace() or text[start] in '”"’'):
         start += 1
     while end > start and text[end - 1].isspace():
         end -= 1

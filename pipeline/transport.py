@@ -29,7 +29,13 @@ from typing import Any
 
 import httpx
 from aiolimiter import AsyncLimiter
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, stop_after_delay
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+)
 from tenacity.wait import wait_base, wait_random_exponential
 
 from pipeline.usage import ledger
@@ -59,8 +65,9 @@ def request_key(request: httpx.Request, namespace: str) -> str:
         body: Any = json.loads(request.content or b"{}")
     except json.JSONDecodeError:
         body = request.content.decode("utf-8", "replace")
-    canonical = json.dumps({"ns": namespace, "path": request.url.path, "body": body}, sort_keys=True,
-                           ensure_ascii=False)
+    canonical = json.dumps(
+        {"ns": namespace, "path": request.url.path, "body": body}, sort_keys=True, ensure_ascii=False
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -93,8 +100,9 @@ class ResponseStore:
 
 
 class CachingTransport(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport, store: ResponseStore, namespace: str,
-                 replay: bool = False) -> None:
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, store: ResponseStore, namespace: str, replay: bool = False
+    ) -> None:
         self.inner = inner
         self.store = store
         self.namespace = namespace
@@ -107,14 +115,18 @@ class CachingTransport(httpx.AsyncBaseTransport):
             ledger().cache_hits += 1
             return httpx.Response(hit["status"], json=hit["body"], request=request)
         if self.replay:
-            raise ReplayMiss(f"the recording in {self.store.directory} has no answer for request {key[:12]} "
-                             f"(namespace {self.namespace}); re-record it against a server")
+            raise ReplayMiss(
+                f"the recording in {self.store.directory} has no answer for request {key[:12]} "
+                f"(namespace {self.namespace}); re-record it against a server"
+            )
         response = await self.inner.handle_async_request(request)
         content = await response.aread()
         if response.status_code == 200:
             body = json.loads(content)
             self.store.put(key, {"status": 200, "body": body, "namespace": self.namespace})
-        return httpx.Response(response.status_code, headers=response.headers, content=content, request=request)
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=content, request=request
+        )
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -180,9 +192,13 @@ class RateLimits:
 
 
 class RetryTransport(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport, policy: RetryPolicy | None = None,
-                 limits: RateLimits | None = None,
-                 sleep: Callable[[float], Any] | None = None) -> None:
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        policy: RetryPolicy | None = None,
+        limits: RateLimits | None = None,
+        sleep: Callable[[float], Any] | None = None,
+    ) -> None:
         self.inner = inner
         self.policy = policy or RetryPolicy()
         self.limits = limits or RateLimits()
@@ -194,26 +210,35 @@ class RetryTransport(httpx.AsyncBaseTransport):
         response = await self.inner.handle_async_request(request)
         content = await response.aread()
         if response.status_code in RETRY_STATUSES:
-            raise RetryableResponse(response.status_code, retry_after_seconds(response.headers),
-                                    content[:200].decode("utf-8", "replace"))
+            raise RetryableResponse(
+                response.status_code,
+                retry_after_seconds(response.headers),
+                content[:200].decode("utf-8", "replace"),
+            )
         if response.status_code == 200 and "json" in response.headers.get("content-type", "json"):
             try:
                 body = json.loads(content)
             except json.JSONDecodeError as exc:
                 raise TruncatedBody(f"unreadable JSON body ({len(content)} bytes): {exc}") from exc
             ledger().count_tokens(body)
-        return httpx.Response(response.status_code, headers=response.headers, content=content, request=request)
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=content, request=request
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         policy = self.policy
         retrying = AsyncRetrying(
             stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.budget_seconds),
-            wait=_WaitRetryAfter(wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait),
-                                 cap=policy.max_wait * 3),
+            wait=_WaitRetryAfter(
+                wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait),
+                cap=policy.max_wait * 3,
+            ),
             retry=retry_if_exception_type((httpx.TransportError, RetryableResponse, TruncatedBody)),
             sleep=self.sleep,
             reraise=True,
-            before_sleep=lambda _state: setattr(ledger(), "transport_retries", ledger().transport_retries + 1),
+            before_sleep=lambda _state: setattr(
+                ledger(), "transport_retries", ledger().transport_retries + 1
+            ),
         )
         async for attempt in retrying:
             with attempt:

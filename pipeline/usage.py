@@ -26,8 +26,15 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
     def add(self, other: Usage) -> None:
-        for name in ("requests", "cache_hits", "prompt_tokens", "completion_tokens", "transport_retries",
-                     "reasks", "splits"):
+        for name in (
+            "requests",
+            "cache_hits",
+            "prompt_tokens",
+            "completion_tokens",
+            "transport_retries",
+            "reasks",
+            "splits",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.notes.extend(other.notes)
 

@@ -12,21 +12,39 @@ import httpx
 Answer = dict[str, Any] | Callable[[dict[str, Any]], httpx.Response]
 
 
-def completion(records: list[dict[str, Any]] | None = None, *, content: str | None = None, tool: bool = False,
-               finish: str = "stop", prompt_tokens: int = 100, completion_tokens: int = 20,
-               fence: bool = False) -> dict[str, Any]:
+def completion(
+    records: list[dict[str, Any]] | None = None,
+    *,
+    content: str | None = None,
+    tool: bool = False,
+    finish: str = "stop",
+    prompt_tokens: int = 100,
+    completion_tokens: int = 20,
+    fence: bool = False,
+) -> dict[str, Any]:
     text = content if content is not None else json.dumps({"records": records or []})
     if fence:
         text = f"```json\n{text}\n```"
     message: dict[str, Any] = {"role": "assistant", "content": None if tool else text}
     if tool:
-        message["tool_calls"] = [{"id": "call_1", "type": "function",
-                                  "function": {"name": "QuantitativeTargetRecords", "arguments": text}}]
+        message["tool_calls"] = [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "QuantitativeTargetRecords", "arguments": text},
+            }
+        ]
     return {
-        "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": "fake",
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "fake",
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 

@@ -27,8 +27,18 @@ def test_run_defaults_to_offline_without_an_endpoint(tmp_path: Path) -> None:
 def test_run_exit_status_says_whether_an_article_failed(tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "ok.txt").write_text("686000 new jobs were created.")
-    result = runner.invoke(app, ["run", str(tmp_path / "ok.txt"), str(tmp_path / "empty.txt"),
-                                 "--out", str(tmp_path / "run"), "--backend", "offline"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            str(tmp_path / "ok.txt"),
+            str(tmp_path / "empty.txt"),
+            "--out",
+            str(tmp_path / "run"),
+            "--backend",
+            "offline",
+        ],
+    )
     assert result.exit_code == 1
     assert "empty file" in result.output
 
@@ -45,8 +55,13 @@ def test_clear_refusals(tmp_path: Path) -> None:
 def test_schemas_lists_fields_and_prompts() -> None:
     result = runner.invoke(app, ["schemas"])
     assert result.exit_code == 0
-    for expected in ("QuantitativeTarget.v1", "PolicyMeasure.v1", "indicator", "target_groups",
-                     "quantitative_target.v1.md"):
+    for expected in (
+        "QuantitativeTarget.v1",
+        "PolicyMeasure.v1",
+        "indicator",
+        "target_groups",
+        "quantitative_target.v1.md",
+    ):
         assert expected in result.output
 
 
@@ -57,5 +72,7 @@ def test_gold_check_passes_on_the_committed_gold() -> None:
 
 
 def test_python_dash_m_pipeline_works() -> None:
-    out = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True, cwd=ROOT
+    )
     assert out.returncode == 0 and "run" in out.stdout

@@ -8,10 +8,23 @@ from schemas.quantitative_target.consistency import check_consistency, check_gro
 CTX = ArticleContext(Article("c", "x"))
 
 
-def rec(value: float, kind: str, unit: str = "persons", period: str | None = "2021", text: str = "new jobs",
-        indicator: str = "new_urban_jobs") -> dict[str, Any]:
-    return {"indicator": indicator, "indicator_text": text, "value": value, "unit": unit, "kind": kind,
-            "period": period, "region": "Liaoning"}
+def rec(
+    value: float,
+    kind: str,
+    unit: str = "persons",
+    period: str | None = "2021",
+    text: str = "new jobs",
+    indicator: str = "new_urban_jobs",
+) -> dict[str, Any]:
+    return {
+        "indicator": indicator,
+        "indicator_text": text,
+        "value": value,
+        "unit": unit,
+        "kind": kind,
+        "period": period,
+        "region": "Liaoning",
+    }
 
 
 def codes(flags: list[list[Any]]) -> list[set[str]]:
@@ -33,13 +46,19 @@ def test_two_different_actual_levels_conflict() -> None:
 
 
 def test_a_cumulative_figure_cannot_shrink() -> None:
-    series = [rec(600000, "actual", period="2021-01/2021-10"), rec(590000, "actual", period="2021-01/2021-11")]
+    series = [
+        rec(600000, "actual", period="2021-01/2021-10"),
+        rec(590000, "actual", period="2021-01/2021-11"),
+    ]
     assert codes(check_consistency(series, CTX)) == [{"shrinking_cumulative"}, {"shrinking_cumulative"}]
 
 
 def test_growth_must_agree_with_two_levels() -> None:
-    records = [rec(100, "actual", period="2020"), rec(110, "actual", period="2021"),
-               rec(20.0, "change", "percent", period="2021")]
+    records = [
+        rec(100, "actual", period="2020"),
+        rec(110, "actual", period="2021"),
+        rec(20.0, "change", "percent", period="2021"),
+    ]
     assert codes(check_growth(records, CTX))[2] == {"inconsistent_change"}
     records[2]["value"] = 10.0
     assert codes(check_growth(records, CTX)) == [set(), set(), set()]

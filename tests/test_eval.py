@@ -35,22 +35,36 @@ def gold_records() -> dict[str, dict[str, list[dict[str, Any]]]]:
     return out
 
 
-def make_run(root: Path, records: dict[str, dict[str, list[dict[str, Any]]]],
-             statuses: dict[str, str] | None = None) -> Path:
+def make_run(
+    root: Path, records: dict[str, dict[str, list[dict[str, Any]]]], statuses: dict[str, str] | None = None
+) -> Path:
     """A run directory holding exactly these records (offsets located in the seeds)."""
     root.mkdir(parents=True, exist_ok=True)
     articles = []
     rows: dict[str, list[dict[str, Any]]] = {s.name: [] for s in SPECS}
     for article_id, by_schema in records.items():
         text = (SEEDS / f"{article_id}.txt").read_text("utf-8")
-        articles.append({"id": article_id, "source": str(SEEDS / f"{article_id}.txt"),
-                         "status": (statuses or {}).get(article_id, "ok")})
+        articles.append(
+            {
+                "id": article_id,
+                "source": str(SEEDS / f"{article_id}.txt"),
+                "status": (statuses or {}).get(article_id, "ok"),
+            }
+        )
         for name, recs in by_schema.items():
             for rec in recs:
                 found = locate(rec["evidence"], text) or (0, 0, "exact")
                 clean = {k: v for k, v in rec.items() if k not in ("note", "uncertain", "value_candidates")}
-                rows[name].append({"article_id": article_id, "record": clean, "char_start": found[0],
-                                   "char_end": found[1], "alignment": found[2], "flags": []})
+                rows[name].append(
+                    {
+                        "article_id": article_id,
+                        "record": clean,
+                        "char_start": found[0],
+                        "char_end": found[1],
+                        "alignment": found[2],
+                        "flags": [],
+                    }
+                )
     (root / "manifest.json").write_text(json.dumps({"articles": articles, "backend": {"backend": "test"}}))
     for name, rs in rows.items():
         (root / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rs))
@@ -104,9 +118,17 @@ def _one(gold: dict[str, Any], pred: dict[str, Any]) -> tuple[bool, bool, dict[s
     return pairs[0].lenient, pairs[0].strict, pairs[0].fields
 
 
-GOLD_RATE = {"evidence": "0.17 percentage points lower than the annual target", "indicator": "registered_unemployment_rate",
-             "indicator_text": "lower than the annual target", "value": -0.17, "unit": "percentage_points",
-             "kind": "change", "comparator": "eq", "period": "2021", "region": "Liaoning"}
+GOLD_RATE = {
+    "evidence": "0.17 percentage points lower than the annual target",
+    "indicator": "registered_unemployment_rate",
+    "indicator_text": "lower than the annual target",
+    "value": -0.17,
+    "unit": "percentage_points",
+    "kind": "change",
+    "comparator": "eq",
+    "period": "2021",
+    "region": "Liaoning",
+}
 
 
 def test_wrong_unit_is_an_incorrect_field_but_lenient_still_matches() -> None:
@@ -115,7 +137,7 @@ def test_wrong_unit_is_an_incorrect_field_but_lenient_still_matches() -> None:
 
 
 def test_percent_versus_percentage_points() -> None:
-    lenient, strict, fields = _one(GOLD_RATE, {**GOLD_RATE, "unit": "percent"})
+    _lenient, strict, fields = _one(GOLD_RATE, {**GOLD_RATE, "unit": "percent"})
     assert fields["unit"] == "incorrect" and not strict
 
 
@@ -125,14 +147,23 @@ def test_the_sign_of_a_change_matters() -> None:
 
 
 def test_uncertain_gold_accepts_any_candidate_reading() -> None:
-    gold = {**GOLD_RATE, "value": 28600, "value_candidates": [28600, 286000, 2860000], "unit": "persons",
-            "kind": "actual"}
+    gold = {
+        **GOLD_RATE,
+        "value": 28600,
+        "value_candidates": [28600, 286000, 2860000],
+        "unit": "persons",
+        "kind": "actual",
+    }
     assert _one(gold, {**gold, "value": 2860000})[0]
     assert not _one(gold, {**gold, "value": 2860})[0]
 
 
 def test_unrelated_records_are_never_forced_together() -> None:
-    other = {**GOLD_RATE, "value": 4.33, "evidence": "The registered urban unemployment rate was 4.33 percent"}
+    other = {
+        **GOLD_RATE,
+        "value": 4.33,
+        "evidence": "The registered urban unemployment rate was 4.33 percent",
+    }
     score = score_article(QT, "a", [Item(other, (0, 10))], [Item(GOLD_RATE, (50, 90))])
     assert [(p.gold, p.pred) for p in score.pairs] == [(0, None), (None, 0)]
 
@@ -152,8 +183,11 @@ def test_swapping_record_order_changes_nothing(tmp_path: Path) -> None:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(value=st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), index=st.integers(0, 4),
-       kind=st.sampled_from(["actual", "target", "change", "completion_rate"]))
+@given(
+    value=st.floats(min_value=-1e9, max_value=1e9, allow_nan=False),
+    index=st.integers(0, 4),
+    kind=st.sampled_from(["actual", "target", "change", "completion_rate"]),
+)
 def test_adding_a_spurious_record_never_raises_precision(value: float, index: int, kind: str) -> None:
     article = ARTICLES[index]
     gold = [Item(r) for r in gold_records()[article]["QuantitativeTarget"]]
@@ -169,9 +203,9 @@ def test_adding_a_spurious_record_never_raises_precision(value: float, index: in
 def test_gates(tmp_path: Path) -> None:
     h = {"QuantitativeTarget.lenient_f1": 0.8}
     check_gates(h, ["QuantitativeTarget.lenient_f1=0.7"], None, 0.0)
-    with pytest.raises(GateFailure, match="under 0.9000"):
+    with pytest.raises(GateFailure, match=r"under 0\.9000"):
         check_gates(h, ["QuantitativeTarget.lenient_f1=0.9"], None, 0.0)
-    with pytest.raises(GateFailure, match="dropped from 0.9000 to 0.8000"):
+    with pytest.raises(GateFailure, match=r"dropped from 0\.9000 to 0\.8000"):
         check_gates(h, [], {"headline": {"QuantitativeTarget.lenient_f1": 0.9}}, 0.05)
     check_gates(h, [], {"headline": {"QuantitativeTarget.lenient_f1": 0.82}}, 0.05)
     with pytest.raises(GateFailure, match="unknown metric"):
@@ -181,14 +215,18 @@ def test_gates(tmp_path: Path) -> None:
 def test_eval_command_writes_reports_and_applies_gates(tmp_path: Path) -> None:
     run = make_run(tmp_path / "r", gold_records())
     cli = CliRunner()
-    ok = cli.invoke(app, ["eval", str(run), "--gold", str(GOLD), "--fail-under", "QuantitativeTarget.strict_f1=1"])
+    ok = cli.invoke(
+        app, ["eval", str(run), "--gold", str(GOLD), "--fail-under", "QuantitativeTarget.strict_f1=1"]
+    )
     assert ok.exit_code == 0, ok.output
     assert (run / "eval.json").is_file() and "## Headline" in (run / "eval.md").read_text()
     records = gold_records()
     records["000_f717e4e5ad01f3aa"]["QuantitativeTarget"] = []
     worse = make_run(tmp_path / "w", records)
-    bad = cli.invoke(app, ["eval", str(worse), "--gold", str(GOLD), "--baseline", str(run / "eval.json"),
-                           "--max-drop", "0.01"])
+    bad = cli.invoke(
+        app,
+        ["eval", str(worse), "--gold", str(GOLD), "--baseline", str(run / "eval.json"), "--max-drop", "0.01"],
+    )
     assert bad.exit_code == 1 and "gate failed: QuantitativeTarget" in bad.output
 
 

@@ -26,7 +26,9 @@ def test_text_files_folders_and_jsonl(tmp_path: Path) -> None:
     write(folder / "a.txt", "686000 new jobs were created.")
     write(folder / "b.md", "4.5% unemployment.")
     write(folder / "ignored.csv", "x")
-    jsonl = write(tmp_path / "c.jsonl", json.dumps({"id": "c1", "text": "hello 5%", "metadata": {"date": "2021"}}))
+    jsonl = write(
+        tmp_path / "c.jsonl", json.dumps({"id": "c1", "text": "hello 5%", "metadata": {"date": "2021"}})
+    )
     articles, errors = read_inputs([folder, jsonl])
     assert [a.id for a in articles] == ["a", "b", "c1"]
     assert articles[2].metadata == {"date": "2021"}
@@ -67,8 +69,14 @@ def test_undecodable_bytes_are_an_error(tmp_path: Path) -> None:
 
 
 def test_malformed_jsonl_lines_name_their_line(tmp_path: Path) -> None:
-    lines = ['{"id": "a", "text": "5% up"}', "{not json", '{"text": "no id"}', '{"id": "b", "text": 7}',
-             "", '{"id": "c", "text": "10 jobs"}']
+    lines = [
+        '{"id": "a", "text": "5% up"}',
+        "{not json",
+        '{"text": "no id"}',
+        '{"id": "b", "text": 7}',
+        "",
+        '{"id": "c", "text": "10 jobs"}',
+    ]
     path = write(tmp_path / "x.jsonl", "\n".join(lines))
     articles, errors = read_inputs([path])
     assert [a.id for a in articles] == ["a", "c"]

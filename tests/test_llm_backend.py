@@ -19,19 +19,40 @@ from pipeline.transport import RetryPolicy
 from tests.fake_openai import FakeServer, completion
 
 QT = discover()["QuantitativeTarget"]
-TEXT = ("From January to November this year, 686000 new jobs were created in cities and towns across the "
-        "province, completing 108.9% of the annual target tasks.")
+TEXT = (
+    "From January to November this year, 686000 new jobs were created in cities and towns across the "
+    "province, completing 108.9% of the annual target tasks."
+)
 ARTICLE = Article("a1", TEXT)
-GOOD = [{"evidence": "686000 new jobs were created in cities and towns", "indicator": "new_urban_jobs",
-         "indicator_text": "new jobs", "value": 686000, "unit": "persons", "kind": "actual"},
-        {"evidence": "completing 108.9% of the annual target tasks", "indicator": "new_urban_jobs",
-         "indicator_text": "annual target tasks", "value": 108.9, "unit": "percent", "kind": "completion_rate"}]
+GOOD = [
+    {
+        "evidence": "686000 new jobs were created in cities and towns",
+        "indicator": "new_urban_jobs",
+        "indicator_text": "new jobs",
+        "value": 686000,
+        "unit": "persons",
+        "kind": "actual",
+    },
+    {
+        "evidence": "completing 108.9% of the annual target tasks",
+        "indicator": "new_urban_jobs",
+        "indicator_text": "annual target tasks",
+        "value": 108.9,
+        "unit": "percent",
+        "kind": "completion_rate",
+    },
+]
 UNGROUNDED = {**GOOD[0], "evidence": "686,000 jobs were made"}
 
 
 def backend(server: FakeServer, tmp_path: Path | None = None, **settings: Any) -> OpenAICompatBackend:
-    options = {"model": "fake", "base_url": "http://fake.local/v1", "mode": "json_schema",
-               "retry": RetryPolicy(attempts=4, initial_wait=0.001, max_wait=0.01), **settings}
+    options = {
+        "model": "fake",
+        "base_url": "http://fake.local/v1",
+        "mode": "json_schema",
+        "retry": RetryPolicy(attempts=4, initial_wait=0.001, max_wait=0.01),
+        **settings,
+    }
     if tmp_path is not None:
         options.setdefault("cache_dir", tmp_path / "cache")
     return OpenAICompatBackend(LLMSettings(**options), transport=server.transport())
@@ -51,8 +72,13 @@ def run(b: OpenAICompatBackend, article: Article = ARTICLE) -> dict[str, Any]:
     ("mode", "check"),
     [
         ("json_schema", lambda body: body["response_format"]["type"] == "json_schema"),
-        ("json_object_schema", lambda body: body["response_format"]["type"] == "json_object"
-         and "records" in body["response_format"]["schema"]["properties"]),
+        (
+            "json_object_schema",
+            lambda body: (
+                body["response_format"]["type"] == "json_object"
+                and "records" in body["response_format"]["schema"]["properties"]
+            ),
+        ),
         ("json", lambda body: body["response_format"] == {"type": "json_object"}),
         ("md_json", lambda body: "response_format" not in body),
         ("tools", lambda body: body["tools"][0]["function"]["name"] == "QuantitativeTargetRecords"),
@@ -129,12 +155,14 @@ def test_an_answer_that_stays_cut_off_fails_the_article_with_a_clear_error() -> 
 
 def test_transport_faults_are_retried_honouring_retry_after() -> None:
     waits: list[float] = []
-    server = FakeServer([
-        lambda body: httpx.Response(429, headers={"Retry-After": "0.02"}, json={"error": "slow down"}),
-        lambda body: httpx.Response(503, json={"error": "busy"}),
-        lambda body: httpx.Response(200, content=b'{"id": "x", "choi'),  # a truncated body
-        completion(GOOD),
-    ])
+    server = FakeServer(
+        [
+            lambda body: httpx.Response(429, headers={"Retry-After": "0.02"}, json={"error": "slow down"}),
+            lambda body: httpx.Response(503, json={"error": "busy"}),
+            lambda body: httpx.Response(200, content=b'{"id": "x", "choi'),  # a truncated body
+            completion(GOOD),
+        ]
+    )
     b = backend(server)
 
     async def fake_sleep(seconds: float) -> None:
@@ -149,7 +177,7 @@ def test_transport_faults_are_retried_honouring_retry_after() -> None:
 
 
 def test_when_the_retry_budget_is_spent_the_article_fails_clearly() -> None:
-    server = FakeServer(lambda body: (lambda b: httpx.Response(502, json={"error": "bad gateway"})))
+    server = FakeServer(lambda body: lambda b: httpx.Response(502, json={"error": "bad gateway"}))
     part = run(backend(server, retry=RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.001)))
     assert part["status"] == "failed"
     assert "HTTP 502" in part["error"] and len(server.requests) == 3

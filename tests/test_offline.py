@@ -13,8 +13,10 @@ def records(text: str) -> list[tuple[str, float, str, str, str]]:
 
 
 def test_one_record_per_number_with_inherited_indicator() -> None:
-    text = ("From January to November this year, 686000 new jobs were created in cities and towns across the "
-            "province, completing 108.9% of the annual target tasks, an increase of 9.88% year-on-year.")
+    text = (
+        "From January to November this year, 686000 new jobs were created in cities and towns across the "
+        "province, completing 108.9% of the annual target tasks, an increase of 9.88% year-on-year."
+    )
     assert records(text) == [
         ("new_urban_jobs", 686000, "persons", "actual", "eq"),
         ("new_urban_jobs", 108.9, "percent", "completion_rate", "eq"),
@@ -24,10 +26,13 @@ def test_one_record_per_number_with_inherited_indicator() -> None:
 
 def test_goals_and_signed_changes() -> None:
     assert records("This year, we will control the registered unemployment rate within 4.5%.") == [
-        ("registered_unemployment_rate", 4.5, "percent", "target", "at_most")]
-    text = "The registered unemployment rate was 4.33 percent, 0.17 percentage points lower than the annual target."
-    assert records(text)[1] == (
-        "registered_unemployment_rate", -0.17, "percentage_points", "change", "eq")
+        ("registered_unemployment_rate", 4.5, "percent", "target", "at_most")
+    ]
+    text = (
+        "The registered unemployment rate was 4.33 percent, "
+        "0.17 percentage points lower than the annual target."
+    )
+    assert records(text)[1] == ("registered_unemployment_rate", -0.17, "percentage_points", "change", "eq")
 
 
 def test_money_prefers_money_indicators() -> None:
@@ -41,8 +46,11 @@ def test_excluded_contexts_yield_no_record() -> None:
 
 
 def test_policy_measure_classification() -> None:
-    assert classify("The province reduced unemployment insurance premiums by 1.2 billion yuan for enterprises") == (
-        "job_retention_relief")
+    assert classify(
+        "The province reduced unemployment insurance premiums by 1.2 billion yuan for enterprises"
+    ) == ("job_retention_relief")
     assert classify("Employment is the foundation of people's livelihood") is None
     assert target_groups("promote the employment of college graduates and migrant workers") == [
-        "college_graduates", "migrant_workers"]
+        "college_graduates",
+        "migrant_workers",
+    ]

@@ -9,15 +9,23 @@ from tests.conftest import seed_text
 
 @pytest.mark.parametrize(
     ("article_id", "region"),
-    [("000_f717e4e5ad01f3aa", "Anhui"), ("001_af90ca12de1d48dc", "Gansu"), ("002_b54908c3101e4205", "Binzhou"),
-     ("003_85cd8f6cae44c8d1", "Jiangsu"), ("004_76301af96bdc979d", "Liaoning")],
+    [
+        ("000_f717e4e5ad01f3aa", "Anhui"),
+        ("001_af90ca12de1d48dc", "Gansu"),
+        ("002_b54908c3101e4205", "Binzhou"),
+        ("003_85cd8f6cae44c8d1", "Jiangsu"),
+        ("004_76301af96bdc979d", "Liaoning"),
+    ],
 )
 def test_article_region_from_the_gazetteer(article_id: str, region: str) -> None:
     assert article_region(seed_text(article_id)) == region
 
 
 def test_company_names_do_not_decide_the_region() -> None:
-    text = "Shangliang Zhongyi (Shenyang) High-tech Co., Ltd. hired. Shenyang Shenyang. The province of Liaoning."
+    text = (
+        "Shangliang Zhongyi (Shenyang) High-tech Co., Ltd. hired. Shenyang Shenyang. "
+        "The province of Liaoning."
+    )
     assert article_region(text) == "Liaoning"
 
 

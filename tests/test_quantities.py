@@ -123,7 +123,9 @@ def test_split_wan_offers_every_reading() -> None:
         ("higher than the provincial 1451 percentage points", 1451, 14.51),
     ],
 )
-def test_lost_decimal_points_are_flagged_not_silently_fixed(text: str, literal: float, preferred: float) -> None:
+def test_lost_decimal_points_are_flagged_not_silently_fixed(
+    text: str, literal: float, preferred: float
+) -> None:
     mention = one(text)
     assert mention.literal == literal
     assert mention.value == pytest.approx(preferred)
@@ -138,8 +140,10 @@ def test_plausible_percentages_are_not_flagged() -> None:
 
 @pytest.mark.parametrize(
     ("text", "value", "stray"),
-    [("the newly created 3All 30,000 public welfare personnel", 30_000, "3"),
-     ("various Xi Xi positions1More than 50,000. It", 50_000, "1")],
+    [
+        ("the newly created 3All 30,000 public welfare personnel", 30_000, "3"),
+        ("various Xi Xi positions1More than 50,000. It", 50_000, "1"),
+    ],
 )
 def test_stray_characters_are_flagged(text: str, value: float, stray: str) -> None:
     mentions = find_mentions(text)
@@ -173,9 +177,15 @@ def test_every_gold_value_is_among_the_engine_readings() -> None:
         for record in gold["QuantitativeTarget"]:
             total += 1
             start = text.find(record["evidence"])
-            mentions = [m for m in find_mentions(text) if start <= m.start and m.end <= start + len(record["evidence"])]
+            mentions = [
+                m
+                for m in find_mentions(text)
+                if start <= m.start and m.end <= start + len(record["evidence"])
+            ]
             wanted = [record["value"], *record.get("value_candidates", [])]
-            if not any(abs(abs(w) - r) < 1e-6 * max(1, abs(w)) for m in mentions for r in m.readings for w in wanted):
+            if not any(
+                abs(abs(w) - r) < 1e-6 * max(1, abs(w)) for m in mentions for r in m.readings for w in wanted
+            ):
                 missed.append((gold["article_id"], record["evidence"]))
     assert total >= 60
     assert missed == []

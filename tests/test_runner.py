@@ -41,8 +41,17 @@ def test_every_written_record_is_grounded_in_its_article(tmp_path: Path) -> None
 def test_the_run_directory_is_complete(tmp_path: Path) -> None:
     run_offline(tmp_path / "run")
     names = {p.name for p in (tmp_path / "run").iterdir()}
-    assert {"manifest.json", "QuantitativeTarget.jsonl", "QuantitativeTarget.csv", "PolicyMeasure.jsonl",
-            "PolicyMeasure.csv", "rejected.jsonl", "errors.jsonl", "unclaimed.jsonl", "parts"} <= names
+    assert {
+        "manifest.json",
+        "QuantitativeTarget.jsonl",
+        "QuantitativeTarget.csv",
+        "PolicyMeasure.jsonl",
+        "PolicyMeasure.csv",
+        "rejected.jsonl",
+        "errors.jsonl",
+        "unclaimed.jsonl",
+        "parts",
+    } <= names
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["status"] == "complete"
     assert manifest["backend"]["backend"] == "offline"

@@ -73,5 +73,13 @@ def create(name: str, options: BackendOptions) -> Backend:
     return factories[name](options)
 
 
-__all__ = ["MODES", "Backend", "BackendError", "BackendOptions", "Candidates", "LLMSettings", "create",
-           "resolve_name"]
+__all__ = [
+    "MODES",
+    "Backend",
+    "BackendError",
+    "BackendOptions",
+    "Candidates",
+    "LLMSettings",
+    "create",
+    "resolve_name",
+]

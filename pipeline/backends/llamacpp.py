@@ -36,18 +36,26 @@ def shipped_gguf() -> Path:
 class LlamaCppBackend(OpenAICompatBackend):
     name = "llamacpp"
 
-    def __init__(self, settings: LLMSettings, model_path: Path | None = None, n_ctx: int = 8192,
-                 n_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        settings: LLMSettings,
+        model_path: Path | None = None,
+        n_ctx: int = 8192,
+        n_threads: int | None = None,
+    ) -> None:
         try:
             from llama_cpp import Llama
         except ImportError as exc:
-            raise BackendError("the llamacpp backend needs llama-cpp-python: pip install -e '.[local]'") from exc
+            raise BackendError(
+                "the llamacpp backend needs llama-cpp-python: pip install -e '.[local]'"
+            ) from exc
         path = Path(model_path) if model_path else shipped_gguf()
         if not path.is_file():
             raise BackendError(f"GGUF model {path} does not exist")
         self.model_path = path
-        llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, seed=settings.seed or 0,
-                      verbose=False)
+        llama = Llama(
+            model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, seed=settings.seed or 0, verbose=False
+        )
         settings.model = settings.model if settings.model not in ("", "gpt-4o-mini") else path.name
         settings.base_url = "http://in-process.llamacpp/v1"
         super().__init__(settings, transport=InProcessLlamaTransport(llama))

@@ -75,10 +75,17 @@ class LLMSettings:
     def parameters(self) -> dict[str, Any]:
         """Everything that shapes the answers, for the manifest (no secrets)."""
         return {
-            "mode": self.mode, "temperature": self.temperature, "seed": self.seed,
-            "max_tokens": self.max_tokens, "max_reasks": self.max_reasks, "chunk_chars": self.chunk_chars,
-            "chunk_overlap": self.chunk_overlap, "max_splits": self.max_splits, "timeout": self.timeout,
-            "requests_per_minute": self.requests_per_minute, "tokens_per_minute": self.tokens_per_minute,
+            "mode": self.mode,
+            "temperature": self.temperature,
+            "seed": self.seed,
+            "max_tokens": self.max_tokens,
+            "max_reasks": self.max_reasks,
+            "chunk_chars": self.chunk_chars,
+            "chunk_overlap": self.chunk_overlap,
+            "max_splits": self.max_splits,
+            "timeout": self.timeout,
+            "requests_per_minute": self.requests_per_minute,
+            "tokens_per_minute": self.tokens_per_minute,
         }
 
 
@@ -156,7 +163,9 @@ class OpenAICompatBackend:
 
     def __init__(self, settings: LLMSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         if settings.mode not in MODES:
-            raise BackendError(f"unknown structured-output mode '{settings.mode}'; choose from {sorted(MODES)}")
+            raise BackendError(
+                f"unknown structured-output mode '{settings.mode}'; choose from {sorted(MODES)}"
+            )
         self.settings = settings
         stack: httpx.AsyncBaseTransport = RetryTransport(
             transport or httpx.AsyncHTTPTransport(retries=0),
@@ -164,14 +173,20 @@ class OpenAICompatBackend:
             RateLimits(settings.requests_per_minute, settings.tokens_per_minute),
         )
         if settings.cache_dir is not None:
-            stack = CachingTransport(stack, ResponseStore(settings.cache_dir), self.cache_namespace(),
-                                     replay=settings.replay)
+            stack = CachingTransport(
+                stack, ResponseStore(settings.cache_dir), self.cache_namespace(), replay=settings.replay
+            )
         elif settings.replay:
             raise BackendError("replay needs a recording directory (--cache-dir)")
         self._http = httpx.AsyncClient(transport=stack, timeout=settings.timeout)
         api_key = settings.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed-for-local-servers"
-        self._client = AsyncOpenAI(api_key=api_key, base_url=settings.base_url, http_client=self._http,
-                                   max_retries=0)
+        # openai>=3 types http_client as httpx2 but accepts an httpx client at run time.
+        self._client = AsyncOpenAI(
+            api_key=api_key,
+            base_url=settings.base_url,
+            http_client=self._http,  # type: ignore[arg-type]
+            max_retries=0,
+        )
         self._instructor = instructor.from_openai(self._client, mode=MODES[settings.mode])
 
     def cache_namespace(self) -> str:
@@ -181,7 +196,9 @@ class OpenAICompatBackend:
         return {
             "backend": self.name,
             "model": self.settings.model,
-            "base_url": self.settings.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
+            "base_url": self.settings.base_url
+            or os.environ.get("OPENAI_BASE_URL")
+            or "https://api.openai.com/v1",
             "parameters": self.settings.parameters(),
         }
 
@@ -207,7 +224,9 @@ class OpenAICompatBackend:
                 queue[:0] = [(half, depth + 1) for half in halve(piece, ctx.text)]
         return out
 
-    async def _extract_chunk(self, ctx: ArticleContext, spec: SchemaSpec, piece: Chunk, out: Candidates) -> None:
+    async def _extract_chunk(
+        self, ctx: ArticleContext, spec: SchemaSpec, piece: Chunk, out: Candidates
+    ) -> None:
         s = self.settings
         model = records_model(spec)
         messages = render(spec, ctx.text[piece.start : piece.end], ctx.article.id, piece.index, piece.count)
@@ -240,7 +259,9 @@ class OpenAICompatBackend:
         if s.seed is not None:
             kwargs["seed"] = s.seed
         if s.mode == "json_object_schema":
-            kwargs["extra_body"] = {"response_format": {"type": "json_object", "schema": model.model_json_schema()}}
+            kwargs["extra_body"] = {
+                "response_format": {"type": "json_object", "schema": model.model_json_schema()}
+            }
         try:
             result = await self._instructor.chat.completions.create(**kwargs)
         except IncompleteOutputException:
@@ -248,8 +269,10 @@ class OpenAICompatBackend:
                 # A reask ran out of tokens: the earlier complete answer is still worth
                 # grounding record by record rather than throwing away.
                 ledger().reasks += failures
-                ledger().notes.append(f"{spec.name}: a reask was cut off at max_tokens; the previous answer "
-                                      "was kept record by record")
+                ledger().notes.append(
+                    f"{spec.name}: a reask was cut off at max_tokens; the previous answer "
+                    "was kept record by record"
+                )
                 self._keep_answer(complete_answers[-1], "a reask was cut off", spec, piece, out, ctx)
                 return
             raise
@@ -258,21 +281,27 @@ class OpenAICompatBackend:
                 root = _root_cause(exc)
                 raise BackendError(f"{type(root).__name__}: {root}") from exc
             ledger().reasks += max(0, failures - 1)
-            ledger().notes.append(f"{spec.name}: still invalid after {self.settings.max_reasks} reask(s); "
-                                  "valid records kept, the rest rejected")
+            ledger().notes.append(
+                f"{spec.name}: still invalid after {self.settings.max_reasks} reask(s); "
+                "valid records kept, the rest rejected"
+            )
             self._keep_answer(exc.last_completion, str(exc), spec, piece, out, ctx)
             return
         ledger().reasks += failures
         out.records.extend((record, piece.start) for record in result.records)
 
-    def _keep_answer(self, completion: Any, why: str, spec: SchemaSpec, piece: Chunk,
-                     out: Candidates, ctx: ArticleContext) -> None:
+    def _keep_answer(
+        self, completion: Any, why: str, spec: SchemaSpec, piece: Chunk, out: Candidates, ctx: ArticleContext
+    ) -> None:
         """Ground a final invalid answer record by record: valid ones are kept, the
         others rejected with their reasons."""
         salvaged = _salvage(completion)
         if isinstance(salvaged, str):
-            out.rejected.append(RejectedRecord(ctx.article.id, spec.name, salvaged,
-                                               [f"answer is not a JSON object with records ({why})"]))
+            out.rejected.append(
+                RejectedRecord(
+                    ctx.article.id, spec.name, salvaged, [f"answer is not a JSON object with records ({why})"]
+                )
+            )
             return
         out.records.extend((record, piece.start) for record in salvaged)
 

@@ -7,15 +7,37 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Category = Literal[
-    "job_retention_relief", "hiring_subsidies", "entrepreneurship_support", "skills_training",
-    "employment_services", "direct_job_creation", "hard_to_employ_assistance", "income_support",
-    "enterprise_credit", "flexible_work_and_rights", "social_insurance", "household_registration",
-    "talent_policy", "poverty_alleviation_employment", "other",
+    "job_retention_relief",
+    "hiring_subsidies",
+    "entrepreneurship_support",
+    "skills_training",
+    "employment_services",
+    "direct_job_creation",
+    "hard_to_employ_assistance",
+    "income_support",
+    "enterprise_credit",
+    "flexible_work_and_rights",
+    "social_insurance",
+    "household_registration",
+    "talent_policy",
+    "poverty_alleviation_employment",
+    "other",
 ]
 TargetGroup = Literal[
-    "college_graduates", "youth", "migrant_workers", "rural_labour", "unemployed", "hard_to_employ",
-    "poverty_population", "retirees", "flexible_workers", "enterprises", "veterans", "disabled_persons",
-    "women", "general",
+    "college_graduates",
+    "youth",
+    "migrant_workers",
+    "rural_labour",
+    "unemployed",
+    "hard_to_employ",
+    "poverty_population",
+    "retirees",
+    "flexible_workers",
+    "enterprises",
+    "veterans",
+    "disabled_persons",
+    "women",
+    "general",
 ]
 
 
@@ -28,7 +50,8 @@ class PolicyMeasure(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     evidence: str = Field(
-        description="The article's exact words describing the action, copied verbatim (one sentence or clause)."
+        description="The article's exact words describing the action, copied verbatim "
+        "(one sentence or clause)."
     )
     category: Category = Field(
         description="job_retention_relief (premium cuts, job-stabilisation refunds), hiring_subsidies, "
@@ -40,7 +63,7 @@ class PolicyMeasure(BaseModel):
     )
     description: str = Field(description="A short English summary of the action (at most about 15 words).")
     target_groups: list[TargetGroup] = Field(
-        default_factory=lambda: ["general"],
+        default_factory=lambda: list[TargetGroup](["general"]),
         description="Who the action is for: college_graduates, youth, migrant_workers, rural_labour, "
         "unemployed, hard_to_employ, poverty_population, retirees, flexible_workers, enterprises, "
         "veterans, disabled_persons, women, or general when no group is named.",

@@ -3,6 +3,7 @@ change a record; disagreements become flags on every record involved."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from typing import Any
@@ -45,14 +46,20 @@ def _completion(records: list[Record], by_kind: dict[str, list[int]], out: list[
                 implied = actual["value"] / target["value"] * 100
                 stated = records[c]["value"]
                 if abs(implied - stated) > 1.0:
-                    msg = (f"completion rate {stated:g}% disagrees with actual {actual['value']:g} / target "
-                           f"{target['value']:g} = {implied:.1f}%")
+                    msg = (
+                        f"completion rate {stated:g}% disagrees with actual {actual['value']:g} / target "
+                        f"{target['value']:g} = {implied:.1f}%"
+                    )
                     for i in (c, a, t):
                         out[i].append(flag("inconsistent_completion", msg))
 
 
 def _conflicting_levels(
-    records: list[Record], by_kind: dict[str, list[int]], out: list[list[Finding]], indicator: str, period: Any
+    records: list[Record],
+    by_kind: dict[str, list[int]],
+    out: list[list[Finding]],
+    indicator: str,
+    period: Any,
 ) -> None:
     """Two different actual levels of one indicator, unit and period in one article."""
     if period is None:
@@ -90,10 +97,12 @@ def _shrinking_cumulative(records: list[Record], out: list[list[Finding]]) -> No
                 series[(r["indicator"], r["unit"], r.get("region"), year)].append((last, i))
     for points in series.values():
         points.sort()
-        for (m1, i1), (m2, i2) in zip(points, points[1:], strict=False):
+        for (m1, i1), (m2, i2) in itertools.pairwise(points):
             if m2 > m1 and records[i2]["value"] < records[i1]["value"]:
-                msg = (f"cumulative figure shrinks: {records[i1]['value']:g} to month {m1} but "
-                       f"{records[i2]['value']:g} to month {m2}")
+                msg = (
+                    f"cumulative figure shrinks: {records[i1]['value']:g} to month {m1} but "
+                    f"{records[i2]['value']:g} to month {m2}"
+                )
                 out[i1].append(flag("shrinking_cumulative", msg))
                 out[i2].append(flag("shrinking_cumulative", msg))
 
@@ -117,8 +126,10 @@ def check_growth(records: list[Record], ctx: ArticleContext) -> list[list[Findin
             continue
         implied = (records[now]["value"] / records[before]["value"] - 1) * 100
         if abs(implied - r["value"]) > 0.5:
-            msg = (f"change {r['value']:g}% disagrees with the levels {records[before]['value']:g} -> "
-                   f"{records[now]['value']:g} ({implied:.2f}%)")
+            msg = (
+                f"change {r['value']:g}% disagrees with the levels {records[before]['value']:g} -> "
+                f"{records[now]['value']:g} ({implied:.2f}%)"
+            )
             for j in (i, now, before):
                 out[j].append(flag("inconsistent_change", msg))
     return out

@@ -46,11 +46,17 @@ def read_cues(text: str, mention: Mention, clause: Clause) -> KindCues:
     c = cues()
     before = text[max(clause.sentence.start, mention.start - 60) : mention.start]
     after = text[mention.end : min(clause.sentence.end, mention.end + 60)]
-    completion = any(p.search(after) for p in c.completion_after) or any(p.search(before) for p in c.completion_before)
+    completion = any(p.search(after) for p in c.completion_after) or any(
+        p.search(before) for p in c.completion_before
+    )
     change_before = next((p.search(before) for p in c.change_before if p.search(before)), None)
     change_after = next((p.search(after) for p in c.change_after if p.search(after)), None)
     change = bool(change_before or change_after)
-    near = (change_before.group() if change_before else "") + " " + (change_after.group() if change_after else "")
+    near = (
+        (change_before.group() if change_before else "")
+        + " "
+        + (change_after.group() if change_after else "")
+    )
     negative = change and any(p.search(near) for p in c.negative)
     # Goal and result cues: the sentence up to the number, and the number's own segment.
     scope = text[clause.sentence.start : mention.start] + " " + text[mention.start : clause.segment.end]

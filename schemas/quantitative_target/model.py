@@ -5,17 +5,30 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from schemas.quantitative_target.taxonomy import indicators
 
 Unit = Literal[
-    "persons", "person_times", "posts", "households", "enterprises", "yuan", "percent",
-    "percentage_points", "events", "facilities", "ratio", "other",
+    "persons",
+    "person_times",
+    "posts",
+    "households",
+    "enterprises",
+    "yuan",
+    "percent",
+    "percentage_points",
+    "events",
+    "facilities",
+    "ratio",
+    "other",
 ]
 Kind = Literal["actual", "target", "completion_rate", "change"]
 Comparator = Literal["eq", "approx", "at_least", "at_most"]
-PERIOD_PATTERN = r"^[0-9]{4}(-[0-9]{2})?(/[0-9]{4}(-[0-9]{2})?)?$"  # [0-9], not \\d: llama.cpp grammars reject \\d
+INDICATOR_IDS: list[JsonValue] = [*sorted(indicators())]
+PERIOD_PATTERN = (
+    r"^[0-9]{4}(-[0-9]{2})?(/[0-9]{4}(-[0-9]{2})?)?$"  # [0-9], not \\d: llama.cpp grammars reject \\d
+)
 
 
 class QuantitativeTarget(BaseModel):
@@ -34,9 +47,11 @@ class QuantitativeTarget(BaseModel):
     indicator: str = Field(
         description="What is measured: one id of the indicator taxonomy (see the list in the "
         "instructions); 'other' when none fits.",
-        json_schema_extra={"enum": sorted(indicators())},
+        json_schema_extra={"enum": INDICATOR_IDS},
     )
-    indicator_text: str = Field(description="The article's own words for what is measured, e.g. 'new urban jobs'.")
+    indicator_text: str = Field(
+        description="The article's own words for what is measured, e.g. 'new urban jobs'."
+    )
     value: float = Field(
         description="The number, normalised: '3.69 million' -> 3690000, '4.5%' -> 4.5, "
         "'1.2 billion yuan' -> 1200000000. A change is signed: 'down 0.17 points' -> -0.17."
@@ -55,7 +70,8 @@ class QuantitativeTarget(BaseModel):
     )
     comparator: Comparator = Field(
         default="eq",
-        description="eq; approx ('about', 'around'); at_least ('more than', 'over'); at_most ('within', 'below').",
+        description="eq; approx ('about', 'around'); at_least ('more than', 'over'); "
+        "at_most ('within', 'below').",
     )
     period: str | None = Field(
         default=None,

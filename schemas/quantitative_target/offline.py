@@ -50,7 +50,9 @@ def _unit(mention: Mention, indicator: str, alias: str) -> str:
 
 def _in_company_sentence(text: str, sentence: Span) -> bool:
     words = text[sentence.start : sentence.end].lower()
-    return any(alias.lower() in words for alias in excluded_aliases() if alias.lower().startswith(("co.", "comp")))
+    return any(
+        alias.lower() in words for alias in excluded_aliases() if alias.lower().startswith(("co.", "comp"))
+    )
 
 
 def extract(ctx: ArticleContext) -> list[tuple[QuantitativeTarget, int]]:
@@ -81,21 +83,23 @@ def extract(ctx: ArticleContext) -> list[tuple[QuantitativeTarget, int]]:
             or period_in(clause.sentence.text, year)
             or (period_in(before.text, year) if before else None)
         )
-        records.append((
-            QuantitativeTarget(
-                evidence=text[evidence_start:evidence_end],
-                indicator=indicator,
-                indicator_text=text[alias_start:alias_end] if alias_start >= 0 else "",
-                value=value,
-                value_high=mention.high,
-                unit=_unit(mention, indicator, text[alias_start:alias_end] if alias_start >= 0 else ""),  # type: ignore[arg-type]
-                kind=kind,
-                comparator=mention.comparator,
-                period=period,
-                region=region,
-            ),
-            evidence_start,
-        ))
+        records.append(
+            (
+                QuantitativeTarget(
+                    evidence=text[evidence_start:evidence_end],
+                    indicator=indicator,
+                    indicator_text=text[alias_start:alias_end] if alias_start >= 0 else "",
+                    value=value,
+                    value_high=mention.high,
+                    unit=_unit(mention, indicator, text[alias_start:alias_end] if alias_start >= 0 else ""),  # type: ignore[arg-type]
+                    kind=kind,
+                    comparator=mention.comparator,
+                    period=period,
+                    region=region,
+                ),
+                evidence_start,
+            )
+        )
     return records
 
 

