@@ -13,6 +13,7 @@ from rich.table import Table
 
 from pipeline.backends import MODES, BackendError, BackendOptions, LLMSettings, create, resolve_name
 from pipeline.inputs import DEFAULT_MAX_BYTES, InputRefusal, read_inputs
+from pipeline.logs import configure as configure_logging
 from pipeline.registry import SchemaError, discover, select
 from pipeline.runner import RunPlan, RunResult, run_sync
 from pipeline.runstore import RunDirError
@@ -318,6 +319,7 @@ def compare(
 
 
 def main() -> None:
+    configure_logging()
     app(prog_name="polex")
 
 

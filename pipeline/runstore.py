@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pipeline.redact import redact
 from pipeline.spec import SchemaSpec
 
 
@@ -24,6 +25,10 @@ class RunDirError(Exception):
 
 
 def atomic_write(path: Path, content: str) -> None:
+    """Write via a temporary file and rename, so a reader (or a killed run) sees the
+    old file or the new one, never half of one. Secrets are redacted here, the one
+    door every run file goes through."""
+    content = redact(content)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

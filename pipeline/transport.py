@@ -174,7 +174,10 @@ class RateLimits:
     tokens_per_minute: float | None = None
 
     def __post_init__(self) -> None:
-        self._rpm = AsyncLimiter(self.requests_per_minute, 60) if self.requests_per_minute else None
+        # One request per 60/rpm seconds, with no initial burst: any 60-second window
+        # then sees at most rpm (+1) requests, which is what a provider's limit means.
+        rpm = self.requests_per_minute
+        self._rpm = AsyncLimiter(1, 60 / rpm) if rpm else None
         self._tpm = AsyncLimiter(self.tokens_per_minute, 60) if self.tokens_per_minute else None
 
     async def acquire(self, request: httpx.Request) -> None:

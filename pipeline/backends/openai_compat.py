@@ -28,14 +28,17 @@ from pipeline.chunking import Chunk, chunk, halve
 from pipeline.grounding import record_problems
 from pipeline.prompting import render
 from pipeline.records import ArticleContext, RejectedRecord
+from pipeline.redact import register_secret
 from pipeline.spec import SchemaSpec
 from pipeline.transport import (
     CachingTransport,
     RateLimits,
     ReplayMiss,
     ResponseStore,
+    RetryableResponse,
     RetryPolicy,
     RetryTransport,
+    TruncatedBody,
 )
 from pipeline.usage import ledger
 
@@ -147,15 +150,16 @@ def _salvage(completion: Any) -> list[dict[str, Any]] | str:
     return text
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-    seen = exc
-    while seen.__cause__ is not None or seen.__context__ is not None:
-        nxt = seen.__cause__ or seen.__context__
-        assert nxt is not None
-        if isinstance(seen, ReplayMiss):
-            break
-        seen = nxt
-    return seen
+def _cause(exc: BaseException) -> BaseException:
+    """What went wrong below instructor, as precisely as the chain knows it: a
+    replay miss or a transport failure (with its HTTP status and body), else the
+    API error instructor wrapped (with the server's message)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ReplayMiss | RetryableResponse | TruncatedBody | httpx.TransportError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc.__cause__ or exc
 
 
 class OpenAICompatBackend:
@@ -180,6 +184,7 @@ class OpenAICompatBackend:
             raise BackendError("replay needs a recording directory (--cache-dir)")
         self._http = httpx.AsyncClient(transport=stack, timeout=settings.timeout)
         api_key = settings.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed-for-local-servers"
+        register_secret(settings.api_key)
         # openai>=3 types http_client as httpx2 but accepts an httpx client at run time.
         self._client = AsyncOpenAI(
             api_key=api_key,
@@ -278,8 +283,8 @@ class OpenAICompatBackend:
             raise
         except InstructorRetryException as exc:
             if not exc.failed_attempts:
-                root = _root_cause(exc)
-                raise BackendError(f"{type(root).__name__}: {root}") from exc
+                cause = _cause(exc)
+                raise BackendError(f"{type(cause).__name__}: {cause}") from exc
             ledger().reasks += max(0, failures - 1)
             ledger().notes.append(
                 f"{spec.name}: still invalid after {self.settings.max_reasks} reask(s); "

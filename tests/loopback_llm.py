@@ -1,0 +1,80 @@
+"""A deterministic OpenAI-compatible server on loopback for reliability tests: it
+answers each /chat/completions request with the records the offline rules find in
+the article of the request. Fast, and the same request always gets the same
+answer, so a run with injected faults can be compared with a fault-free run."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import re
+import threading
+from typing import Any
+
+from pipeline.records import Article, ArticleContext
+from pipeline.registry import discover
+
+_ARTICLE = re.compile(r"<article>\n(.*)\n</article>", re.DOTALL)
+
+
+def answer_for(body: dict[str, Any]) -> dict[str, Any]:
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user" and "<article>" in m["content"])
+    text = _ARTICLE.search(user).group(1)  # type: ignore[union-attr]
+    specs = discover()
+    schema_name = next((name for name in specs if f"every {name} record" in user), "QuantitativeTarget")
+    spec = specs[schema_name]
+    assert spec.offline is not None
+    found = spec.offline(ArticleContext(Article("x", text)))
+    records = [(r[0] if isinstance(r, tuple) else r).model_dump(mode="json") for r in found]
+    content = json.dumps({"records": records})
+    return {
+        "id": "chatcmpl-loopback",
+        "object": "chat.completion",
+        "created": 0,
+        "model": body.get("model", "x"),
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
+        "usage": {
+            "prompt_tokens": len(json.dumps(body)) // 4,
+            "completion_tokens": len(content) // 4,
+            "total_tokens": len(json.dumps(body)) // 4 + len(content) // 4,
+        },
+    }
+
+
+class LoopbackLLM:
+    def __init__(self) -> None:
+        self.requests = 0
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = json.loads(self.rfile.read(length))
+                with server._lock:
+                    server.requests += 1
+                payload = json.dumps(answer_for(body)).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> LoopbackLLM:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
