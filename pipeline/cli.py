@@ -318,6 +318,31 @@ def compare(
     out.print_json(json.dumps(result))
 
 
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory to show.")],
+    gold: Annotated[Path | None, typer.Option(help="Gold directory: marks records right and wrong.")] = None,
+    articles: Annotated[
+        Path | None, typer.Option(help="Folder of the articles (default: run's sources).")
+    ] = None,
+    max_articles: Annotated[int, typer.Option(help="Articles shown in the page.")] = 500,
+    schema_dir: SchemaDirs = None,
+) -> None:
+    """Write RUN_DIR/report.html (self-contained) and a Parquet file per schema."""
+    from evals.html_report import write_parquet, write_report
+    from evals.loading import EvalInputError
+
+    try:
+        specs = [s for s in discover(schema_dir or []).values()]
+        page = write_report(run_dir, specs, gold, articles, max_articles)
+        tables = write_parquet(run_dir, specs)
+    except (EvalInputError, SchemaError) as exc:
+        fail(str(exc))
+    out.print(f"report: {page}")
+    for table in tables:
+        out.print(f"parquet: {table}")
+
+
 def main() -> None:
     configure_logging()
     app(prog_name="polex")

@@ -20,6 +20,16 @@ from pipeline.redact import redact
 from pipeline.spec import SchemaSpec
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+# mkstemp creates 0600 files; outputs get the permissions any new file would get.
+_FILE_MODE = 0o666 & ~_umask()
+
+
 class RunDirError(Exception):
     """The run directory cannot be used; the message names it."""
 
@@ -31,6 +41,7 @@ def atomic_write(path: Path, content: str) -> None:
     content = redact(content)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, _FILE_MODE)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(content)

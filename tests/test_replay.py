@@ -32,6 +32,9 @@ def replay_args(out: Path) -> list[str]:
             next(words)
         else:
             rewritten.append(word)
+    if "--schema" not in rewritten:  # schemas registered after the recording are not in it
+        for name in recorded["schemas"]:
+            rewritten += ["--schema", name]
     return rewritten
 
 
