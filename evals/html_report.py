@@ -9,6 +9,7 @@ and indicator. Parquet files of every schema are written beside it."""
 from __future__ import annotations
 
 import html
+import itertools
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -71,7 +72,7 @@ def _segments(text: str, marks: list[dict[str, Any]]) -> str:
         cuts.update((mark["start"], mark["end"]))
     bounds = sorted(c for c in cuts if 0 <= c <= len(text))
     pieces: list[str] = []
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in itertools.pairwise(bounds):
         covering = [i for i, m in enumerate(marks) if m["start"] <= start and end <= m["end"]]
         chunk = html.escape(text[start:end]).replace("\n", "<br>")
         if not covering:
