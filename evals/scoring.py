@@ -102,6 +102,22 @@ def _field_verdict(f: FieldScore, pred: Item, gold: Item, correct: bool) -> str:
     return "correct" if correct else "incorrect"
 
 
+def _unmatched(
+    fields: tuple[FieldScore, ...],
+    item: Item,
+    verdict: str,
+    counts: dict[str, Counter[str]],
+    gold: int | None = None,
+    pred: int | None = None,
+) -> Pair:
+    """A record left without a partner: each of its non-empty fields is missing (a
+    gold record) or spurious (a prediction)."""
+    verdicts = {f.name: verdict for f in fields if not is_empty(item.record.get(f.name))}
+    for name in verdicts:
+        counts[name][verdict] += 1
+    return Pair(gold, pred, 0.0, verdicts)
+
+
 def score_article(spec: SchemaSpec, article_id: str, preds: list[Item], golds: list[Item]) -> ArticleScore:
     scoring = spec.scoring
     counts: dict[str, Counter[str]] = {f.name: Counter() for f in scoring.fields}
@@ -123,16 +139,10 @@ def score_article(spec: SchemaSpec, article_id: str, preds: list[Item], golds: l
         matched_g.add(gi)
     for gi, gold in enumerate(golds):
         if gi not in matched_g:
-            verdicts = {f.name: "missing" for f in scoring.fields if not is_empty(gold.record.get(f.name))}
-            for name in verdicts:
-                counts[name]["missing"] += 1
-            pairs.append(Pair(gi, None, 0.0, verdicts))
+            pairs.append(_unmatched(scoring.fields, gold, "missing", counts, gold=gi))
     for pi, pred in enumerate(preds):
         if pi not in matched_p:
-            verdicts = {f.name: "spurious" for f in scoring.fields if not is_empty(pred.record.get(f.name))}
-            for name in verdicts:
-                counts[name]["spurious"] += 1
-            pairs.append(Pair(None, pi, 0.0, verdicts))
+            pairs.append(_unmatched(scoring.fields, pred, "spurious", counts, pred=pi))
     sets = {
         name: ({p.record.get(name) for p in preds}, {g.record.get(name) for g in golds})
         for name in scoring.set_fields

@@ -8,7 +8,6 @@ upstream, how many requests were in flight at once, and when each arrived."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import random
 import socket
@@ -20,10 +19,12 @@ from typing import Any
 
 import httpx
 
+from tests.servers import LoopbackHTTPServer, QuietHandler
+
 FAULTS = ("429", "500", "502", "503", "reset", "timeout", "truncated", "invalid_json")
 
 
-class FaultProxy:
+class FaultProxy(LoopbackHTTPServer):
     def __init__(
         self,
         upstream: str,
@@ -53,12 +54,7 @@ class FaultProxy:
         self.max_in_flight = 0
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 with proxy._lock:
@@ -152,15 +148,4 @@ class FaultProxy:
                     }
                     self._send(200, json.dumps(answer).encode())
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> FaultProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)

@@ -5,7 +5,6 @@ answer, so a run with injected faults can be compared with a fault-free run."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
 import threading
@@ -13,6 +12,7 @@ from typing import Any
 
 from pipeline.records import Article, ArticleContext
 from pipeline.registry import discover
+from tests.servers import LoopbackHTTPServer, QuietHandler
 
 _ARTICLE = re.compile(r"<article>\n(.*)\n</article>", re.DOTALL)
 
@@ -43,18 +43,13 @@ def answer_for(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class LoopbackLLM:
+class LoopbackLLM(LoopbackHTTPServer):
     def __init__(self) -> None:
         self.requests = 0
         self._lock = threading.Lock()
         server = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length))
@@ -67,14 +62,4 @@ class LoopbackLLM:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> LoopbackLLM:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
