@@ -146,17 +146,36 @@ def ground(
     return kept, rejected
 
 
+def _same_record(a: GroundedRecord, b: GroundedRecord, fields: tuple[str, ...]) -> bool:
+    """Equal on every identity field, an empty field matching anything: a figure seen
+    in two overlapping chunks may have its period or region in one chunk only."""
+    for name in fields:
+        x, y = a.record.get(name), b.record.get(name)
+        if x not in (None, "", []) and y not in (None, "", []) and repr(x) != repr(y):
+            return False
+    return True
+
+
+def _filled(record: GroundedRecord) -> int:
+    return sum(v not in (None, "", []) for v in record.record.values())
+
+
 def deduplicate(records: list[GroundedRecord], spec: SchemaSpec) -> list[GroundedRecord]:
     """One record per identity (a figure repeated verbatim, or found again in an
-    overlapping chunk): the first occurrence in the article is kept."""
-    seen: dict[tuple[str, ...], GroundedRecord] = {}
+    overlapping chunk). The most complete version is kept, at the first place the
+    record occurs; the other places are remembered in ``also_at``."""
+    kept: list[GroundedRecord] = []
     for record in sorted(records, key=lambda r: (r.char_start, r.char_end)):
-        key = tuple(repr(record.record.get(name)) for name in spec.identity_fields)
-        if key not in seen:
-            seen[key] = record
-        elif (record.char_start, record.char_end) not in seen[key].spans:
-            seen[key].also_at.append((record.char_start, record.char_end))
-    return sorted(seen.values(), key=lambda r: (r.char_start, r.char_end))
+        twin = next((k for k in kept if _same_record(k, record, spec.identity_fields)), None)
+        if twin is None:
+            kept.append(record)
+            continue
+        if _filled(record) > _filled(twin):
+            twin.record = record.record
+            twin.flags = record.flags
+        if (record.char_start, record.char_end) not in twin.spans:
+            twin.also_at.append((record.char_start, record.char_end))
+    return kept
 
 
 def apply_article_checks(records: list[GroundedRecord], spec: SchemaSpec, ctx: ArticleContext) -> None:

@@ -193,3 +193,17 @@ def test_repeated_figures_merge_into_one_record_that_remembers_its_repeats() -> 
     merged = deduplicate(kept + kept2, QT)
     assert len(merged) == 1
     assert merged[0].also_at and merged[0].also_at[0][0] > merged[0].char_start
+
+
+def test_a_figure_seen_in_two_chunks_merges_even_if_one_chunk_lacked_its_period() -> None:
+    text = "In 2021, 340,000 new jobs were created. 340,000 new jobs were created."
+    ctx = ArticleContext(Article("chunks", text))
+    with_period = record(value=340000, period="2021", evidence="340,000 new jobs were created")
+    without = record(value=340000, period=None, evidence="340,000 new jobs were created")
+    first, _ = ground([without], QT, ctx, 0)
+    second, _ = ground([with_period], QT, ctx, 0)
+    (merged,) = deduplicate(first + second, QT)
+    assert merged.record["period"] == "2021"
+    other_year = record(value=340000, period="2020", evidence="340,000 new jobs were created")
+    third, _ = ground([other_year], QT, ctx, 40)
+    assert len(deduplicate(second + third, QT)) == 2

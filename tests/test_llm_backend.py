@@ -207,3 +207,21 @@ def test_replay_never_calls_out_and_a_missing_answer_fails_loudly(tmp_path: Path
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(BackendError, match="unknown structured-output mode"):
         OpenAICompatBackend(LLMSettings(mode="xml"))
+
+
+def test_long_articles_are_chunked_with_overlap_and_merged_without_duplicates(tmp_path: Path) -> None:
+    from tests.conftest import SEEDS
+    from tests.loopback_llm import LoopbackLLM
+
+    text = (SEEDS / "004_76301af96bdc979d.txt").read_text()
+    with LoopbackLLM() as llm:
+        b = OpenAICompatBackend(
+            LLMSettings(model="loopback", base_url=llm.url, chunk_chars=1200, chunk_overlap=400, mode="json")
+        )
+        part = run(b, Article("long", text))
+    assert part["usage"]["requests"] >= 8  # several chunks of one article
+    rows = part["records"]["QuantitativeTarget"]
+    spans = [(r["char_start"], r["char_end"], r["record"]["value"]) for r in rows]
+    assert len(spans) == len(set(spans))
+    assert all(text[r["char_start"] : r["char_end"]] == r["record"]["evidence"] for r in rows)
+    assert {484000, 795000, 1133000, 3866} <= {r["record"]["value"] for r in rows}

@@ -52,8 +52,8 @@ def test_the_recording_replays_with_zero_requests_and_is_scored(
     recorded_requests = recorded["totals"]["usage_this_run"]["requests"]
     assert manifest["totals"]["usage_this_run"]["cache_hits"] == recorded_requests
     assert "ReplayMiss" not in (out / "errors.jsonl").read_text()
-    assert manifest["totals"]["records"] == recorded["totals"]["records"]
-    assert manifest["totals"]["rejected"] == recorded["totals"]["rejected"]
+    # the records may differ from the recorded run's when grounding or merging improve;
+    # the scores below may not drop
 
     baseline = RECORDING / "eval-baseline.json"
     scored = CliRunner().invoke(

@@ -28,7 +28,7 @@ def test_every_written_record_is_grounded_in_its_article(tmp_path: Path) -> None
     result = run_offline(tmp_path / "run")
     texts = {p.stem: p.read_text("utf-8") for p in SEEDS.glob("*.txt")}
     total = 0
-    for name in ("QuantitativeTarget", "PolicyMeasure"):
+    for name in result.manifest["schemas"]:
         for row in read_jsonl(tmp_path / "run" / f"{name}.jsonl"):
             total += 1
             text = texts[row["article_id"]]
