@@ -147,3 +147,40 @@ def test_llamacpp_in_process_backend(tmp_path: Path) -> None:
     CliRunner().invoke(app, [*args, "--out", str(tmp_path / "r2")])
     m2 = json.loads((tmp_path / "r2" / "manifest.json").read_text())
     assert m2["totals"]["usage_this_run"]["requests"] == 0
+
+
+def test_faults_between_the_pipeline_and_the_real_server_change_nothing(server: str, tmp_path: Path) -> None:
+    """The fault-injecting proxy in front of llama-cpp-python's server: transport faults
+    on the first requests are retried and the records equal a fault-free run's
+    (greedy decoding with a fixed seed answers the same request the same way)."""
+    from tests.fault_proxy import FaultProxy
+
+    (tmp_path / "a.txt").write_text(ARTICLE)
+    polex_run(
+        tmp_path / "a.txt",
+        tmp_path / "clean",
+        server,
+        tmp_path / "cache-clean",
+        "--mode",
+        "json_object_schema",
+        "--max-reasks",
+        "0",
+    )
+    with FaultProxy(server, faults=("429", "503", "reset", "truncated"), first_n=3, seed=2) as proxy:
+        polex_run(
+            tmp_path / "a.txt",
+            tmp_path / "faulty",
+            proxy.url,
+            tmp_path / "cache-faulty",
+            "--mode",
+            "json_object_schema",
+            "--max-reasks",
+            "0",
+            "--retries",
+            "6",
+        )
+    assert sum(proxy.injected.values()) == 3
+    manifest = json.loads((tmp_path / "faulty" / "manifest.json").read_text())
+    assert manifest["totals"]["usage_this_run"]["transport_retries"] == 3
+    for name in ("QuantitativeTarget.jsonl", "rejected.jsonl", "errors.jsonl"):
+        assert read_jsonl(tmp_path / "clean" / name) == read_jsonl(tmp_path / "faulty" / name)
