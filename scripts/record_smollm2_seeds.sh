@@ -4,13 +4,14 @@
 # (committed); CI replays them through the full LLM path with zero requests
 # (tests/test_replay.py). Re-record after changing a prompt, a schema or a check
 # message: a replay that meets an unrecorded request fails loudly.
-# Needs the `local` extra. Takes 10-30 minutes on 2 cores.
+# Needs the `local` extra. Takes 30-45 minutes on 2 cores. n_ctx 8192 leaves room for
+# reask conversations (at 4096, llama.cpp refused some reasks with 400).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDING=evals/recordings/smollm2-seeds
 PORT=${PORT:-8799}
 GGUF=$(python -c "from pipeline.backends.llamacpp import shipped_gguf; print(shipped_gguf())")
-python -m llama_cpp.server --model "$GGUF" --host 127.0.0.1 --port "$PORT" --n_ctx 4096 --n_threads 2 \
+python -m llama_cpp.server --model "$GGUF" --host 127.0.0.1 --port "$PORT" --n_ctx 8192 --n_threads 2 \
   --verbose False > /tmp/polex-record-server.log 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT

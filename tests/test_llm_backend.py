@@ -225,3 +225,25 @@ def test_long_articles_are_chunked_with_overlap_and_merged_without_duplicates(tm
     assert len(spans) == len(set(spans))
     assert all(text[r["char_start"] : r["char_end"]] == r["record"]["evidence"] for r in rows)
     assert {484000, 795000, 1133000, 3866} <= {r["record"]["value"] for r in rows}
+
+
+def test_a_reask_refused_by_the_server_keeps_the_previous_answer_and_says_why() -> None:
+    too_long = httpx.Response(400, json={"error": {"message": "Requested tokens exceed context window"}})
+    server = FakeServer([completion([GOOD[0], UNGROUNDED]), lambda body: too_long])
+    part = run(backend(server, max_reasks=2))
+    assert part["status"] == "ok" and len(server.requests) == 2
+    assert [r["record"]["value"] for r in part["records"]["QuantitativeTarget"]] == [686000]
+    assert len(part["rejected"]) == 1
+    assert any("a reask failed" in n and "context window" in n for n in part["usage"]["notes"])
+
+
+def test_a_replay_missing_a_reask_fails_loudly(tmp_path: Path) -> None:
+    recorder = FakeServer([completion([UNGROUNDED]), completion(GOOD)])
+    run(backend(recorder, tmp_path))
+    # drop the recorded answer to the reask: the replay must not quietly keep going
+    reask_key = max((tmp_path / "cache").rglob("*.json"), key=lambda p: p.stat().st_mtime)
+    reask_key.unlink()
+    silent = FakeServer([])
+    part = run(backend(silent, tmp_path, replay=True))
+    assert silent.requests == []
+    assert part["status"] == "failed" and "ReplayMiss" in part["error"]

@@ -20,7 +20,7 @@ import httpx
 import instructor
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from instructor.core.hooks import Hooks
-from openai import AsyncOpenAI
+from openai import APIError, AsyncOpenAI
 from pydantic import BaseModel, ValidationInfo, create_model, model_validator
 
 from pipeline.backends.base import BackendError, Candidates
@@ -282,14 +282,23 @@ class OpenAICompatBackend:
                 return
             raise
         except InstructorRetryException as exc:
-            if not exc.failed_attempts:
-                cause = _cause(exc)
+            cause = _cause(exc)
+            if not exc.failed_attempts or isinstance(cause, ReplayMiss):
+                # nothing to keep, or a replay that lacks a request: fail loudly
                 raise BackendError(f"{type(cause).__name__}: {cause}") from exc
-            ledger().reasks += max(0, failures - 1)
-            ledger().notes.append(
-                f"{spec.name}: still invalid after {self.settings.max_reasks} reask(s); "
-                "valid records kept, the rest rejected"
-            )
+            if isinstance(exc.__cause__, APIError):
+                # the reask itself failed (e.g. 400: the conversation outgrew the context)
+                ledger().reasks += failures
+                ledger().notes.append(
+                    f"{spec.name}: a reask failed ({type(cause).__name__}: {cause}); "
+                    "the previous answer was kept record by record"
+                )
+            else:
+                ledger().reasks += max(0, failures - 1)
+                ledger().notes.append(
+                    f"{spec.name}: still invalid after {self.settings.max_reasks} reask(s); "
+                    "valid records kept, the rest rejected"
+                )
             self._keep_answer(exc.last_completion, str(exc), spec, piece, out, ctx)
             return
         ledger().reasks += failures
