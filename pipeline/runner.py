@@ -317,7 +317,8 @@ def _manifest(
             "records": counts,
             "rejected": sum(len(p.get("rejected", [])) for p in parts.values()),
             "unclaimed": sum(len(p.get("unclaimed", [])) for p in parts.values()),
-            "usage_this_run": total.as_dict(),
+            # notes stay with their article; the totals would only repeat them
+            "usage_this_run": {k: v for k, v in total.as_dict().items() if k != "notes"},
             "cost_usd_this_run": estimate_cost(described.get("model"), total),
         },
         "articles": articles,
