@@ -263,6 +263,8 @@ def _check_grouping(parse: _Parse) -> None:
     if len(groups) > 1 and len(groups[0]) > 3:
         digits = "".join(groups)
         head = groups[0]
+        # as written (2,860,000); one digit too many before the comma (286,000); or the
+        # head as 万 with its decimal point lost (2.860万 = 28,600 = head x 10)
         readings = (float(digits), float(head[:-1] + "".join(groups[1:])), float(head) * 10)
         parse.artefacts.append(
             Artefact(
