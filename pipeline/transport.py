@@ -163,7 +163,9 @@ class _WaitRetryAfter(wait_base):
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 6
-    budget_seconds: float = 120.0
+    # Longer than several request timeouts: a budget no longer than one timeout would
+    # stop after a first attempt that timed out, without retrying it.
+    budget_seconds: float = 600.0
     initial_wait: float = 0.5
     max_wait: float = 20.0
 

@@ -16,26 +16,41 @@ from tests.conftest import GOLD, ROOT, SEEDS
 RECORDING = ROOT / "evals" / "recordings" / "smollm2-seeds"
 
 
+def clean_articles(recorded: dict) -> list[dict]:  # type: ignore[type-arg]
+    """Articles whose recording holds no transport failure. While this recording was
+    made, other work on the machine pushed some requests past the client timeout
+    (ReadTimeout): those requests have no answer, so replaying them would (rightly)
+    fail with ReplayMiss. Only the clean articles are replayed."""
+
+    def clean(article: dict) -> bool:  # type: ignore[type-arg]
+        text = " ".join([article.get("error") or "", *article["usage"]["notes"]])
+        return "Timeout" not in text and "a reask failed" not in text
+
+    return [a for a in recorded["articles"] if a.get("usage") and clean(a)]
+
+
 def replay_args(out: Path) -> list[str]:
-    """The recorded command, with --replay instead of --cache-dir, no server URL and
-    a new --out."""
+    """The recorded command's options, with --replay instead of --cache-dir, no server
+    URL, a new --out, and the clean articles as inputs."""
     recorded = json.loads((RECORDING / "recorded-run-manifest.json").read_text())
-    words = iter(recorded["command"][1:])
-    rewritten: list[str] = []
+    words = iter(recorded["command"][2:])  # after "polex run"
+    options: list[str] = []
     for word in words:
         if word == "--out":
-            rewritten += ["--out", str(out)]
+            options += ["--out", str(out)]
             next(words)
-        elif word == "--cache-dir":
-            rewritten += ["--replay", next(words)]
+        elif word in ("--cache-dir", "--replay"):
+            options += ["--replay", next(words)]
         elif word == "--base-url":
             next(words)
-        else:
-            rewritten.append(word)
-    if "--schema" not in rewritten:  # schemas registered after the recording are not in it
+        elif word.startswith("--"):
+            options += [word, next(words)]
+        # positional inputs are replaced by the clean articles below
+    if "--schema" not in options:
         for name in recorded["schemas"]:
-            rewritten += ["--schema", name]
-    return rewritten
+            options += ["--schema", name]
+    inputs = [a["source"] for a in clean_articles(recorded)]
+    return ["run", *inputs, *options]
 
 
 def test_the_recording_replays_with_zero_requests_and_is_scored(
@@ -49,8 +64,10 @@ def test_the_recording_replays_with_zero_requests_and_is_scored(
     assert result.exit_code in (0, 1), result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["totals"]["usage_this_run"]["requests"] == 0
-    recorded_requests = recorded["totals"]["usage_this_run"]["requests"]
-    assert manifest["totals"]["usage_this_run"]["cache_hits"] == recorded_requests
+    clean = clean_articles(recorded)
+    assert clean, "the recording has no article free of transport failures"
+    answered = sum(a["usage"]["requests"] + a["usage"]["cache_hits"] for a in clean)
+    assert manifest["totals"]["usage_this_run"]["cache_hits"] == answered
     assert "ReplayMiss" not in (out / "errors.jsonl").read_text()
     # the records may differ from the recorded run's when grounding or merging improve;
     # the scores below may not drop
