@@ -20,6 +20,27 @@ from typing import Any
 import httpx
 
 
+def openai_run_args(
+    inputs: list[Path], out: Path, base_url: str, cache: Path, model: str, *extra: str
+) -> list[str]:
+    """`polex run` arguments for the openai backend against a loopback server."""
+    return [
+        "run",
+        *map(str, inputs),
+        "--out",
+        str(out),
+        "--backend",
+        "openai",
+        "--base-url",
+        base_url,
+        "--model",
+        model,
+        "--cache-dir",
+        str(cache),
+        *extra,
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

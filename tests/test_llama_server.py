@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app
 from pipeline.runstore import read_jsonl
-from tests.servers import CountingProxy, llama_server, local_extra_missing
+from tests.servers import CountingProxy, llama_server, local_extra_missing, openai_run_args
 
 pytestmark = [pytest.mark.llama_server, pytest.mark.slow]
 MISSING = local_extra_missing()
@@ -34,32 +34,23 @@ def server() -> Iterator[str]:
 
 
 def polex_run(inputs: Path, out: Path, base_url: str, cache: Path, *extra: str) -> None:
-    result = CliRunner().invoke(
-        app,
-        [
-            "run",
-            str(inputs),
-            "--out",
-            str(out),
-            "--backend",
-            "openai",
-            "--base-url",
-            base_url,
-            "--model",
-            "smollm2",
-            "--schema",
-            "QuantitativeTarget",
-            "--max-tokens",
-            "256",
-            "--max-reasks",
-            "1",
-            "--cache-dir",
-            str(cache),
-            "--concurrency",
-            "2",
-            *extra,
-        ],
+    args = openai_run_args(
+        [inputs],
+        out,
+        base_url,
+        cache,
+        "smollm2",
+        "--schema",
+        "QuantitativeTarget",
+        "--max-tokens",
+        "256",
+        "--max-reasks",
+        "1",
+        "--concurrency",
+        "2",
+        *extra,
     )
+    result = CliRunner().invoke(app, args)
     assert result.exit_code in (0, 1), result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete"

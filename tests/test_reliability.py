@@ -28,6 +28,7 @@ from tests.conftest import ROOT, SEEDS
 from tests.fake_openai import FakeServer
 from tests.fault_proxy import FAULTS, FaultProxy
 from tests.loopback_llm import LoopbackLLM
+from tests.servers import openai_run_args
 
 OUTPUTS = ("QuantitativeTarget.jsonl", "PolicyMeasure.jsonl", "rejected.jsonl")
 
@@ -38,22 +39,7 @@ def polex(args: list[str]) -> tuple[int, str]:
 
 
 def llm_args(inputs: list[Path], out: Path, base_url: str, cache: Path, *extra: str) -> list[str]:
-    """`polex run` arguments for the openai backend against a loopback server."""
-    return [
-        "run",
-        *map(str, inputs),
-        "--out",
-        str(out),
-        "--backend",
-        "openai",
-        "--base-url",
-        base_url,
-        "--model",
-        "loopback",
-        "--cache-dir",
-        str(cache),
-        *extra,
-    ]
+    return openai_run_args(inputs, out, base_url, cache, "loopback", *extra)
 
 
 def llm_run(inputs: list[Path], out: Path, base_url: str, cache: Path, *extra: str) -> dict:  # type: ignore[type-arg]
