@@ -1,0 +1,133 @@
+"""The labelled corpus: its manifest, article ids and the dev/test split.
+
+The split rule is fixed here, before any article was labelled, and depends on
+nothing but the article id: an article is `test` when the first 8 hex digits of
+SHA-256("polex-split-v1:" + id), read as a fraction of 2**32, fall below
+TEST_SHARE. Ids derive from the source URL, so nobody chooses an article's side.
+Rules, aliases, cues, prompts, few-shot examples and trained models may be
+changed only by looking at `dev` articles and the seeds; `test` is read only by
+the scorer (tests/test_corpus.py checks that no rule file quotes a test article).
+
+    python -m evals.corpus add --url URL --title T --published 2021-12-24 \
+        --origin machine_translated --note "..." --text FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
+MANIFEST_NAME = "manifest.jsonl"
+SPLIT_SALT = "polex-split-v1:"
+TEST_SHARE = 0.4
+
+Origin = Literal["official_english", "machine_translated"]
+Split = Literal["dev", "test", "seed"]
+ORIGIN_PREFIX: dict[str, str] = {"official_english": "en", "machine_translated": "mt"}
+
+
+class CorpusError(Exception):
+    """A manifest or article of the corpus that cannot be used; the message names it."""
+
+
+class CorpusEntry(BaseModel):
+    """One article of the corpus, as recorded in manifest.jsonl."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    url: str = Field(description="Where the text was taken from.")
+    title: str
+    published: str | None = Field(description="Publication date as the source gives it (YYYY-MM-DD).")
+    origin: Origin
+    split: Split
+    note: str = Field(default="", description="Where it came from and anything done to it.")
+
+
+def article_id(url: str, origin: str) -> str:
+    if origin not in ORIGIN_PREFIX:
+        raise CorpusError(f"origin {origin!r} is not one of {sorted(ORIGIN_PREFIX)}")
+    return f"{ORIGIN_PREFIX[origin]}_{hashlib.sha256(url.encode('utf-8')).hexdigest()[:12]}"
+
+
+def split_of(identifier: str) -> Literal["dev", "test"]:
+    digest = hashlib.sha256((SPLIT_SALT + identifier).encode("utf-8")).hexdigest()
+    return "test" if int(digest[:8], 16) / 2**32 < TEST_SHARE else "dev"
+
+
+def load_manifest(path: Path) -> list[CorpusEntry]:
+    """Reads manifest.jsonl; every row must validate and agree with the split rule."""
+    if not path.is_file():
+        raise CorpusError(f"corpus manifest {path} does not exist")
+    entries: list[CorpusEntry] = []
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = CorpusEntry.model_validate_json(line)
+        except ValueError as exc:
+            raise CorpusError(f"{path}:{number}: not a manifest row ({exc})") from exc
+        if entry.split != "seed" and entry.split != split_of(entry.id):
+            raise CorpusError(f"{path}:{number}: {entry.id} is marked {entry.split}, the rule says "
+                              f"{split_of(entry.id)}")
+        entries.append(entry)
+    return entries
+
+
+def splits(path: Path) -> dict[str, CorpusEntry]:
+    return {entry.id: entry for entry in load_manifest(path)}
+
+
+def add(url: str, title: str, published: str | None, origin: str, note: str, text_file: Path,
+        corpus_dir: Path = CORPUS_DIR) -> CorpusEntry:
+    """Copies the text byte for byte into articles/<id>.txt and appends a manifest row."""
+    identifier = article_id(url, origin)
+    manifest = corpus_dir / MANIFEST_NAME
+    existing = load_manifest(manifest) if manifest.is_file() else []
+    if any(e.url == url or e.id == identifier for e in existing):
+        raise CorpusError(f"{url} is already in the corpus")
+    data = text_file.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"{text_file} is not UTF-8") from exc
+    if not data.strip():
+        raise CorpusError(f"{text_file} is empty")
+    entry = CorpusEntry(id=identifier, url=url, title=title, published=published or None,
+                        origin=origin, split=split_of(identifier), note=note)  # type: ignore[arg-type]
+    (corpus_dir / "articles").mkdir(parents=True, exist_ok=True)
+    (corpus_dir / "articles" / f"{identifier}.txt").write_bytes(data)
+    with manifest.open("a", encoding="utf-8") as handle:
+        handle.write(entry.model_dump_json() + "\n")
+    return entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals.corpus")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser = sub.add_parser("add", help="add one article to the corpus")
+    add_parser.add_argument("--url", required=True)
+    add_parser.add_argument("--title", required=True)
+    add_parser.add_argument("--published", default=None)
+    add_parser.add_argument("--origin", required=True, choices=sorted(ORIGIN_PREFIX))
+    add_parser.add_argument("--note", default="")
+    add_parser.add_argument("--text", required=True, type=Path)
+    add_parser.add_argument("--corpus-dir", type=Path, default=CORPUS_DIR)
+    args = parser.parse_args(argv)
+    try:
+        entry = add(args.url, args.title, args.published, args.origin, args.note, args.text, args.corpus_dir)
+    except CorpusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"added {entry.id} ({entry.origin})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
