@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evals.corpus import MANIFEST_NAME, splits
 from evals.loading import Run, gold_span, load_articles, load_gold, load_run
 from evals.scoring import ArticleScore, Item, prf, score_article, summarise
 from pipeline.spec import SchemaSpec
 
-SCORER_VERSION = 1
+SCORER_VERSION = 2
+CONFIDENCE_BINS = 10
+HIGH_CONFIDENCE = 0.9
 
 
 @dataclass
@@ -32,7 +35,10 @@ def evaluate(
     specs: list[SchemaSpec],
     articles_dir: Path | None = None,
     bootstrap: bool = True,
+    manifest: Path | None = None,
 ) -> Evaluation:
+    """Scores every gold article; with a corpus manifest (given, or manifest.jsonl
+    beside the gold folder) also each split, origin and split x origin group."""
     gold = load_gold(gold_dir)
     run = load_run(run_dir, specs)
     extracted = set(run.manifest.get("schemas", {})) or {s.name for s in specs}
@@ -54,6 +60,7 @@ def evaluate(
         else "text (articles missing)",
         "headline": {},
         "schemas": {},
+        "groups": {},
         "pairs": {},
     }
     scores: dict[str, list[ArticleScore]] = {}
@@ -80,7 +87,122 @@ def evaluate(
                 )
             for name in spec.scoring.set_fields:
                 report["headline"][f"{spec.name}.{name}_set_f1"] = round(summary[f"{name}_set_f1"], 4)
+        summary["calibration"] = calibration(per_article, run, spec)
+    manifest = manifest or gold_dir.parent / MANIFEST_NAME
+    if manifest.is_file() and bootstrap:
+        for group, members in article_groups(article_ids, manifest).items():
+            by_schema: dict[str, Any] = {}
+            for spec in scored:
+                subset = [a for a in scores[spec.name] if a.article_id in members]
+                by_schema[spec.name] = group_summary(spec, subset, run)
+                for key, value in group_headline(spec, by_schema[spec.name]).items():
+                    report["headline"][f"{group}/{spec.name}.{key}"] = value
+            report["groups"][group] = {"articles": len(members), "schemas": by_schema}
     return Evaluation(report, scores)
+
+
+def article_groups(article_ids: list[str], manifest: Path) -> dict[str, set[str]]:
+    """split=S, origin=O and split=S,origin=O groups of the gold articles."""
+    entries = splits(manifest)
+    groups: dict[str, set[str]] = {}
+    for article_id in article_ids:
+        entry = entries.get(article_id)
+        if entry is None:
+            continue
+        for name in (f"split={entry.split}", f"origin={entry.origin}", f"split={entry.split},origin={entry.origin}"):
+            groups.setdefault(name, set()).add(article_id)
+    return dict(sorted(groups.items()))
+
+
+def subset_f1(articles: list[ArticleScore], fields: tuple[str, ...]) -> float:
+    """Micro F1 of records whose ``fields`` are all correct (e.g. value only, or
+    value and kind)."""
+    tp = sum(
+        all(p.fields.get(name) in ("correct", "both_empty") for name in fields)
+        for a in articles
+        for p in a.pairs
+        if p.gold is not None and p.pred is not None
+    )
+    return prf(tp, sum(a.n_pred for a in articles), sum(a.n_gold for a in articles))["f1"]
+
+
+def group_summary(spec: SchemaSpec, articles: list[ArticleScore], run: Run) -> dict[str, Any]:
+    full = summarise(spec, articles)
+    quantity = spec.quantity_field
+    key_fields = spec.scoring.key_fields
+    out: dict[str, Any] = {
+        "n_articles": full["n_articles"],
+        "n_gold": full["n_gold"],
+        "n_pred": full["n_pred"],
+        "records": full["records"],
+        "intervals_95": full["intervals_95"],
+        "fields_f1": {name: round(f["f1"], 4) for name, f in full["fields"].items()},
+        "calibration": calibration(articles, run, spec),
+    }
+    subsets: dict[str, float] = {}
+    if quantity:
+        subsets[quantity] = subset_f1(articles, (quantity,))
+        rest = tuple(k for k in key_fields if k not in (quantity, "indicator"))
+        if rest:
+            subsets["+".join((quantity, *rest))] = subset_f1(articles, (quantity, *rest))
+    out["subset_f1"] = subsets
+    out["set_f1"] = {name: full[f"{name}_set_f1"] for name in spec.scoring.set_fields}
+    return out
+
+
+def group_headline(spec: SchemaSpec, summary: dict[str, Any]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for level in ("lenient", "strict"):
+        out[f"{level}_f1"] = round(summary["records"][level]["macro"]["f1"], 4)
+        out[f"{level}_micro_f1"] = round(summary["records"][level]["micro"]["f1"], 4)
+    for fields, value in summary["subset_f1"].items():
+        out[f"{fields}_f1"] = round(value, 4)
+    for name, value in summary["set_f1"].items():
+        out[f"{name}_set_f1"] = round(value, 4)
+    for name in ("period", "region"):
+        if name in summary["fields_f1"]:
+            out[f"{name}_field_f1"] = summary["fields_f1"][name]
+    ece = summary["calibration"].get("ece")
+    if ece is not None:
+        out["ece"] = ece
+    return out
+
+
+def calibration(articles: list[ArticleScore], run: Run, spec: SchemaSpec) -> dict[str, Any]:
+    """Reliability of the records' ``confidence``: per bin, how many records, their
+    mean confidence and the share that is right (lenient); the expected calibration
+    error; and the precision of records at or above HIGH_CONFIDENCE."""
+    items: list[tuple[float, bool]] = []
+    for a in articles:
+        rows = run.records.get(spec.name, {}).get(a.article_id, [])
+        for p in a.pairs:
+            if p.pred is None:
+                continue
+            confidence = rows[p.pred].get("confidence")
+            if isinstance(confidence, int | float):
+                items.append((float(confidence), p.lenient))
+    if not items:
+        return {"records": 0}
+    bins = []
+    ece = 0.0
+    for b in range(CONFIDENCE_BINS):
+        low, high = b / CONFIDENCE_BINS, (b + 1) / CONFIDENCE_BINS
+        members = [(c, ok) for c, ok in items if low <= c < high or (b == CONFIDENCE_BINS - 1 and c == 1.0)]
+        if not members:
+            continue
+        mean = sum(c for c, _ in members) / len(members)
+        right = sum(ok for _, ok in members) / len(members)
+        ece += len(members) / len(items) * abs(right - mean)
+        bins.append({"bin": f"{low:.1f}-{high:.1f}", "records": len(members), "mean_confidence": round(mean, 4),
+                     "precision": round(right, 4)})
+    confident = [ok for c, ok in items if c >= HIGH_CONFIDENCE]
+    return {
+        "records": len(items),
+        "bins": bins,
+        "ece": round(ece, 4),
+        f"records_at_{HIGH_CONFIDENCE}": len(confident),
+        f"precision_at_{HIGH_CONFIDENCE}": round(sum(confident) / len(confident), 4) if confident else None,
+    }
 
 
 def _article_row(a: ArticleScore, run: Run) -> dict[str, Any]:

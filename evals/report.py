@@ -35,6 +35,41 @@ def headline_rows(report: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+GROUP_HEADER = ["group", "schema", "articles", "lenient F1", "95% CI", "strict F1", "value F1",
+                "value+kind F1", "period F1", "region F1", "set F1", "ECE", "P at conf>=0.9 (n)"]
+
+
+def group_rows(report: dict[str, Any]) -> list[list[str]]:
+    """One row per corpus group (split, origin) and schema: the figures a reader
+    needs to judge generalisation, with intervals."""
+    rows = []
+    for group, data in report.get("groups", {}).items():
+        for name, s in data["schemas"].items():
+            lenient = s["records"]["lenient"]["macro"]["f1"]
+            value = next((v for k, v in s["subset_f1"].items() if "+" not in k), None)
+            value_kind = next((v for k, v in s["subset_f1"].items() if "+" in k), None)
+            set_f1 = next(iter(s["set_f1"].values()), None)
+            cal = s.get("calibration", {})
+            high_n = cal.get("records_at_0.9")
+            high_p = cal.get("precision_at_0.9")
+            rows.append([
+                group,
+                name,
+                str(data["articles"]),
+                _pct(lenient),
+                _interval(s["intervals_95"]["lenient"]["macro_f1"]),
+                _pct(s["records"]["strict"]["macro"]["f1"]),
+                _pct(value) if value is not None else "",
+                _pct(value_kind) if value_kind is not None else "",
+                _pct(s["fields_f1"]["period"]) if "period" in s["fields_f1"] else "",
+                _pct(s["fields_f1"]["region"]) if "region" in s["fields_f1"] else "",
+                _pct(set_f1) if set_f1 is not None else "",
+                f"{cal['ece']:.3f}" if "ece" in cal else "",
+                f"{_pct(high_p)} ({high_n})" if high_p is not None else "",
+            ])
+    return rows
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -72,6 +107,16 @@ def render_markdown(report: dict[str, Any]) -> str:
             headline_rows(report),
         ),
     ]
+    if report.get("groups"):
+        out += [
+            "",
+            "## By split and origin",
+            "",
+            "Macro F1 over the group's articles with 95% bootstrap intervals; value and value+kind F1 are "
+            "micro; ECE = expected calibration error of `confidence` (10 bins).",
+            "",
+            _table(GROUP_HEADER, group_rows(report)),
+        ]
     for name, s in report["schemas"].items():
         out += [
             "",
@@ -87,6 +132,22 @@ def render_markdown(report: dict[str, Any]) -> str:
         for key in s:
             if key.endswith("_set_f1"):
                 out.append(f"Per-article {key.removesuffix('_set_f1')} set F1: {_pct(s[key])}.")
+        cal = s.get("calibration", {})
+        if cal.get("records"):
+            out += [
+                "",
+                "### Confidence reliability",
+                "",
+                f"{cal['records']} records with a confidence; expected calibration error {cal['ece']:.3f}; "
+                f"at confidence >= 0.9: {cal['records_at_0.9']} records, precision "
+                f"{_pct(cal['precision_at_0.9']) if cal['precision_at_0.9'] is not None else '-'}%.",
+                "",
+                _table(
+                    ["confidence", "records", "mean confidence", "observed precision (lenient)"],
+                    [[b["bin"], str(b["records"]), f"{b['mean_confidence']:.3f}", _pct(b["precision"])]
+                     for b in cal["bins"]],
+                ),
+            ]
         out += [
             "",
             "### Fields",

@@ -71,6 +71,9 @@ def run(
         Path | None, typer.Option(help="Replay a recording: no request leaves the machine.")
     ] = None,
     model_path: Annotated[Path | None, typer.Option(help="GGUF file for the llamacpp backend.")] = None,
+    rules_only: Annotated[
+        bool, typer.Option("--rules-only", help="Offline: the hand-written rules, not the trained models.")
+    ] = False,
     max_bytes: Annotated[int, typer.Option(help="Largest article accepted, in bytes.")] = DEFAULT_MAX_BYTES,
     schema_dir: SchemaDirs = None,
 ) -> None:
@@ -98,7 +101,7 @@ def run(
         tokens_per_minute=tpm,
     )
     try:
-        chosen = create(name, BackendOptions(llm=llm, model_path=model_path))
+        chosen = create(name, BackendOptions(llm=llm, model_path=model_path, rules_only=rules_only))
     except BackendError as exc:
         fail(f"backend {name}: {exc}")
     console.print(
@@ -244,6 +247,10 @@ def eval_command(
     fail_under: Annotated[list[str] | None, typer.Option(help="Gate METRIC=VALUE (repeatable).")] = None,
     baseline: Annotated[Path | None, typer.Option(help="eval.json to compare against.")] = None,
     max_drop: Annotated[float, typer.Option(help="Largest drop allowed from the baseline.")] = 0.0,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(help="Corpus manifest with splits (default: manifest.jsonl beside the gold folder)."),
+    ] = None,
     schema_dir: SchemaDirs = None,
 ) -> None:
     """Score a run against gold: RUN_DIR/eval.json and eval.md, a table here, gates."""
@@ -251,12 +258,13 @@ def eval_command(
 
     from evals.harness import GateFailure, check_gates, evaluate
     from evals.loading import EvalInputError
-    from evals.report import headline_rows, render_markdown
+    from evals.corpus import CorpusError
+    from evals.report import GROUP_HEADER, group_rows, headline_rows, render_markdown
     from pipeline.runstore import atomic_write, write_json
 
     try:
-        result = evaluate(run_dir, gold, list(discover(schema_dir or []).values()), articles)
-    except (EvalInputError, SchemaError) as exc:
+        result = evaluate(run_dir, gold, list(discover(schema_dir or []).values()), articles, manifest=manifest)
+    except (EvalInputError, SchemaError, CorpusError) as exc:
         fail(str(exc))
     write_json(run_dir / "eval.json", result.report)
     atomic_write(run_dir / "eval.md", render_markdown(result.report))
@@ -266,6 +274,12 @@ def eval_command(
     for row in headline_rows(result.report):
         table.add_row(*row)
     out.print(table)
+    if result.report["groups"]:
+        out.print("by split and origin (F1 in %; lenient/strict macro with 95% CI, the rest micro):")
+        for row in group_rows(result.report):
+            if not row[0].startswith("split="):
+                continue
+            out.print("  " + "  ".join(f"{h}={v}" for h, v in zip(GROUP_HEADER, row, strict=True) if v))
     out.print(f"report: {run_dir / 'eval.md'}  data: {run_dir / 'eval.json'}")
     try:
         base = json.loads(baseline.read_text("utf-8")) if baseline else None
@@ -341,6 +355,50 @@ def report(
     out.print(f"report: {page}")
     for table in tables:
         out.print(f"parquet: {table}")
+
+
+@app.command()
+def train(
+    schema: Annotated[
+        list[str] | None, typer.Option("--schema", help="Schema to train (repeat); all by default.")
+    ] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the model here instead of the schema's folder.")
+    ] = None,
+    max_articles: Annotated[
+        int | None, typer.Option(help="Learn from the first N trainable articles (learning curves).")
+    ] = None,
+    seed: int = 0,
+    schema_dir: SchemaDirs = None,
+) -> None:
+    """Fit each schema's offline classifiers on the seeds and the corpus's dev split
+    (never test), and save them as the model the offline backend loads."""
+    from evals.training import training_articles
+    from pipeline.learning.train import train as fit
+
+    try:
+        specs = select(schema or [], schema_dir or [])
+    except SchemaError as exc:
+        fail(str(exc))
+    if out_path is not None and len(specs) != 1:
+        fail("--out needs exactly one --schema")
+    for spec in specs:
+        gold = training_articles(spec.name, limit=max_articles)
+        if not any(g.records for g in gold):
+            console.print(f"{spec.name}: no gold records to learn from; skipped")
+            continue
+        try:
+            model, report = fit(spec, gold, seed=seed, info={"articles": [g.article.id for g in gold]})
+        except ValueError as exc:
+            fail(f"{spec.name}: {exc}", 1)
+        target = out_path or spec.learned_model_path
+        digest = model.save(target)
+        out.print(
+            f"{spec.name}: {report.articles} articles, {report.gold_records} gold records "
+            f"({report.unaligned} without a candidate), {report.candidates} candidates; "
+            f"C={report.c}, keep threshold {report.threshold}, out-of-fold F1 "
+            f"{report.out_of_fold['f1_fully_right']:.3f} -> {target} (sha256 {digest[:16]})"
+        )
 
 
 def main() -> None:

@@ -112,6 +112,7 @@ def ground(
     spec: SchemaSpec,
     ctx: ArticleContext,
     hint: int = 0,
+    confidence: float | None = None,
 ) -> tuple[list[GroundedRecord], list[RejectedRecord]]:
     """Validate, locate and check candidate records; invalid ones are rejected with
     their reasons, never dropped."""
@@ -141,6 +142,7 @@ def ground(
                 char_end=span[1],
                 alignment=span[2],
                 flags=[f for f in findings if f.severity == "flag"],
+                confidence=confidence,
             )
         )
     return kept, rejected

@@ -81,6 +81,9 @@ class GroundedRecord:
     flags: list[Finding] = field(default_factory=list)
     # Other places where the same record occurs (a repeated figure is one record).
     also_at: list[tuple[int, int]] = field(default_factory=list)
+    # The calibrated probability that the record is right (learned offline
+    # extraction); None when the backend does not estimate it.
+    confidence: float | None = None
 
     @property
     def spans(self) -> list[tuple[int, int]]:
@@ -96,6 +99,7 @@ class GroundedRecord:
             "alignment": self.alignment,
             "flags": [f.as_dict() for f in self.flags],
             "also_at": [list(span) for span in self.also_at],
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
         }
 
 

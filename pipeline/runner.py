@@ -24,6 +24,7 @@ from pipeline.backends import Backend
 from pipeline.grounding import apply_article_checks, deduplicate, ground
 from pipeline.inputs import InputError
 from pipeline.quantities import Mention
+from pipeline.learning.model import file_sha256
 from pipeline.records import Article, ArticleContext, GroundedRecord
 from pipeline.runstore import RunStore, write_json
 from pipeline.spec import SchemaSpec
@@ -66,6 +67,11 @@ def git_commit() -> str | None:
     return commit + ("+dirty" if _git("status", "--porcelain", "--untracked-files=no") else "")
 
 
+def learned_model_sha256(spec: SchemaSpec) -> str | None:
+    path = spec.learned_model_path
+    return file_sha256(path) if path.is_file() else None
+
+
 def schema_fingerprints(specs: list[SchemaSpec]) -> dict[str, dict[str, Any]]:
     return {
         s.name: {
@@ -73,6 +79,7 @@ def schema_fingerprints(specs: list[SchemaSpec]) -> dict[str, dict[str, Any]]:
             "prompt": s.prompt.name,
             "prompt_sha256": s.prompt_hash(),
             "schema_sha256": s.schema_hash(),
+            "learned_model_sha256": learned_model_sha256(s),
         }
         for s in specs
     }
@@ -172,8 +179,9 @@ async def _extract_schema(
     candidates = await backend.extract(ctx, spec)
     records: list[GroundedRecord] = []
     rejected: list[dict[str, Any]] = []
-    for record, hint in candidates.records:
-        good, bad = ground([record], spec, ctx, hint)
+    confidences = candidates.confidences or [None] * len(candidates.records)
+    for (record, hint), confidence in zip(candidates.records, confidences, strict=True):
+        good, bad = ground([record], spec, ctx, hint, confidence)
         records.extend(good)
         rejected.extend(r.as_dict() for r in bad)
     rejected.extend(r.as_dict() for r in candidates.rejected)

@@ -139,7 +139,7 @@ def _csv(rows: list[dict[str, Any]], spec: SchemaSpec) -> str:
     fields = list(spec.model.model_fields)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["article_id", *fields, "char_start", "char_end", "alignment", "flags"])
+    writer.writerow(["article_id", *fields, "confidence", "char_start", "char_end", "alignment", "flags"])
     for row in rows:
         record = row["record"]
         values = [
@@ -147,7 +147,16 @@ def _csv(rows: list[dict[str, Any]], spec: SchemaSpec) -> str:
             for v in (record.get(f) for f in fields)
         ]
         flags = ";".join(f["code"] for f in row.get("flags", []))
+        confidence = row.get("confidence")
         writer.writerow(
-            [row["article_id"], *values, row["char_start"], row["char_end"], row["alignment"], flags]
+            [
+                row["article_id"],
+                *values,
+                "" if confidence is None else confidence,
+                row["char_start"],
+                row["char_end"],
+                row["alignment"],
+                flags,
+            ]
         )
     return buffer.getvalue()

@@ -9,11 +9,14 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
 from pipeline.records import ArticleContext, Finding
+
+if TYPE_CHECKING:
+    from pipeline.learning.candidates import Candidate
 
 FieldMatch = Literal["exact", "numeric", "text", "set", "span", "region", "period"]
 
@@ -89,6 +92,21 @@ class SchemaSpec:
     quantity_field: str | None = None
     # Extra variables for the prompt template (e.g. the indicator taxonomy).
     prompt_context: Callable[[], dict[str, Any]] | None = None
+    # Learned offline extraction (`polex train`): the label fields its classifiers
+    # choose (default: every required single-choice field), extra features the
+    # schema knows how to compute, and where the trained model lives (default:
+    # learned.npz beside the module of the record model).
+    learn: tuple[str, ...] | None = None
+    learning_features: Callable[[ArticleContext, Candidate], dict[str, float]] | None = None
+    learned_model: Path | None = None
+
+    @property
+    def learned_model_path(self) -> Path:
+        if self.learned_model is not None:
+            return self.learned_model
+        from pipeline.learning.model import default_model_path
+
+        return default_model_path(self.model)
 
     @property
     def registry_name(self) -> str:

@@ -19,12 +19,13 @@ ENTRY_POINT_GROUP = "polex.backends"
 class BackendOptions:
     llm: LLMSettings = field(default_factory=LLMSettings)
     model_path: Path | None = None
+    rules_only: bool = False  # offline: the hand-written rules even where a trained model ships
 
 
-def _offline(_options: BackendOptions) -> Backend:
+def _offline(options: BackendOptions) -> Backend:
     from pipeline.backends.offline import OfflineBackend
 
-    return OfflineBackend()
+    return OfflineBackend(rules_only=options.rules_only)
 
 
 def _openai(options: BackendOptions) -> Backend:

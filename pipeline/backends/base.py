@@ -22,6 +22,8 @@ class Candidates:
 
     records: list[tuple[BaseModel | dict[str, Any], int]] = field(default_factory=list)
     rejected: list[RejectedRecord] = field(default_factory=list)
+    # Per record, the backend's calibrated confidence (empty when it has none).
+    confidences: list[float | None] = field(default_factory=list)
 
 
 class Backend(Protocol):

@@ -1,4 +1,6 @@
-"""The deterministic backend: each schema's offline rules, no model, no network."""
+"""The deterministic backend, no model server, no network. For each schema: its
+learned classifiers when a trained model ships with it (`polex train`), else its
+hand-written rules; ``rules_only`` forces the rules."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ from typing import Any
 
 from pipeline import __version__
 from pipeline.backends.base import BackendError, Candidates
+from pipeline.learning.extract import predict
+from pipeline.learning.model import load_model
 from pipeline.records import ArticleContext
 from pipeline.spec import SchemaSpec
 
@@ -13,12 +17,26 @@ from pipeline.spec import SchemaSpec
 class OfflineBackend:
     name = "offline"
 
+    def __init__(self, rules_only: bool = False) -> None:
+        self.rules_only = rules_only
+
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": f"rules-{__version__}", "parameters": {}}
+        engine = "rules" if self.rules_only else "learned"
+        return {"backend": self.name, "model": f"{engine}-{__version__}", "parameters": {}}
 
     async def extract(self, ctx: ArticleContext, spec: SchemaSpec) -> Candidates:
+        model = None if self.rules_only else load_model(spec.learned_model_path)
+        if model is not None:
+            predictions = predict(spec, model, ctx)
+            return Candidates(
+                records=[(p.record, p.offset) for p in predictions],
+                confidences=[p.confidence for p in predictions],
+            )
         if spec.offline is None:
-            raise BackendError(f"schema {spec.name} has no offline rules; use an LLM backend for it")
+            raise BackendError(
+                f"schema {spec.name} has no offline rules and no trained model (`polex train`); "
+                "use an LLM backend for it"
+            )
         found = spec.offline(ctx)
         return Candidates(records=[item if isinstance(item, tuple) else (item, 0) for item in found])
 

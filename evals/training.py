@@ -1,0 +1,58 @@
+"""The gold a model may learn from: the seeds and the corpus's `dev` split, never
+`test`. Shared by `polex train` and the learning-curve script."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from evals.corpus import CORPUS_DIR, MANIFEST_NAME, CorpusError, splits, split_rank
+from evals.loading import load_gold
+from pipeline.inputs import decode
+from pipeline.learning.train import GoldArticle
+from pipeline.records import Article
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_GOLD = ROOT / "evals" / "gold"
+SEED_ARTICLES = ROOT / "seeds"
+TRAINABLE_SPLITS = ("dev", "seed")
+
+
+@dataclass(frozen=True)
+class GoldSource:
+    gold: Path
+    articles: Path
+    manifest: Path | None  # None: every article is a seed
+
+
+DEFAULT_SOURCES = (
+    GoldSource(SEED_GOLD, SEED_ARTICLES, None),
+    GoldSource(CORPUS_DIR / "gold", CORPUS_DIR / "articles", CORPUS_DIR / MANIFEST_NAME),
+)
+
+
+def training_articles(
+    schema: str, sources: tuple[GoldSource, ...] = DEFAULT_SOURCES, limit: int | None = None
+) -> list[GoldArticle]:
+    """Gold articles of the trainable splits, in a fixed order (seeds first, then
+    dev by salted hash), the first ``limit`` of them when given. An article whose
+    split is `test` (or unknown) is never returned."""
+    found: list[tuple[int, str, GoldArticle]] = []
+    for source in sources:
+        if not source.gold.is_dir() or not any(source.gold.glob("*.json")):
+            continue
+        split_of = splits(source.manifest) if source.manifest is not None else None
+        for article_id, data in load_gold(source.gold).items():
+            split = "seed" if split_of is None else (split_of[article_id].split if article_id in split_of else None)
+            if split not in TRAINABLE_SPLITS:
+                continue
+            path = source.articles / f"{article_id}.txt"
+            if not path.is_file():
+                raise CorpusError(f"gold {data['_file']} has no article {path}")
+            text = decode(path.read_bytes())[0]
+            records = data.get(schema, [])
+            order = 0 if split == "seed" else 1
+            found.append((order, split_rank(article_id), GoldArticle(Article(article_id, text), records)))
+    found.sort(key=lambda item: (item[0], item[1]))
+    articles = [item[2] for item in found]
+    return articles[:limit] if limit is not None else articles

@@ -1,0 +1,177 @@
+"""Learned offline extraction: candidates, features, classifiers, records.
+
+Fields are filled in this order: the schema's own rules for the same candidate
+(when it has rules and they produced a record there); else conventions from the
+core (the clause as evidence, the engine's number, unit, comparator and range,
+the region and period of the clause with the article as fallback, the clause text
+for any other required text field); then the classifiers set every label field.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from pipeline.grounding import locate
+from pipeline.learning.candidates import Candidate, mention_candidates, sentence_candidates
+from pipeline.learning.features import mention_features, sentence_features
+from pipeline.learning.model import LearnedModel
+from pipeline.periods import article_year, period_in
+from pipeline.places import article_region
+from pipeline.records import ArticleContext
+from pipeline.spec import SchemaSpec
+
+
+def choices(model: type[BaseModel], name: str) -> tuple[str, ...] | None:
+    """The values a single-choice field may take (a Literal, or an enum in its JSON
+    schema), or None for any other field."""
+    info = model.model_fields[name]
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get("enum"), list):
+        return tuple(str(v) for v in extra["enum"])  # type: ignore[union-attr]
+    if typing.get_origin(info.annotation) is typing.Literal:
+        return tuple(str(v) for v in typing.get_args(info.annotation))
+    return None
+
+
+def label_fields(spec: SchemaSpec) -> tuple[str, ...]:
+    """The fields classifiers choose: the spec's ``learn``, or every required
+    single-choice field of the model."""
+    if spec.learn is not None:
+        return spec.learn
+    return tuple(
+        name
+        for name, info in spec.model.model_fields.items()
+        if info.is_required() and choices(spec.model, name) is not None
+    )
+
+
+def candidate_kind(spec: SchemaSpec) -> str:
+    return "mentions" if spec.quantity_field else "sentences"
+
+
+def find_candidates(spec: SchemaSpec, ctx: ArticleContext) -> list[Candidate]:
+    return mention_candidates(ctx) if spec.quantity_field else sentence_candidates(ctx)
+
+
+def _matches(spec: SchemaSpec, record: dict[str, Any], span: tuple[int, int], candidate: Candidate) -> bool:
+    if candidate.mention is None:
+        return span[0] < candidate.sentence.end and candidate.sentence.start < span[1]
+    value = record.get(spec.quantity_field or "")
+    if not isinstance(value, int | float) or not span[0] <= candidate.mention.start < span[1]:
+        return False
+    return any(abs(abs(value) - abs(x)) <= 1e-6 * max(1.0, abs(x)) for x in candidate.mention.readings)
+
+
+def rule_records(spec: SchemaSpec, ctx: ArticleContext, candidates: Sequence[Candidate]) -> list[dict[str, Any] | None]:
+    """The record the schema's rules made at each candidate, if any."""
+    found: list[dict[str, Any] | None] = [None] * len(candidates)
+    if spec.offline is None:
+        return found
+    for item in spec.offline(ctx):
+        model, hint = item if isinstance(item, tuple) else (item, 0)
+        record = model.model_dump(mode="json")
+        located = locate(str(record.get("evidence", "")), ctx.text, hint)
+        if located is None:
+            continue
+        for i, candidate in enumerate(candidates):
+            if found[i] is None and _matches(spec, record, (located[0], located[1]), candidate):
+                found[i] = record
+                break
+    return found
+
+
+def featurize(
+    spec: SchemaSpec, ctx: ArticleContext, candidate: Candidate, rule: dict[str, Any] | None
+) -> dict[str, float]:
+    if candidate.mention is not None:
+        features = mention_features(ctx.text, candidate)
+    else:
+        features = sentence_features(ctx.text, candidate)
+    if rule is not None:
+        features["rule:kept"] = 1.0
+        for name in label_fields(spec):
+            features[f"rule:{name}={rule.get(name)}"] = 1.0
+    if spec.learning_features is not None:
+        features.update(spec.learning_features(ctx, candidate))
+    return features
+
+
+def default_record(spec: SchemaSpec, ctx: ArticleContext, candidate: Candidate) -> dict[str, Any]:
+    fields = spec.model.model_fields
+    text = ctx.text
+    segment = text[candidate.segment.start : candidate.segment.end]
+    out: dict[str, Any] = {}
+    if "evidence" in fields:
+        out["evidence"] = segment
+    mention = candidate.mention
+    if mention is not None:
+        if spec.quantity_field:
+            out[spec.quantity_field] = mention.value
+        if "value_high" in fields:
+            out["value_high"] = mention.high
+        allowed_units = choices(spec.model, "unit") if "unit" in fields else None
+        if allowed_units and mention.unit in allowed_units:
+            out["unit"] = mention.unit
+        if "comparator" in fields:
+            out["comparator"] = mention.comparator
+    if "region" in fields:
+        out["region"] = article_region(text)
+    if "period" in fields:
+        year = article_year(text, ctx.article.metadata)
+        previous = candidate.previous.text if candidate.previous else ""
+        out["period"] = (
+            period_in(segment, year) or period_in(candidate.sentence.text, year) or period_in(previous, year)
+        )
+    for name, info in fields.items():
+        if name not in out and info.is_required() and info.annotation is str:
+            out[name] = segment
+    return out
+
+
+@dataclass(frozen=True)
+class Prediction:
+    record: BaseModel
+    offset: int
+    confidence: float
+
+
+def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[Prediction]:
+    candidates = find_candidates(spec, ctx)
+    if not candidates:
+        return []
+    rules = rule_records(spec, ctx, candidates)
+    encoded = model.vocabulary.encode([featurize(spec, ctx, c, r) for c, r in zip(candidates, rules, strict=True)])
+    keep = model.keep.probabilities(encoded)
+    keep_column = model.keep.classes.index("1") if "1" in model.keep.classes else None
+    label_probabilities = {name: clf.probabilities(encoded) for name, clf in model.labels.items()}
+    key_fields = set(spec.scoring.key_fields)
+    out: list[Prediction] = []
+    for i, candidate in enumerate(candidates):
+        p_keep = float(keep[i, keep_column]) if keep_column is not None else 0.0
+        if p_keep < model.threshold:
+            continue
+        raw = p_keep
+        labels: dict[str, str] = {}
+        for name, probabilities in label_probabilities.items():
+            best = int(probabilities[i].argmax())
+            labels[name] = model.labels[name].classes[best]
+            if name in key_fields:
+                raw *= float(probabilities[i, best])
+        record = dict(rules[i]) if rules[i] is not None else default_record(spec, ctx, candidate)
+        record.update(labels)
+        mention = candidate.mention
+        if mention is not None and "unit" in labels and mention.unit_explicit:
+            allowed = choices(spec.model, "unit") or ()
+            if mention.unit in allowed:
+                record["unit"] = mention.unit  # an explicit unit is read, not guessed
+        try:
+            validated = spec.model.model_validate(record)
+        except ValidationError:
+            continue
+        out.append(Prediction(validated, candidate.sentence.start, model.calibrator(raw)))
+    return out

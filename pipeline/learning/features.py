@@ -1,0 +1,80 @@
+"""Features of a candidate: words and word pairs around the number and in its
+clause, sentence and the sentence before; what the quantity engine read (unit,
+scale, comparator, artefacts); and what the schema's own rules said about it.
+Every feature is a string with value 1.0; the vocabulary is learned."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+
+from pipeline.learning.candidates import Candidate
+
+FEATURE_VERSION = 1
+_TOKEN = re.compile(r"[a-z]+(?:-[a-z]+)*|\d+(?:[.,]\d+)*|%")
+WINDOW = 4
+
+
+def tokens(text: str) -> list[str]:
+    return ["#" if t[0].isdigit() else t for t in _TOKEN.findall(text.lower())]
+
+
+def _bag(prefix: str, words: Iterable[str]) -> dict[str, float]:
+    return {f"{prefix}{w}": 1.0 for w in words}
+
+
+def _pairs(prefix: str, words: list[str]) -> dict[str, float]:
+    return {f"{prefix}{a}_{b}": 1.0 for a, b in zip(words, words[1:], strict=False)}
+
+
+def mention_features(text: str, candidate: Candidate) -> dict[str, float]:
+    mention = candidate.mention
+    assert mention is not None
+    sentence, segment = candidate.sentence, candidate.segment
+    left_segment = tokens(text[segment.start : mention.start])
+    right_segment = tokens(text[mention.end : segment.end])
+    left_sentence = tokens(text[sentence.start : segment.start])
+    right_sentence = tokens(text[segment.end : sentence.end])
+    out: dict[str, float] = {"bias": 1.0}
+    out.update(_bag("ls=", left_segment))
+    out.update(_bag("rs=", right_segment))
+    out.update(_bag("lS=", left_sentence))
+    out.update(_bag("rS=", right_sentence))
+    out.update(_pairs("bl=", left_segment))
+    out.update(_pairs("br=", right_segment))
+    for i, word in enumerate(reversed(left_segment[-WINDOW:]), 1):
+        out[f"l{i}={word}"] = 1.0
+    for i, word in enumerate(right_segment[:WINDOW], 1):
+        out[f"r{i}={word}"] = 1.0
+    if candidate.previous is not None:
+        out.update(_bag("p=", tokens(candidate.previous.text)))
+    out.update(_bag("m=", tokens(mention.text)))
+    out[f"unit={mention.unit}"] = 1.0
+    out[f"unit_explicit={mention.unit_explicit}"] = 1.0
+    out[f"comparator={mention.comparator}"] = 1.0
+    magnitude = int(math.floor(math.log10(abs(mention.value)))) if mention.value else -9
+    out[f"magnitude={max(-3, min(magnitude, 12))}"] = 1.0
+    out[f"integer={float(mention.value).is_integer()}"] = 1.0
+    out[f"unit_magnitude={mention.unit}_{max(-3, min(magnitude, 12))}"] = 1.0
+    if mention.high is not None:
+        out["range"] = 1.0
+    for artefact in mention.artefacts:
+        out[f"artefact={artefact.kind}"] = 1.0
+    out[f"position={min(4, 5 * candidate.start // max(1, len(text)))}"] = 1.0
+    return out
+
+
+def sentence_features(text: str, candidate: Candidate) -> dict[str, float]:
+    words = tokens(candidate.sentence.text)
+    out: dict[str, float] = {"bias": 1.0}
+    out.update(_bag("w=", words))
+    out.update(_pairs("b=", words))
+    for i, word in enumerate(words[:3]):
+        out[f"first{i}={word}"] = 1.0
+    if candidate.previous is not None:
+        out.update(_bag("p=", tokens(candidate.previous.text)))
+    out[f"numbers={min(3, words.count('#'))}"] = 1.0
+    out[f"length={min(6, len(words) // 10)}"] = 1.0
+    out[f"position={min(4, 5 * candidate.start // max(1, len(text)))}"] = 1.0
+    return out

@@ -1,0 +1,119 @@
+"""Linear classifiers and a monotone calibrator as plain arrays.
+
+scikit-learn fits them (``fit_classifier``, ``fit_calibrator``, imported only when
+training); prediction is a sparse dot product in numpy, so running the offline
+backend needs neither scikit-learn nor pickle."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+Features = dict[str, float]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {name: i for i, name in enumerate(self.names)})
+
+    def index(self, name: str) -> int | None:
+        found: int | None = self._index.get(name)  # type: ignore[attr-defined]
+        return found
+
+    def encode(self, rows: Sequence[Features]) -> list[tuple[NDArray[np.int64], NDArray[np.float64]]]:
+        encoded = []
+        for row in rows:
+            pairs = [(i, v) for name, v in row.items() if (i := self.index(name)) is not None]
+            indices = np.fromiter((i for i, _ in pairs), dtype=np.int64, count=len(pairs))
+            values = np.fromiter((v for _, v in pairs), dtype=np.float64, count=len(pairs))
+            encoded.append((indices, values))
+        return encoded
+
+    def matrix(self, rows: Sequence[Features]) -> object:
+        """A scipy CSR matrix of ``rows`` (for fitting)."""
+        from scipy.sparse import csr_matrix
+
+        data: list[float] = []
+        columns: list[int] = []
+        pointers = [0]
+        for indices, values in self.encode(rows):
+            columns.extend(indices.tolist())
+            data.extend(values.tolist())
+            pointers.append(len(columns))
+        return csr_matrix((data, columns, pointers), shape=(len(rows), len(self.names)))
+
+
+@dataclass(frozen=True)
+class LinearClassifier:
+    """Multinomial (or binary) logistic regression: ``coef`` is (classes, features),
+    or (1, features) for two classes as scikit-learn stores it."""
+
+    classes: tuple[str, ...]
+    coef: NDArray[np.float64]
+    intercept: NDArray[np.float64]
+
+    def probabilities(self, encoded: list[tuple[NDArray[np.int64], NDArray[np.float64]]]) -> NDArray[np.float64]:
+        if len(self.classes) == 1:
+            return np.ones((len(encoded), 1))
+        scores = np.empty((len(encoded), self.coef.shape[0]))
+        for row, (indices, values) in enumerate(encoded):
+            scores[row] = self.coef[:, indices] @ values + self.intercept
+        if self.coef.shape[0] == 1:
+            positive = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+            return np.stack([1.0 - positive, positive], axis=1)
+        scores -= scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        result: NDArray[np.float64] = exp / exp.sum(axis=1, keepdims=True)
+        return result
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """A monotone map from a raw score to the probability that a record is right
+    (isotonic regression, stored as its breakpoints)."""
+
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+
+    def __call__(self, raw: float) -> float:
+        if len(self.x) == 0:
+            return raw
+        return float(np.interp(raw, self.x, self.y))
+
+
+def build_vocabulary(rows: Sequence[Features], min_count: int = 2) -> Vocabulary:
+    counts: dict[str, int] = {}
+    for row in rows:
+        for name in row:
+            counts[name] = counts.get(name, 0) + 1
+    return Vocabulary(tuple(sorted(n for n, c in counts.items() if c >= min_count or n == "bias")))
+
+
+def fit_classifier(matrix: object, labels: Sequence[str], c: float, seed: int) -> LinearClassifier:
+    classes = tuple(sorted(set(labels)))
+    if len(classes) < 2:
+        return LinearClassifier(classes or ("",), np.zeros((1, 0)), np.zeros(1))
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, max_iter=5000, random_state=seed)
+    model.fit(matrix, list(labels))
+    assert tuple(str(x) for x in model.classes_) == classes
+    return LinearClassifier(classes, np.asarray(model.coef_, dtype=np.float64),
+                            np.asarray(model.intercept_, dtype=np.float64))
+
+
+def fit_calibrator(raw: Sequence[float], correct: Sequence[bool]) -> Calibrator:
+    if len(set(correct)) < 2:
+        return Calibrator(np.zeros(0), np.zeros(0))
+    from sklearn.isotonic import IsotonicRegression
+
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    iso.fit(np.asarray(raw, dtype=np.float64), np.asarray(correct, dtype=np.float64))
+    return Calibrator(np.asarray(iso.X_thresholds_, dtype=np.float64),
+                      np.asarray(iso.y_thresholds_, dtype=np.float64))

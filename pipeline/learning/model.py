@@ -1,0 +1,117 @@
+"""A schema's trained model: the keep classifier, one classifier per label field,
+the calibrator of ``confidence`` and the keep threshold, saved as one ``.npz`` of
+plain arrays (loaded with ``allow_pickle=False``) plus a JSON header."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.learning.linear import Calibrator, LinearClassifier, Vocabulary
+
+MODEL_FORMAT = 1
+KEEP = "_keep"
+
+
+class ModelFileError(Exception):
+    """A trained model file that cannot be read; the message names it."""
+
+
+@dataclass(frozen=True)
+class LearnedModel:
+    schema: str
+    candidates: str  # "mentions" or "sentences"
+    feature_version: int
+    vocabulary: Vocabulary
+    keep: LinearClassifier
+    labels: dict[str, LinearClassifier]
+    calibrator: Calibrator
+    threshold: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, path: Path) -> str:
+        header = {
+            "format": MODEL_FORMAT,
+            "schema": self.schema,
+            "candidates": self.candidates,
+            "feature_version": self.feature_version,
+            "threshold": self.threshold,
+            "labels": sorted(self.labels),
+            "info": self.info,
+        }
+        arrays: dict[str, Any] = {
+            "header": np.array(json.dumps(header, sort_keys=True)),
+            "vocabulary": np.array(self.vocabulary.names, dtype=str),
+            "calibrator_x": self.calibrator.x,
+            "calibrator_y": self.calibrator.y,
+        }
+        for name, classifier in {KEEP: self.keep, **self.labels}.items():
+            arrays[f"{name}.classes"] = np.array(classifier.classes, dtype=str)
+            arrays[f"{name}.coef"] = classifier.coef.astype(np.float32)
+            arrays[f"{name}.intercept"] = classifier.intercept
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp.npz")
+        np.savez_compressed(temporary, **arrays)
+        temporary.replace(path)
+        return file_sha256(path)
+
+    @staticmethod
+    def load(path: Path) -> LearnedModel:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+            header = json.loads(str(arrays["header"]))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelFileError(f"{path}: not a polex model file ({exc})") from exc
+        if header.get("format") != MODEL_FORMAT:
+            raise ModelFileError(f"{path}: model format {header.get('format')}, this polex reads {MODEL_FORMAT}")
+
+        def classifier(name: str) -> LinearClassifier:
+            return LinearClassifier(
+                tuple(str(c) for c in arrays[f"{name}.classes"]),
+                arrays[f"{name}.coef"].astype(np.float64),
+                arrays[f"{name}.intercept"].astype(np.float64),
+            )
+
+        return LearnedModel(
+            schema=header["schema"],
+            candidates=header["candidates"],
+            feature_version=header["feature_version"],
+            vocabulary=Vocabulary(tuple(str(n) for n in arrays["vocabulary"])),
+            keep=classifier(KEEP),
+            labels={name: classifier(name) for name in header["labels"]},
+            calibrator=Calibrator(arrays["calibrator_x"], arrays["calibrator_y"]),
+            threshold=float(header["threshold"]),
+            info=header.get("info", {}),
+        )
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def default_model_path(model: type) -> Path:
+    """Where a schema's trained model lives: ``learned.npz`` beside the module that
+    declares its record model."""
+    module = sys.modules[model.__module__]
+    return Path(str(module.__file__)).resolve().parent / "learned.npz"
+
+
+@lru_cache(maxsize=32)
+def _load_cached(path: Path, stamp: tuple[int, int]) -> LearnedModel:
+    return LearnedModel.load(path)
+
+
+def load_model(path: Path) -> LearnedModel | None:
+    """The model at ``path``, or None when there is none (read once per change)."""
+    if not path.is_file():
+        return None
+    stat = path.stat()
+    return _load_cached(path, (stat.st_mtime_ns, stat.st_size))

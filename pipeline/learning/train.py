@@ -1,0 +1,234 @@
+"""Fitting a schema's model from gold: align gold records to candidates, fit the
+classifiers, and fit the calibrator and keep threshold on out-of-fold predictions
+(folds group whole articles, so no article informs its own confidence).
+Deterministic given the seed; needs scikit-learn."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pipeline.grounding import locate
+from pipeline.learning.candidates import Candidate
+from pipeline.learning.extract import candidate_kind, featurize, find_candidates, label_fields, rule_records
+from pipeline.learning.features import FEATURE_VERSION
+from pipeline.learning.linear import (
+    Calibrator,
+    LinearClassifier,
+    Vocabulary,
+    build_vocabulary,
+    fit_calibrator,
+    fit_classifier,
+)
+from pipeline.learning.model import LearnedModel
+from pipeline.records import Article, ArticleContext
+from pipeline.spec import SchemaSpec
+
+C_GRID = (0.3, 1.0, 3.0, 10.0)
+FOLDS = 5
+MIN_CALIBRATION_KEEP = 0.05
+
+
+@dataclass(frozen=True)
+class GoldArticle:
+    article: Article
+    records: list[dict[str, Any]]
+
+
+@dataclass
+class Example:
+    group: int
+    features: dict[str, float]
+    keep: bool
+    labels: dict[str, str]
+
+
+@dataclass
+class TrainingReport:
+    articles: int
+    candidates: int
+    positives: int
+    gold_records: int
+    unaligned: int  # gold records no candidate carries (engine misses, evidence not found)
+    c: float
+    threshold: float
+    out_of_fold: dict[str, float] = field(default_factory=dict)
+
+
+def _readings_match(value: Any, record: dict[str, Any], candidate: Candidate, quantity_field: str) -> bool:
+    assert candidate.mention is not None
+    wanted = [value, *record.get(f"{quantity_field}_candidates", [])]
+    return any(
+        isinstance(w, int | float) and abs(abs(w) - abs(x)) <= 1e-6 * max(1.0, abs(x))
+        for w in wanted
+        for x in candidate.mention.readings
+    )
+
+
+def align(spec: SchemaSpec, text: str, records: list[dict[str, Any]], candidates: Sequence[Candidate]) -> tuple[dict[int, dict[str, Any]], int]:
+    """Which candidate carries each gold record: for numbers, the candidate inside
+    (or in the sentence of) the evidence whose readings hold the gold value; for
+    sentences, the sentence the evidence overlaps most. Returns candidate index ->
+    gold record, and the number of gold records left without a candidate."""
+    taken: dict[int, dict[str, Any]] = {}
+    missing = 0
+    for record in records:
+        located = locate(str(record.get("evidence", "")), text)
+        if located is None:
+            missing += 1
+            continue
+        start, end = located[0], located[1]
+        best: int | None = None
+        if spec.quantity_field:
+            value = record.get(spec.quantity_field)
+            inside = [i for i, c in enumerate(candidates) if start <= c.start < end and i not in taken]
+            near = [
+                i for i, c in enumerate(candidates)
+                if c.sentence.start < end and start < c.sentence.end and i not in taken and i not in inside
+            ]
+            for i in inside + near:
+                if _readings_match(value, record, candidates[i], spec.quantity_field):
+                    best = i
+                    break
+        else:
+            overlaps = [
+                (min(end, c.end) - max(start, c.start), i)
+                for i, c in enumerate(candidates)
+                if c.start < end and start < c.end and i not in taken
+            ]
+            if overlaps:
+                best = max(overlaps)[1]
+        if best is None:
+            missing += 1
+        else:
+            taken[best] = record
+    return taken, missing
+
+
+def examples_of(spec: SchemaSpec, gold: Sequence[GoldArticle]) -> tuple[list[Example], int, int]:
+    fields = label_fields(spec)
+    examples: list[Example] = []
+    unaligned = total = 0
+    for group, item in enumerate(gold):
+        ctx = ArticleContext(item.article)
+        candidates = find_candidates(spec, ctx)
+        rules = rule_records(spec, ctx, candidates)
+        aligned, missing = align(spec, ctx.text, item.records, candidates)
+        unaligned += missing
+        total += len(item.records)
+        for i, (candidate, rule) in enumerate(zip(candidates, rules, strict=True)):
+            record = aligned.get(i)
+            labels = {name: str(record.get(name)) for name in fields} if record is not None else {}
+            examples.append(Example(group, featurize(spec, ctx, candidate, rule), record is not None, labels))
+    return examples, unaligned, total
+
+
+@dataclass
+class _Fitted:
+    keep: LinearClassifier
+    labels: dict[str, LinearClassifier]
+
+
+def _fit(vocabulary: Vocabulary, examples: Sequence[Example], fields: Sequence[str], c: float, seed: int) -> _Fitted:
+    matrix = vocabulary.matrix([e.features for e in examples])
+    keep = fit_classifier(matrix, ["1" if e.keep else "0" for e in examples], c, seed)
+    positives = [i for i, e in enumerate(examples) if e.keep]
+    labels: dict[str, LinearClassifier] = {}
+    for name in fields:
+        sub = matrix[positives]  # type: ignore[index]
+        labels[name] = fit_classifier(sub, [examples[i].labels[name] for i in positives], c, seed)
+    return _Fitted(keep, labels)
+
+
+def _scores(fitted: _Fitted, vocabulary: Vocabulary, examples: Sequence[Example], key_fields: set[str]) -> list[tuple[float, float, bool]]:
+    """(p_keep, raw confidence, labels right) per example."""
+    encoded = vocabulary.encode([e.features for e in examples])
+    keep = fitted.keep.probabilities(encoded)
+    column = fitted.keep.classes.index("1") if "1" in fitted.keep.classes else None
+    probabilities = {n: clf.probabilities(encoded) for n, clf in fitted.labels.items()}
+    out = []
+    for i, example in enumerate(examples):
+        p_keep = float(keep[i, column]) if column is not None else 0.0
+        raw, right = p_keep, example.keep
+        for name, p in probabilities.items():
+            best = int(p[i].argmax())
+            if name in key_fields:
+                raw *= float(p[i, best])
+                right = right and fitted.labels[name].classes[best] == example.labels.get(name)
+        out.append((p_keep, raw, right))
+    return out
+
+
+def _out_of_fold(examples: Sequence[Example], fields: Sequence[str], key_fields: set[str], c: float, seed: int) -> list[tuple[float, float, bool]]:
+    groups = sorted({e.group for e in examples})
+    folds = min(FOLDS, len(groups))
+    scores: list[tuple[float, float, bool]] = [(0.0, 0.0, False)] * len(examples)
+    for fold in range(folds):
+        held = {g for k, g in enumerate(groups) if k % folds == fold}
+        train = [e for e in examples if e.group not in held]
+        test_index = [i for i, e in enumerate(examples) if e.group in held]
+        vocabulary = build_vocabulary([e.features for e in train])
+        fitted = _fit(vocabulary, train, fields, c, seed)
+        for i, score in zip(test_index, _scores(fitted, vocabulary, [examples[i] for i in test_index], key_fields), strict=True):
+            scores[i] = score
+    return scores
+
+
+def _best_threshold(scores: Sequence[tuple[float, float, bool]], examples: Sequence[Example], gold_total: int) -> tuple[float, float]:
+    """The keep threshold with the best out-of-fold F1 of fully right records."""
+    best = (0.5, -1.0)
+    for threshold in np.arange(0.2, 0.81, 0.05):
+        kept = [(s, e) for s, e in zip(scores, examples, strict=True) if s[0] >= threshold]
+        right = sum(1 for s, _ in kept if s[2])
+        precision = right / len(kept) if kept else 0.0
+        recall = right / gold_total if gold_total else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        if f1 > best[1] + 1e-9:
+            best = (round(float(threshold), 2), f1)
+    return best
+
+
+def train(spec: SchemaSpec, gold: Sequence[GoldArticle], seed: int = 0, info: dict[str, Any] | None = None) -> tuple[LearnedModel, TrainingReport]:
+    fields = label_fields(spec)
+    key_fields = set(spec.scoring.key_fields)
+    examples, unaligned, total = examples_of(spec, gold)
+    if not any(e.keep for e in examples):
+        raise ValueError(f"no gold record of {spec.name} could be aligned to a candidate: nothing to learn")
+    best: tuple[float, float, float, list[tuple[float, float, bool]]] | None = None
+    for c in C_GRID:
+        scores = _out_of_fold(examples, fields, key_fields, c, seed)
+        threshold, f1 = _best_threshold(scores, examples, total)
+        if best is None or f1 > best[1] + 1e-9:
+            best = (c, f1, threshold, scores)
+    assert best is not None
+    c, f1, threshold, scores = best
+    calibration = [(raw, right) for (p_keep, raw, right) in scores if p_keep >= min(threshold, MIN_CALIBRATION_KEEP) or p_keep >= threshold]
+    calibrator = fit_calibrator([r for r, _ in calibration], [ok for _, ok in calibration]) if calibration else Calibrator(np.zeros(0), np.zeros(0))
+    vocabulary = build_vocabulary([e.features for e in examples])
+    fitted = _fit(vocabulary, examples, fields, c, seed)
+    report = TrainingReport(
+        articles=len(gold),
+        candidates=len(examples),
+        positives=sum(e.keep for e in examples),
+        gold_records=total,
+        unaligned=unaligned,
+        c=c,
+        threshold=threshold,
+        out_of_fold={"f1_fully_right": round(f1, 4)},
+    )
+    model = LearnedModel(
+        schema=spec.name,
+        candidates=candidate_kind(spec),
+        feature_version=FEATURE_VERSION,
+        vocabulary=vocabulary,
+        keep=fitted.keep,
+        labels=fitted.labels,
+        calibrator=calibrator,
+        threshold=threshold,
+        info={**(info or {}), "c": c, "seed": seed, "label_fields": list(fields),
+              "training": {k: v for k, v in report.__dict__.items()}},
+    )
+    return model, report
