@@ -17,12 +17,25 @@ from pipeline.runstore import read_jsonl, write_json
 from pipeline.spec import SchemaSpec
 
 
+# What makes a gold record wrong: it does not validate, its evidence is not in the
+# article, or its number cannot be read from its evidence. The schemas' other checks
+# (unit, comparator and kind cues) are the extractor's heuristics: where a person
+# decided otherwise, gold must not bend to them (it would inherit their errors), so
+# they are listed as disagreements, not failures.
+GROUNDING_CODES = frozenset({"evidence_not_found", "value_not_in_evidence"})
+# A gold-only key: the value is right but the quantity engine cannot read it
+# ("6.95 mln"); the check lists the record instead of failing, and the engine's
+# gap stays visible as a recall loss.
+ENGINE_GAP_KEY = "engine_gap"
+
+
 @dataclass(frozen=True)
 class GoldProblem:
     file: str
     schema: str
     index: int | None
     reason: str
+    severity: str = "error"  # "error" fails the check; "disagreement" is listed
 
     def __str__(self) -> str:
         where = f"{self.schema}[{self.index}]" if self.index is not None else self.schema
@@ -74,7 +87,18 @@ def _check_one(
     except ValidationError as exc:
         return [GoldProblem(file, spec.name, index, "; ".join(validation_errors(exc)))]
     _span, findings = check_record(model, spec, ctx)
-    return [GoldProblem(file, spec.name, index, f.message) for f in findings if f.severity == "error"]
+    problems = []
+    for finding in findings:
+        if finding.severity != "error":
+            continue
+        failing = finding.code in GROUNDING_CODES and not (
+            finding.code == "value_not_in_evidence" and record.get(ENGINE_GAP_KEY)
+        )
+        problems.append(
+            GoldProblem(file, spec.name, index, f"[{finding.code}] {finding.message}",
+                        "error" if failing else "disagreement")
+        )
+    return problems
 
 
 def draft_gold(run_dir: Path, out_dir: Path, specs: list[SchemaSpec]) -> list[Path]:

@@ -81,6 +81,7 @@ class Rules:
     bands: dict[str, tuple[float, float]]
     numerators: dict[str, int]
     denominators: dict[str, int]
+    number_words: dict[str, float]
 
 
 @lru_cache(maxsize=1)
@@ -103,6 +104,7 @@ def load_rules() -> Rules:
         bands={k: (float(v["min"]), float(v["max"])) for k, v in raw["bands"].items()},
         numerators=raw["fractions"]["numerators"],
         denominators=raw["fractions"]["denominators"],
+        number_words={k.lower(): float(v) for k, v in raw["number_words"].items()},
     )
 
 
@@ -144,6 +146,11 @@ def _patterns() -> dict[str, re.Pattern[str]]:
             rf"(?:st|nd|rd|th)?\s+(?:of\s+)?({_alternation(r.months)})\b", re.IGNORECASE
         ),
         "year_cue": re.compile(rf"\b({_alternation(r.year_cues)})\s+$", re.IGNORECASE),
+        "word_number": re.compile(
+            rf"\b({_alternation(r.number_words)})\s+({_alternation([s for s in r.scales if s.isalpha() or ' ' in s and not s[0].isdigit()])})\b(?!\s+of\b)",
+            re.IGNORECASE,
+        ),
+        "and_more": re.compile(r"\s+and\s+(\d{1,3})(?![\d,.])"),
         "fraction": re.compile(
             rf"\b({_alternation(r.numerators)})[\s-]+({_alternation(r.denominators)})\b(?=\s+of\b)",
             re.IGNORECASE,
@@ -195,6 +202,7 @@ def find_mentions(text: str) -> list[Mention]:
         role = _role(text, parse, p)
         mentions.append(_finish(text, parse, role, p))
     mentions.extend(_fractions(text, p))
+    mentions.extend(_word_numbers(text, p))
     mentions.sort(key=lambda m: m.start)
     return _flag_strays(mentions)
 
@@ -220,6 +228,21 @@ def _fractions(text: str, p: dict[str, re.Pattern[str]]) -> list[Mention]:
                 "quantity",
             )
         )
+    return found
+
+
+def _word_numbers(text: str, p: dict[str, re.Pattern[str]]) -> list[Mention]:
+    """'a million people', 'two billion yuan': an exact amount in words."""
+    rules = load_rules()
+    found: list[Mention] = []
+    for match in p["word_number"].finditer(text):
+        value = _scaled(repr(rules.number_words[match.group(1).lower()]), rules.scales[match.group(2).lower()])
+        parse = _Parse(match.start(), match.end(), match.group(), value, value, scaled=True)
+        unit = p["unit"].match(text, parse.end)
+        if unit:
+            parse.unit = rules.units_after[unit.group(1).lower()]
+            parse.end = unit.end()
+        found.append(_finish(text, parse, "quantity", p))
     return found
 
 
@@ -314,6 +337,13 @@ def _read_scales(text: str, parse: _Parse, p: dict[str, re.Pattern[str]], rules:
             parse.value += _scaled(nxt.group(1), rules.scales[second.group(1).lower()])
             parse.literal = parse.value
             parse.end = second.end()
+            factor = rules.scales[second.group(1).lower()]
+    # Machine translation of 5万9千5百: "59 thousand and 500" adds the remainder.
+    remainder = p["and_more"].match(text, parse.end)
+    if remainder and int(remainder.group(1)) < factor and not p["scale"].match(text, remainder.end()):
+        parse.value += float(remainder.group(1))
+        parse.literal = parse.value
+        parse.end = remainder.end()
 
 
 def _read_range(text: str, parse: _Parse, p: dict[str, re.Pattern[str]], rules: Rules) -> None:
