@@ -101,8 +101,15 @@ def splits(path: Path) -> dict[str, CorpusEntry]:
     return {entry.id: entry for entry in load_manifest(path)}
 
 
-def add(url: str, title: str, published: str | None, origin: str, note: str, text_file: Path,
-        corpus_dir: Path = CORPUS_DIR) -> CorpusEntry:
+def add(
+    url: str,
+    title: str,
+    published: str | None,
+    origin: str,
+    note: str,
+    text_file: Path,
+    corpus_dir: Path = CORPUS_DIR,
+) -> CorpusEntry:
     """Copies the text byte for byte into articles/<id>.txt and appends a manifest row."""
     identifier = article_id(url, origin)
     manifest = corpus_dir / MANIFEST_NAME
@@ -116,8 +123,15 @@ def add(url: str, title: str, published: str | None, origin: str, note: str, tex
         raise CorpusError(f"{text_file} is not UTF-8") from exc
     if not data.strip():
         raise CorpusError(f"{text_file} is empty")
-    entry = CorpusEntry(id=identifier, url=url, title=title, published=published or None,
-                        origin=origin, split="unassigned", note=note)  # type: ignore[arg-type]
+    entry = CorpusEntry(
+        id=identifier,
+        url=url,
+        title=title,
+        published=published or None,
+        origin=origin,
+        split="unassigned",
+        note=note,
+    )  # type: ignore[arg-type]
     (corpus_dir / "articles").mkdir(parents=True, exist_ok=True)
     (corpus_dir / "articles" / f"{identifier}.txt").write_bytes(data)
     with manifest.open("a", encoding="utf-8") as handle:

@@ -16,13 +16,12 @@ from pipeline.records import Article, ArticleContext
 from pipeline.runstore import read_jsonl, write_json
 from pipeline.spec import SchemaSpec
 
-
 # What makes a gold record wrong: it does not validate, its evidence is not in the
 # article, or its number cannot be read from its evidence. The schemas' other checks
 # (unit, comparator and kind cues) are the extractor's heuristics: where a person
 # decided otherwise, gold must not bend to them (it would inherit their errors), so
 # they are listed as disagreements, not failures.
-GROUNDING_CODES = frozenset({"evidence_not_found", "value_not_in_evidence"})
+GROUNDING_CODES = frozenset({"evidence_not_found", "value_not_in_evidence", "quantity_not_in_unit"})
 # A gold-only key: the value is right but the quantity engine cannot read it
 # ("6.95 mln"); the check lists the record instead of failing, and the engine's
 # gap stays visible as a recall loss.
@@ -95,8 +94,13 @@ def _check_one(
             finding.code == "value_not_in_evidence" and record.get(ENGINE_GAP_KEY)
         )
         problems.append(
-            GoldProblem(file, spec.name, index, f"[{finding.code}] {finding.message}",
-                        "error" if failing else "disagreement")
+            GoldProblem(
+                file,
+                spec.name,
+                index,
+                f"{finding.message} [{finding.code}]",
+                "error" if failing else "disagreement",
+            )
         )
     return problems
 

@@ -109,7 +109,11 @@ def article_groups(article_ids: list[str], manifest: Path) -> dict[str, set[str]
         entry = entries.get(article_id)
         if entry is None:
             continue
-        for name in (f"split={entry.split}", f"origin={entry.origin}", f"split={entry.split},origin={entry.origin}"):
+        for name in (
+            f"split={entry.split}",
+            f"origin={entry.origin}",
+            f"split={entry.split},origin={entry.origin}",
+        ):
             groups.setdefault(name, set()).add(article_id)
     return dict(sorted(groups.items()))
 
@@ -193,8 +197,14 @@ def calibration(articles: list[ArticleScore], run: Run, spec: SchemaSpec) -> dic
         mean = sum(c for c, _ in members) / len(members)
         right = sum(ok for _, ok in members) / len(members)
         ece += len(members) / len(items) * abs(right - mean)
-        bins.append({"bin": f"{low:.1f}-{high:.1f}", "records": len(members), "mean_confidence": round(mean, 4),
-                     "precision": round(right, 4)})
+        bins.append(
+            {
+                "bin": f"{low:.1f}-{high:.1f}",
+                "records": len(members),
+                "mean_confidence": round(mean, 4),
+                "precision": round(right, 4),
+            }
+        )
     confident = [ok for c, ok in items if c >= HIGH_CONFIDENCE]
     return {
         "records": len(items),

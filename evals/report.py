@@ -35,8 +35,21 @@ def headline_rows(report: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-GROUP_HEADER = ["group", "schema", "articles", "lenient F1", "95% CI", "strict F1", "value F1",
-                "value+kind F1", "period F1", "region F1", "set F1", "ECE", "P at conf>=0.9 (n)"]
+GROUP_HEADER = [
+    "group",
+    "schema",
+    "articles",
+    "lenient F1",
+    "95% CI",
+    "strict F1",
+    "value F1",
+    "value+kind F1",
+    "period F1",
+    "region F1",
+    "set F1",
+    "ECE",
+    "P at conf>=0.9 (n)",
+]
 
 
 def group_rows(report: dict[str, Any]) -> list[list[str]]:
@@ -52,21 +65,23 @@ def group_rows(report: dict[str, Any]) -> list[list[str]]:
             cal = s.get("calibration", {})
             high_n = cal.get("records_at_0.9")
             high_p = cal.get("precision_at_0.9")
-            rows.append([
-                group,
-                name,
-                str(data["articles"]),
-                _pct(lenient),
-                _interval(s["intervals_95"]["lenient"]["macro_f1"]),
-                _pct(s["records"]["strict"]["macro"]["f1"]),
-                _pct(value) if value is not None else "",
-                _pct(value_kind) if value_kind is not None else "",
-                _pct(s["fields_f1"]["period"]) if "period" in s["fields_f1"] else "",
-                _pct(s["fields_f1"]["region"]) if "region" in s["fields_f1"] else "",
-                _pct(set_f1) if set_f1 is not None else "",
-                f"{cal['ece']:.3f}" if "ece" in cal else "",
-                f"{_pct(high_p)} ({high_n})" if high_p is not None else "",
-            ])
+            rows.append(
+                [
+                    group,
+                    name,
+                    str(data["articles"]),
+                    _pct(lenient),
+                    _interval(s["intervals_95"]["lenient"]["macro_f1"]),
+                    _pct(s["records"]["strict"]["macro"]["f1"]),
+                    _pct(value) if value is not None else "",
+                    _pct(value_kind) if value_kind is not None else "",
+                    _pct(s["fields_f1"]["period"]) if "period" in s["fields_f1"] else "",
+                    _pct(s["fields_f1"]["region"]) if "region" in s["fields_f1"] else "",
+                    _pct(set_f1) if set_f1 is not None else "",
+                    f"{cal['ece']:.3f}" if "ece" in cal else "",
+                    f"{_pct(high_p)} ({high_n})" if high_p is not None else "",
+                ]
+            )
     return rows
 
 
@@ -144,8 +159,10 @@ def render_markdown(report: dict[str, Any]) -> str:
                 "",
                 _table(
                     ["confidence", "records", "mean confidence", "observed precision (lenient)"],
-                    [[b["bin"], str(b["records"]), f"{b['mean_confidence']:.3f}", _pct(b["precision"])]
-                     for b in cal["bins"]],
+                    [
+                        [b["bin"], str(b["records"]), f"{b['mean_confidence']:.3f}", _pct(b["precision"])]
+                        for b in cal["bins"]
+                    ],
                 ),
             ]
         out += [

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals.corpus import CORPUS_DIR, MANIFEST_NAME, CorpusError, splits, split_rank
+from evals.corpus import CORPUS_DIR, MANIFEST_NAME, CorpusError, split_rank, splits
 from evals.loading import load_gold
 from pipeline.inputs import decode
 from pipeline.learning.train import GoldArticle
@@ -43,7 +43,11 @@ def training_articles(
             continue
         split_of = splits(source.manifest) if source.manifest is not None else None
         for article_id, data in load_gold(source.gold).items():
-            split = "seed" if split_of is None else (split_of[article_id].split if article_id in split_of else None)
+            split = (
+                "seed"
+                if split_of is None
+                else (split_of[article_id].split if article_id in split_of else None)
+            )
             if split not in TRAINABLE_SPLITS:
                 continue
             path = source.articles / f"{article_id}.txt"

@@ -83,7 +83,9 @@ def number_in_evidence(field: str, unit: str | None = None) -> Check:
         if not mention.of_interest:
             return [not_a_quantity(mention)]
         if unit is not None and mention.unit != unit:
-            return [error("unit_mismatch", f"{field} must be a figure in {unit}; '{mention.text}' is not")]
+            return [
+                error("quantity_not_in_unit", f"{field} must be a figure in {unit}; '{mention.text}' is not")
+            ]
         return artefact_flags(mention, reading)
 
     check.__name__ = f"number_in_evidence_{field}"

@@ -265,14 +265,16 @@ def eval_command(
     """Score a run against gold: RUN_DIR/eval.json and eval.md, a table here, gates."""
     import json
 
+    from evals.corpus import CorpusError
     from evals.harness import GateFailure, check_gates, evaluate
     from evals.loading import EvalInputError
-    from evals.corpus import CorpusError
     from evals.report import GROUP_HEADER, group_rows, headline_rows, render_markdown
     from pipeline.runstore import atomic_write, write_json
 
     try:
-        result = evaluate(run_dir, gold, list(discover(schema_dir or []).values()), articles, manifest=manifest)
+        result = evaluate(
+            run_dir, gold, list(discover(schema_dir or []).values()), articles, manifest=manifest
+        )
     except (EvalInputError, SchemaError, CorpusError) as exc:
         fail(str(exc))
     write_json(run_dir / "eval.json", result.report)

@@ -130,6 +130,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     scale = _alternation(r.scales)
     unit = _alternation(r.units_after)
     nouns = _alternation([n for group in r.count_nouns.values() for n in group])
+    word_scales = [s for s in r.scales if s.replace(" ", "").isalpha() and s.isascii()]
     return {
         # ASCII lookaheads: "万人" and "亿元" are a scale followed by a CJK word.
         "scale": re.compile(rf"\s*({scale})(?![A-Za-z0-9_])(?!,\d)", re.IGNORECASE),
@@ -147,7 +148,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         ),
         "year_cue": re.compile(rf"\b({_alternation(r.year_cues)})\s+$", re.IGNORECASE),
         "word_number": re.compile(
-            rf"\b({_alternation(r.number_words)})\s+({_alternation([s for s in r.scales if s.isalpha() or ' ' in s and not s[0].isdigit()])})\b(?!\s+of\b)",
+            rf"\b({_alternation(r.number_words)})\s+({_alternation(word_scales)})\b(?!\s+of\b)",
             re.IGNORECASE,
         ),
         "and_more": re.compile(r"\s+and\s+(\d{1,3})(?![\d,.])"),
@@ -236,7 +237,9 @@ def _word_numbers(text: str, p: dict[str, re.Pattern[str]]) -> list[Mention]:
     rules = load_rules()
     found: list[Mention] = []
     for match in p["word_number"].finditer(text):
-        value = _scaled(repr(rules.number_words[match.group(1).lower()]), rules.scales[match.group(2).lower()])
+        value = _scaled(
+            repr(rules.number_words[match.group(1).lower()]), rules.scales[match.group(2).lower()]
+        )
         parse = _Parse(match.start(), match.end(), match.group(), value, value, scaled=True)
         unit = p["unit"].match(text, parse.end)
         if unit:

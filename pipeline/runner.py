@@ -23,8 +23,8 @@ from pipeline import __version__
 from pipeline.backends import Backend
 from pipeline.grounding import apply_article_checks, deduplicate, ground
 from pipeline.inputs import InputError
-from pipeline.quantities import Mention
 from pipeline.learning.model import file_sha256
+from pipeline.quantities import Mention
 from pipeline.records import Article, ArticleContext, GroundedRecord
 from pipeline.runstore import RunStore, write_json
 from pipeline.spec import SchemaSpec

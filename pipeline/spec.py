@@ -17,6 +17,7 @@ from pipeline.records import ArticleContext, Finding
 
 if TYPE_CHECKING:
     from pipeline.learning.candidates import Candidate
+    from pipeline.learning.lexicon import Lexicon
 
 FieldMatch = Literal["exact", "numeric", "text", "set", "span", "region", "period"]
 
@@ -98,6 +99,9 @@ class SchemaSpec:
     # learned.npz beside the module of the record model).
     learn: tuple[str, ...] | None = None
     learning_features: Callable[[ArticleContext, Candidate], dict[str, float]] | None = None
+    # Words of each value of a label field (field -> Lexicon), shared by all values
+    # so that rare values are learnable (see pipeline/learning/lexicon.py).
+    label_lexicon: Callable[[], dict[str, Lexicon]] | None = None
     learned_model: Path | None = None
 
     @property

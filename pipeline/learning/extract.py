@@ -19,6 +19,8 @@ from pydantic import BaseModel, ValidationError
 from pipeline.grounding import locate
 from pipeline.learning.candidates import Candidate, mention_candidates, sentence_candidates
 from pipeline.learning.features import mention_features, sentence_features
+from pipeline.learning.lexicon import hits, shared_features
+from pipeline.learning.linear import Features, PairClassifier
 from pipeline.learning.model import LearnedModel
 from pipeline.periods import article_year, period_in
 from pipeline.places import article_region
@@ -67,7 +69,9 @@ def _matches(spec: SchemaSpec, record: dict[str, Any], span: tuple[int, int], ca
     return any(abs(abs(value) - abs(x)) <= 1e-6 * max(1.0, abs(x)) for x in candidate.mention.readings)
 
 
-def rule_records(spec: SchemaSpec, ctx: ArticleContext, candidates: Sequence[Candidate]) -> list[dict[str, Any] | None]:
+def rule_records(
+    spec: SchemaSpec, ctx: ArticleContext, candidates: Sequence[Candidate]
+) -> list[dict[str, Any] | None]:
     """The record the schema's rules made at each candidate, if any."""
     found: list[dict[str, Any] | None] = [None] * len(candidates)
     if spec.offline is None:
@@ -99,6 +103,25 @@ def featurize(
     if spec.learning_features is not None:
         features.update(spec.learning_features(ctx, candidate))
     return features
+
+
+def pair_inputs(
+    spec: SchemaSpec,
+    ctx: ArticleContext,
+    candidates: Sequence[Candidate],
+    rules: Sequence[dict[str, Any] | None],
+) -> dict[str, list[list[Features]]]:
+    """Per lexicon field, per candidate, per value: the pair's shared features."""
+    if spec.label_lexicon is None:
+        return {}
+    out: dict[str, list[list[Features]]] = {}
+    for name, lexicon in spec.label_lexicon().items():
+        found = hits(lexicon, ctx.text)
+        out[name] = [
+            shared_features(lexicon, ctx.text, c, found, (r or {}).get(name))
+            for c, r in zip(candidates, rules, strict=True)
+        ]
+    return out
 
 
 def default_record(spec: SchemaSpec, ctx: ArticleContext, candidate: Candidate) -> dict[str, Any]:
@@ -145,10 +168,18 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
     if not candidates:
         return []
     rules = rule_records(spec, ctx, candidates)
-    encoded = model.vocabulary.encode([featurize(spec, ctx, c, r) for c, r in zip(candidates, rules, strict=True)])
+    encoded = model.vocabulary.encode(
+        [featurize(spec, ctx, c, r) for c, r in zip(candidates, rules, strict=True)]
+    )
     keep = model.keep.probabilities(encoded)
     keep_column = model.keep.classes.index("1") if "1" in model.keep.classes else None
-    label_probabilities = {name: clf.probabilities(encoded) for name, clf in model.labels.items()}
+    shared = pair_inputs(spec, ctx, candidates, rules)
+    label_probabilities = {
+        name: clf.probabilities(encoded, shared[name])
+        if isinstance(clf, PairClassifier)
+        else clf.probabilities(encoded)
+        for name, clf in model.labels.items()
+    }
     key_fields = set(spec.scoring.key_fields)
     out: list[Prediction] = []
     for i, candidate in enumerate(candidates):
@@ -162,7 +193,8 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
             labels[name] = model.labels[name].classes[best]
             if name in key_fields:
                 raw *= float(probabilities[i, best])
-        record = dict(rules[i]) if rules[i] is not None else default_record(spec, ctx, candidate)
+        rule = rules[i]
+        record = dict(rule) if rule is not None else default_record(spec, ctx, candidate)
         record.update(labels)
         mention = candidate.mention
         if mention is not None and "unit" in labels and mention.unit_explicit:

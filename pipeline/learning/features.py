@@ -8,10 +8,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from itertools import pairwise
 
 from pipeline.learning.candidates import Candidate
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 _TOKEN = re.compile(r"[a-z]+(?:-[a-z]+)*|\d+(?:[.,]\d+)*|%")
 WINDOW = 4
 
@@ -25,7 +26,7 @@ def _bag(prefix: str, words: Iterable[str]) -> dict[str, float]:
 
 
 def _pairs(prefix: str, words: list[str]) -> dict[str, float]:
-    return {f"{prefix}{a}_{b}": 1.0 for a, b in zip(words, words[1:], strict=False)}
+    return {f"{prefix}{a}_{b}": 1.0 for a, b in pairwise(words)}
 
 
 def mention_features(text: str, candidate: Candidate) -> dict[str, float]:
@@ -53,7 +54,7 @@ def mention_features(text: str, candidate: Candidate) -> dict[str, float]:
     out[f"unit={mention.unit}"] = 1.0
     out[f"unit_explicit={mention.unit_explicit}"] = 1.0
     out[f"comparator={mention.comparator}"] = 1.0
-    magnitude = int(math.floor(math.log10(abs(mention.value)))) if mention.value else -9
+    magnitude = math.floor(math.log10(abs(mention.value))) if mention.value else -9
     out[f"magnitude={max(-3, min(magnitude, 12))}"] = 1.0
     out[f"integer={float(mention.value).is_integer()}"] = 1.0
     out[f"unit_magnitude={mention.unit}_{max(-3, min(magnitude, 12))}"] = 1.0

@@ -58,7 +58,9 @@ class LinearClassifier:
     coef: NDArray[np.float64]
     intercept: NDArray[np.float64]
 
-    def probabilities(self, encoded: list[tuple[NDArray[np.int64], NDArray[np.float64]]]) -> NDArray[np.float64]:
+    def probabilities(
+        self, encoded: list[tuple[NDArray[np.int64], NDArray[np.float64]]]
+    ) -> NDArray[np.float64]:
         if len(self.classes) == 1:
             return np.ones((len(encoded), 1))
         scores = np.empty((len(encoded), self.coef.shape[0]))
@@ -104,8 +106,9 @@ def fit_classifier(matrix: object, labels: Sequence[str], c: float, seed: int) -
     model = LogisticRegression(C=c, max_iter=5000, random_state=seed)
     model.fit(matrix, list(labels))
     assert tuple(str(x) for x in model.classes_) == classes
-    return LinearClassifier(classes, np.asarray(model.coef_, dtype=np.float64),
-                            np.asarray(model.intercept_, dtype=np.float64))
+    return LinearClassifier(
+        classes, np.asarray(model.coef_, dtype=np.float64), np.asarray(model.intercept_, dtype=np.float64)
+    )
 
 
 def fit_calibrator(raw: Sequence[float], correct: Sequence[bool]) -> Calibrator:
@@ -115,5 +118,81 @@ def fit_calibrator(raw: Sequence[float], correct: Sequence[bool]) -> Calibrator:
 
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
     iso.fit(np.asarray(raw, dtype=np.float64), np.asarray(correct, dtype=np.float64))
-    return Calibrator(np.asarray(iso.X_thresholds_, dtype=np.float64),
-                      np.asarray(iso.y_thresholds_, dtype=np.float64))
+    return Calibrator(
+        np.asarray(iso.X_thresholds_, dtype=np.float64), np.asarray(iso.y_thresholds_, dtype=np.float64)
+    )
+
+
+@dataclass(frozen=True)
+class PairClassifier:
+    """A conditional logit over a lexicon field's values: each value's score is its
+    own weights on the candidate's features plus the shared weights on the pair's
+    lexicon features; probabilities are the softmax of the scores."""
+
+    classes: tuple[str, ...]
+    weights: NDArray[np.float64]  # (values, base features)
+    bias: NDArray[np.float64]  # (values,)
+    shared_names: tuple[str, ...]
+    shared_weights: NDArray[np.float64]
+
+    def probabilities(
+        self,
+        encoded: list[tuple[NDArray[np.int64], NDArray[np.float64]]],
+        shared: Sequence[Sequence[Features]],
+    ) -> NDArray[np.float64]:
+        index = {name: i for i, name in enumerate(self.shared_names)}
+        scores = np.empty((len(encoded), len(self.classes)))
+        for row, (indices, values) in enumerate(encoded):
+            scores[row] = self.weights[:, indices] @ values + self.bias
+            for v, features in enumerate(shared[row]):
+                scores[row, v] += sum(
+                    self.shared_weights[index[name]] * x for name, x in features.items() if name in index
+                )
+        scores -= scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        result: NDArray[np.float64] = exp / exp.sum(axis=1, keepdims=True)
+        return result
+
+
+def fit_pair_classifier(
+    base: Vocabulary,
+    rows: Sequence[Features],
+    shared: Sequence[Sequence[Features]],
+    labels: Sequence[str],
+    values: tuple[str, ...],
+    c: float,
+    seed: int,
+) -> PairClassifier:
+    """Fits the pair model as a binary logistic regression on (candidate, value)
+    pairs, then folds its weights back into per-value and shared arrays."""
+    pairs: list[Features] = []
+    targets: list[str] = []
+    for row, per_value, label in zip(rows, shared, labels, strict=True):
+        for v, value in enumerate(values):
+            features = {f"{value}|{name}": x for name, x in row.items()}
+            features.update(per_value[v])
+            features[f"v={value}"] = 1.0
+            pairs.append(features)
+            targets.append("1" if value == label else "0")
+    vocabulary = build_vocabulary(pairs)
+    binary = fit_classifier(vocabulary.matrix(pairs), targets, c, seed)
+    weights = np.zeros((len(values), len(base.names)))
+    bias = np.zeros(len(values))
+    shared_names: list[str] = []
+    shared_weights: list[float] = []
+    value_index = {value: i for i, value in enumerate(values)}
+    if binary.coef.shape[1] == len(vocabulary.names):
+        coef = binary.coef[0]
+        bias += float(binary.intercept[0])
+        for name, weight in zip(vocabulary.names, coef, strict=True):
+            head, sep, tail = name.partition("|")
+            if sep and head in value_index:
+                column = base.index(tail)
+                if column is not None:
+                    weights[value_index[head], column] = weight
+            elif name.startswith("v=") and name[2:] in value_index:
+                bias[value_index[name[2:]]] += weight
+            elif name != "bias":
+                shared_names.append(name)
+                shared_weights.append(float(weight))
+    return PairClassifier(values, weights, bias, tuple(shared_names), np.asarray(shared_weights))

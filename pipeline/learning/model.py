@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.learning.linear import Calibrator, LinearClassifier, Vocabulary
+from pipeline.learning.linear import Calibrator, LinearClassifier, PairClassifier, Vocabulary
 
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2
 KEEP = "_keep"
 
 
@@ -31,7 +31,7 @@ class LearnedModel:
     feature_version: int
     vocabulary: Vocabulary
     keep: LinearClassifier
-    labels: dict[str, LinearClassifier]
+    labels: dict[str, LinearClassifier | PairClassifier]
     calibrator: Calibrator
     threshold: float
     info: dict[str, Any] = field(default_factory=dict)
@@ -44,6 +44,7 @@ class LearnedModel:
             "feature_version": self.feature_version,
             "threshold": self.threshold,
             "labels": sorted(self.labels),
+            "pair_labels": sorted(n for n, c in self.labels.items() if isinstance(c, PairClassifier)),
             "info": self.info,
         }
         arrays: dict[str, Any] = {
@@ -54,8 +55,14 @@ class LearnedModel:
         }
         for name, classifier in {KEEP: self.keep, **self.labels}.items():
             arrays[f"{name}.classes"] = np.array(classifier.classes, dtype=str)
-            arrays[f"{name}.coef"] = classifier.coef.astype(np.float32)
-            arrays[f"{name}.intercept"] = classifier.intercept
+            if isinstance(classifier, PairClassifier):
+                arrays[f"{name}.weights"] = classifier.weights.astype(np.float32)
+                arrays[f"{name}.bias"] = classifier.bias
+                arrays[f"{name}.shared_names"] = np.array(classifier.shared_names, dtype=str)
+                arrays[f"{name}.shared_weights"] = classifier.shared_weights
+            else:
+                arrays[f"{name}.coef"] = classifier.coef.astype(np.float32)
+                arrays[f"{name}.intercept"] = classifier.intercept
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp.npz")
         np.savez_compressed(temporary, **arrays)
@@ -71,7 +78,9 @@ class LearnedModel:
         except (OSError, ValueError, KeyError) as exc:
             raise ModelFileError(f"{path}: not a polex model file ({exc})") from exc
         if header.get("format") != MODEL_FORMAT:
-            raise ModelFileError(f"{path}: model format {header.get('format')}, this polex reads {MODEL_FORMAT}")
+            raise ModelFileError(
+                f"{path}: model format {header.get('format')}, this polex reads {MODEL_FORMAT}"
+            )
 
         def classifier(name: str) -> LinearClassifier:
             return LinearClassifier(
@@ -80,13 +89,23 @@ class LearnedModel:
                 arrays[f"{name}.intercept"].astype(np.float64),
             )
 
+        def pair(name: str) -> PairClassifier:
+            return PairClassifier(
+                tuple(str(c) for c in arrays[f"{name}.classes"]),
+                arrays[f"{name}.weights"].astype(np.float64),
+                arrays[f"{name}.bias"].astype(np.float64),
+                tuple(str(n) for n in arrays[f"{name}.shared_names"]),
+                arrays[f"{name}.shared_weights"].astype(np.float64),
+            )
+
+        pairs = set(header.get("pair_labels", []))
         return LearnedModel(
             schema=header["schema"],
             candidates=header["candidates"],
             feature_version=header["feature_version"],
             vocabulary=Vocabulary(tuple(str(n) for n in arrays["vocabulary"])),
             keep=classifier(KEEP),
-            labels={name: classifier(name) for name in header["labels"]},
+            labels={name: pair(name) if name in pairs else classifier(name) for name in header["labels"]},
             calibrator=Calibrator(arrays["calibrator_x"], arrays["calibrator_y"]),
             threshold=float(header["threshold"]),
             info=header.get("info", {}),

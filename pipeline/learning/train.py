@@ -13,15 +13,25 @@ import numpy as np
 
 from pipeline.grounding import locate
 from pipeline.learning.candidates import Candidate
-from pipeline.learning.extract import candidate_kind, featurize, find_candidates, label_fields, rule_records
+from pipeline.learning.extract import (
+    candidate_kind,
+    featurize,
+    find_candidates,
+    label_fields,
+    pair_inputs,
+    rule_records,
+)
 from pipeline.learning.features import FEATURE_VERSION
 from pipeline.learning.linear import (
     Calibrator,
+    Features,
     LinearClassifier,
+    PairClassifier,
     Vocabulary,
     build_vocabulary,
     fit_calibrator,
     fit_classifier,
+    fit_pair_classifier,
 )
 from pipeline.learning.model import LearnedModel
 from pipeline.records import Article, ArticleContext
@@ -44,6 +54,7 @@ class Example:
     features: dict[str, float]
     keep: bool
     labels: dict[str, str]
+    shared: dict[str, list[Features]] = field(default_factory=dict)  # lexicon field -> per value
 
 
 @dataclass
@@ -68,7 +79,9 @@ def _readings_match(value: Any, record: dict[str, Any], candidate: Candidate, qu
     )
 
 
-def align(spec: SchemaSpec, text: str, records: list[dict[str, Any]], candidates: Sequence[Candidate]) -> tuple[dict[int, dict[str, Any]], int]:
+def align(
+    spec: SchemaSpec, text: str, records: list[dict[str, Any]], candidates: Sequence[Candidate]
+) -> tuple[dict[int, dict[str, Any]], int]:
     """Which candidate carries each gold record: for numbers, the candidate inside
     (or in the sentence of) the evidence whose readings hold the gold value; for
     sentences, the sentence the evidence overlaps most. Returns candidate index ->
@@ -86,7 +99,8 @@ def align(spec: SchemaSpec, text: str, records: list[dict[str, Any]], candidates
             value = record.get(spec.quantity_field)
             inside = [i for i, c in enumerate(candidates) if start <= c.start < end and i not in taken]
             near = [
-                i for i, c in enumerate(candidates)
+                i
+                for i, c in enumerate(candidates)
                 if c.sentence.start < end and start < c.sentence.end and i not in taken and i not in inside
             ]
             for i in inside + near:
@@ -119,36 +133,71 @@ def examples_of(spec: SchemaSpec, gold: Sequence[GoldArticle]) -> tuple[list[Exa
         aligned, missing = align(spec, ctx.text, item.records, candidates)
         unaligned += missing
         total += len(item.records)
+        shared = pair_inputs(spec, ctx, candidates, rules)
         for i, (candidate, rule) in enumerate(zip(candidates, rules, strict=True)):
             record = aligned.get(i)
             labels = {name: str(record.get(name)) for name in fields} if record is not None else {}
-            examples.append(Example(group, featurize(spec, ctx, candidate, rule), record is not None, labels))
+            examples.append(
+                Example(
+                    group,
+                    featurize(spec, ctx, candidate, rule),
+                    record is not None,
+                    labels,
+                    {name: per_candidate[i] for name, per_candidate in shared.items()},
+                )
+            )
     return examples, unaligned, total
 
 
 @dataclass
 class _Fitted:
     keep: LinearClassifier
-    labels: dict[str, LinearClassifier]
+    labels: dict[str, LinearClassifier | PairClassifier]
 
 
-def _fit(vocabulary: Vocabulary, examples: Sequence[Example], fields: Sequence[str], c: float, seed: int) -> _Fitted:
+def _fit(
+    spec: SchemaSpec,
+    vocabulary: Vocabulary,
+    examples: Sequence[Example],
+    fields: Sequence[str],
+    c: float,
+    seed: int,
+) -> _Fitted:
     matrix = vocabulary.matrix([e.features for e in examples])
     keep = fit_classifier(matrix, ["1" if e.keep else "0" for e in examples], c, seed)
     positives = [i for i, e in enumerate(examples) if e.keep]
-    labels: dict[str, LinearClassifier] = {}
+    lexicons = spec.label_lexicon() if spec.label_lexicon is not None else {}
+    labels: dict[str, LinearClassifier | PairClassifier] = {}
     for name in fields:
-        sub = matrix[positives]  # type: ignore[index]
-        labels[name] = fit_classifier(sub, [examples[i].labels[name] for i in positives], c, seed)
+        targets = [examples[i].labels[name] for i in positives]
+        if name in lexicons:
+            labels[name] = fit_pair_classifier(
+                vocabulary,
+                [examples[i].features for i in positives],
+                [examples[i].shared[name] for i in positives],
+                targets,
+                lexicons[name].values,
+                c,
+                seed,
+            )
+        else:
+            labels[name] = fit_classifier(matrix[positives], targets, c, seed)  # type: ignore[index]
     return _Fitted(keep, labels)
 
 
-def _scores(fitted: _Fitted, vocabulary: Vocabulary, examples: Sequence[Example], key_fields: set[str]) -> list[tuple[float, float, bool]]:
+def _scores(
+    fitted: _Fitted, vocabulary: Vocabulary, examples: Sequence[Example], key_fields: set[str]
+) -> list[tuple[float, float, bool]]:
     """(p_keep, raw confidence, labels right) per example."""
     encoded = vocabulary.encode([e.features for e in examples])
     keep = fitted.keep.probabilities(encoded)
     column = fitted.keep.classes.index("1") if "1" in fitted.keep.classes else None
-    probabilities = {n: clf.probabilities(encoded) for n, clf in fitted.labels.items()}
+    probabilities = {
+        n: clf.probabilities(encoded, [e.shared[n] for e in examples])
+        if isinstance(clf, PairClassifier)
+        else clf.probabilities(encoded)
+        for n, clf in fitted.labels.items()
+    }
     out = []
     for i, example in enumerate(examples):
         p_keep = float(keep[i, column]) if column is not None else 0.0
@@ -162,7 +211,14 @@ def _scores(fitted: _Fitted, vocabulary: Vocabulary, examples: Sequence[Example]
     return out
 
 
-def _out_of_fold(examples: Sequence[Example], fields: Sequence[str], key_fields: set[str], c: float, seed: int) -> list[tuple[float, float, bool]]:
+def _out_of_fold(
+    spec: SchemaSpec,
+    examples: Sequence[Example],
+    fields: Sequence[str],
+    key_fields: set[str],
+    c: float,
+    seed: int,
+) -> list[tuple[float, float, bool]]:
     groups = sorted({e.group for e in examples})
     folds = min(FOLDS, len(groups))
     scores: list[tuple[float, float, bool]] = [(0.0, 0.0, False)] * len(examples)
@@ -171,13 +227,19 @@ def _out_of_fold(examples: Sequence[Example], fields: Sequence[str], key_fields:
         train = [e for e in examples if e.group not in held]
         test_index = [i for i, e in enumerate(examples) if e.group in held]
         vocabulary = build_vocabulary([e.features for e in train])
-        fitted = _fit(vocabulary, train, fields, c, seed)
-        for i, score in zip(test_index, _scores(fitted, vocabulary, [examples[i] for i in test_index], key_fields), strict=True):
+        fitted = _fit(spec, vocabulary, train, fields, c, seed)
+        for i, score in zip(
+            test_index,
+            _scores(fitted, vocabulary, [examples[i] for i in test_index], key_fields),
+            strict=True,
+        ):
             scores[i] = score
     return scores
 
 
-def _best_threshold(scores: Sequence[tuple[float, float, bool]], examples: Sequence[Example], gold_total: int) -> tuple[float, float]:
+def _best_threshold(
+    scores: Sequence[tuple[float, float, bool]], examples: Sequence[Example], gold_total: int
+) -> tuple[float, float]:
     """The keep threshold with the best out-of-fold F1 of fully right records."""
     best = (0.5, -1.0)
     for threshold in np.arange(0.2, 0.81, 0.05):
@@ -191,7 +253,9 @@ def _best_threshold(scores: Sequence[tuple[float, float, bool]], examples: Seque
     return best
 
 
-def train(spec: SchemaSpec, gold: Sequence[GoldArticle], seed: int = 0, info: dict[str, Any] | None = None) -> tuple[LearnedModel, TrainingReport]:
+def train(
+    spec: SchemaSpec, gold: Sequence[GoldArticle], seed: int = 0, info: dict[str, Any] | None = None
+) -> tuple[LearnedModel, TrainingReport]:
     fields = label_fields(spec)
     key_fields = set(spec.scoring.key_fields)
     examples, unaligned, total = examples_of(spec, gold)
@@ -199,16 +263,24 @@ def train(spec: SchemaSpec, gold: Sequence[GoldArticle], seed: int = 0, info: di
         raise ValueError(f"no gold record of {spec.name} could be aligned to a candidate: nothing to learn")
     best: tuple[float, float, float, list[tuple[float, float, bool]]] | None = None
     for c in C_GRID:
-        scores = _out_of_fold(examples, fields, key_fields, c, seed)
+        scores = _out_of_fold(spec, examples, fields, key_fields, c, seed)
         threshold, f1 = _best_threshold(scores, examples, total)
         if best is None or f1 > best[1] + 1e-9:
             best = (c, f1, threshold, scores)
     assert best is not None
     c, f1, threshold, scores = best
-    calibration = [(raw, right) for (p_keep, raw, right) in scores if p_keep >= min(threshold, MIN_CALIBRATION_KEEP) or p_keep >= threshold]
-    calibrator = fit_calibrator([r for r, _ in calibration], [ok for _, ok in calibration]) if calibration else Calibrator(np.zeros(0), np.zeros(0))
+    calibration = [
+        (raw, right)
+        for (p_keep, raw, right) in scores
+        if p_keep >= min(threshold, MIN_CALIBRATION_KEEP) or p_keep >= threshold
+    ]
+    calibrator = (
+        fit_calibrator([r for r, _ in calibration], [ok for _, ok in calibration])
+        if calibration
+        else Calibrator(np.zeros(0), np.zeros(0))
+    )
     vocabulary = build_vocabulary([e.features for e in examples])
-    fitted = _fit(vocabulary, examples, fields, c, seed)
+    fitted = _fit(spec, vocabulary, examples, fields, c, seed)
     report = TrainingReport(
         articles=len(gold),
         candidates=len(examples),
@@ -228,7 +300,12 @@ def train(spec: SchemaSpec, gold: Sequence[GoldArticle], seed: int = 0, info: di
         labels=fitted.labels,
         calibrator=calibrator,
         threshold=threshold,
-        info={**(info or {}), "c": c, "seed": seed, "label_fields": list(fields),
-              "training": {k: v for k, v in report.__dict__.items()}},
+        info={
+            **(info or {}),
+            "c": c,
+            "seed": seed,
+            "label_fields": list(fields),
+            "training": {k: v for k, v in report.__dict__.items()},
+        },
     )
     return model, report

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from pipeline.spec import FieldScore, SchemaSpec, Scoring
+from schemas.policy_measure.learning import lexicon
 from schemas.policy_measure.model import PolicyMeasure
 from schemas.policy_measure.offline import CATEGORIES_FILE, extract
 
@@ -17,6 +18,7 @@ SPEC = SchemaSpec(
     offline=extract,
     identity=("category", "evidence"),
     data_files=(CATEGORIES_FILE,),
+    label_lexicon=lexicon,
     scoring=Scoring(
         fields=(
             FieldScore("category", "exact", weight=2.0, key=True),

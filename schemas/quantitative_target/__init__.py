@@ -6,6 +6,7 @@ from pipeline.spec import Example, FieldScore, SchemaSpec, Scoring
 from schemas.quantitative_target.checks import check_quantity
 from schemas.quantitative_target.consistency import check_consistency, check_growth
 from schemas.quantitative_target.learning import features as learning_features
+from schemas.quantitative_target.learning import lexicon
 from schemas.quantitative_target.model import QuantitativeTarget
 from schemas.quantitative_target.offline import extract
 from schemas.quantitative_target.taxonomy import CUES_FILE, INDICATORS_FILE, indicators
@@ -27,6 +28,7 @@ SPEC = SchemaSpec(
     prompt_context=lambda: {"indicators": [(i.id, i.label) for i in indicators().values()]},
     learn=("indicator", "kind", "unit"),
     learning_features=learning_features,
+    label_lexicon=lexicon,
     scoring=Scoring(
         fields=(
             FieldScore("indicator", "exact", weight=2.0, key=True),

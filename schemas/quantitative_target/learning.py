@@ -4,10 +4,16 @@ sentence before (so that rare indicators are not empty), and the kind cues."""
 
 from __future__ import annotations
 
+import re
+import tomllib
+from functools import lru_cache
+from typing import Any
+
 from pipeline.learning.candidates import Candidate
+from pipeline.learning.lexicon import Lexicon, build_lexicon
 from pipeline.records import ArticleContext
 from schemas.quantitative_target.cues import Clause, read_cues
-from schemas.quantitative_target.taxonomy import alias_pattern
+from schemas.quantitative_target.taxonomy import CUES_FILE, alias_pattern, indicators
 
 
 def _aliases(text: str, start: int, end: int) -> list[tuple[int, str]]:
@@ -38,3 +44,22 @@ def features(ctx: ArticleContext, candidate: Candidate) -> dict[str, float]:
             out[f"cue={name}"] = 1.0
     out[f"cue_kind={cues.inferred()}"] = 1.0
     return out
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> dict[str, Lexicon]:
+    """The taxonomy as a label lexicon: each indicator's aliases and label words."""
+    table = indicators()
+    entries = {i.id: tuple(re.escape(a) for a in i.aliases) for i in table.values()}
+    labels = {i.id: re.sub(r"\(.*?\)", "", i.label) for i in table.values()}
+    raw: dict[str, Any] = tomllib.loads(CUES_FILE.read_text("utf-8"))
+    kinds = {
+        "target": tuple(raw["target"]["clause"]),
+        "actual": tuple(raw["actual"]["clause"]),
+        "change": tuple(raw["lexicon"]["change"]),
+        "completion_rate": tuple(raw["lexicon"]["completion_rate"]),
+    }
+    return {
+        "indicator": build_lexicon("indicator", entries, labels),
+        "kind": build_lexicon("kind", kinds, {k: k.replace("_", " ") for k in kinds}),
+    }

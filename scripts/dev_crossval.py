@@ -1,0 +1,97 @@
+"""Cross-validation on the dev split: the only honest signal for changing features,
+rules or training while the test split stays unseen.
+
+The dev articles are cut into K folds (by salted hash); for each fold a model is
+trained on the seeds and the other folds, the offline backend extracts the held-out
+fold with it, and the folds' outputs are merged into one run directory, which is
+scored against the dev gold:
+
+    python scripts/dev_crossval.py --out runs/dev-cv [--folds 5] [--schema QuantitativeTarget]
+
+Then read runs/dev-cv/eval.md (its worst errors are dev errors, safe to study).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+from evals.corpus import CORPUS_DIR, MANIFEST_NAME, load_manifest, split_rank
+from evals.harness import evaluate
+from evals.report import render_markdown
+from evals.training import training_articles
+from pipeline.backends.offline import OfflineBackend
+from pipeline.learning.train import train
+from pipeline.records import Article
+from pipeline.registry import select
+from pipeline.runner import RunPlan, run_sync
+from pipeline.runstore import atomic_write, read_jsonl, write_json, write_jsonl
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--schema", action="append", default=None)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", category=UserWarning)
+    specs = select(args.schema or [], [])
+    entries = [e for e in load_manifest(CORPUS_DIR / MANIFEST_NAME) if e.split == "dev"]
+    dev = sorted((e.id for e in entries), key=split_rank)
+    folds = [dev[k :: args.folds] for k in range(args.folds)]
+    work = Path(tempfile.mkdtemp(prefix="polex-cv-"))
+    if args.out.exists():
+        shutil.rmtree(args.out)
+    args.out.mkdir(parents=True)
+    merged_manifest: dict[str, object] | None = None
+    articles_meta: list[dict[str, object]] = []
+    rows: dict[str, list[dict[str, object]]] = {s.name: [] for s in specs}
+    rejected: list[dict[str, object]] = []
+    for k, held in enumerate(folds):
+        fold_specs = []
+        for spec in specs:
+            gold = [g for g in training_articles(spec.name) if g.article.id not in held]
+            model, _ = train(spec, gold)
+            path = work / f"fold{k}-{spec.name}.npz"
+            model.save(path)
+            fold_specs.append(dataclasses.replace(spec, learned_model=path))
+        articles = [
+            Article(i, (CORPUS_DIR / "articles" / f"{i}.txt").read_text("utf-8"), source=f"{i}.txt")
+            for i in held
+        ]
+        run_dir = work / f"fold{k}"
+        result = run_sync(RunPlan(articles, [], fold_specs, OfflineBackend(), run_dir))
+        merged_manifest = merged_manifest or dict(result.manifest)
+        articles_meta.extend(result.manifest["articles"])
+        for spec in specs:
+            rows[spec.name].extend(read_jsonl(run_dir / f"{spec.name}.jsonl"))
+        rejected.extend(read_jsonl(run_dir / "rejected.jsonl"))
+        print(f"fold {k}: {len(held)} articles")
+    assert merged_manifest is not None
+    merged_manifest["articles"] = articles_meta
+    merged_manifest["command"] = "scripts/dev_crossval.py"
+    write_json(args.out / "manifest.json", merged_manifest)
+    for name, schema_rows in rows.items():
+        write_jsonl(args.out / f"{name}.jsonl", schema_rows)
+    write_jsonl(args.out / "rejected.jsonl", rejected)
+    gold_dir = work / "dev-gold"
+    gold_dir.mkdir()
+    for article_id in dev:
+        shutil.copy(CORPUS_DIR / "gold" / f"{article_id}.json", gold_dir)
+    shutil.copy(CORPUS_DIR / MANIFEST_NAME, work / MANIFEST_NAME)
+    evaluation = evaluate(args.out, gold_dir, specs, CORPUS_DIR / "articles", manifest=work / MANIFEST_NAME)
+    write_json(args.out / "eval.json", evaluation.report)
+    atomic_write(args.out / "eval.md", render_markdown(evaluation.report))
+    for key, value in sorted(evaluation.report["headline"].items()):
+        if key.startswith("split=dev/") or key.startswith("split=dev,"):
+            print(key, value)
+    print(json.dumps({"out": str(args.out)}))
+
+
+if __name__ == "__main__":
+    main()
