@@ -379,13 +379,31 @@ def train(
     max_articles: Annotated[
         int | None, typer.Option(help="Learn from the first N trainable articles (learning curves).")
     ] = None,
+    gold: Annotated[
+        Path | None,
+        typer.Option(help="Gold folder to learn from instead of the seeds and the corpus (with --articles)."),
+    ] = None,
+    articles: Annotated[Path | None, typer.Option(help="Articles of --gold (<id>.txt).")] = None,
     seed: int = 0,
     schema_dir: SchemaDirs = None,
 ) -> None:
     """Fit each schema's offline classifiers on the seeds and the corpus's dev split
-    (never test), and save them as the model the offline backend loads."""
-    from evals.training import training_articles
+    (never test), and save them as the model the offline backend loads. With --gold,
+    learn from that folder instead (a manifest.jsonl beside it keeps its test split out)."""
+    import warnings
+
+    from evals.corpus import MANIFEST_NAME, CorpusError
+    from evals.loading import EvalInputError
+    from evals.training import DEFAULT_SOURCES, GoldSource, training_articles
     from pipeline.learning.train import train as fit
+
+    warnings.filterwarnings("ignore", module="sklearn")
+    if (gold is None) != (articles is None):
+        fail("--gold and --articles go together")
+    sources = DEFAULT_SOURCES
+    if gold is not None and articles is not None:
+        beside = gold.parent / MANIFEST_NAME
+        sources = (GoldSource(gold, articles, beside if beside.is_file() else None),)
 
     try:
         specs = select(schema or [], schema_dir or [])
@@ -394,12 +412,15 @@ def train(
     if out_path is not None and len(specs) != 1:
         fail("--out needs exactly one --schema")
     for spec in specs:
-        gold = training_articles(spec.name, limit=max_articles)
-        if not any(g.records for g in gold):
+        try:
+            examples = training_articles(spec.name, sources, limit=max_articles)
+        except (CorpusError, EvalInputError) as exc:
+            fail(str(exc))
+        if not any(g.records for g in examples):
             console.print(f"{spec.name}: no gold records to learn from; skipped")
             continue
         try:
-            model, report = fit(spec, gold, seed=seed, info={"articles": [g.article.id for g in gold]})
+            model, report = fit(spec, examples, seed=seed, info={"articles": [g.article.id for g in examples]})
         except ValueError as exc:
             fail(f"{spec.name}: {exc}", 1)
         target = out_path or spec.learned_model_path
