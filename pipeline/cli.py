@@ -400,7 +400,7 @@ def train(
     warnings.filterwarnings("ignore", module="sklearn")
     if (gold is None) != (articles is None):
         fail("--gold and --articles go together")
-    sources = DEFAULT_SOURCES
+    sources: tuple[GoldSource, ...] = DEFAULT_SOURCES
     if gold is not None and articles is not None:
         beside = gold.parent / MANIFEST_NAME
         sources = (GoldSource(gold, articles, beside if beside.is_file() else None),)
@@ -420,7 +420,9 @@ def train(
             console.print(f"{spec.name}: no gold records to learn from; skipped")
             continue
         try:
-            model, report = fit(spec, examples, seed=seed, info={"articles": [g.article.id for g in examples]})
+            model, report = fit(
+                spec, examples, seed=seed, info={"articles": [g.article.id for g in examples]}
+            )
         except ValueError as exc:
             fail(f"{spec.name}: {exc}", 1)
         target = out_path or spec.learned_model_path

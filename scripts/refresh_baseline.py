@@ -29,7 +29,8 @@ def main(eval_json: Path) -> None:
         json.dumps(
             {
                 "description": "The offline default on the corpus's test split (evals/corpus); the CI gate "
-                "(tests/test_quality_gate.py). Refresh after a real improvement with scripts/refresh_baseline.py.",
+                "(tests/test_quality_gate.py). Refresh after a real improvement with "
+                "scripts/refresh_baseline.py.",
                 "headline": headline,
             },
             indent=1,

@@ -43,8 +43,14 @@ def test_the_split_is_the_rule_applied_to_the_ids_and_stratified_by_origin() -> 
 
 def test_an_assigned_article_never_changes_side_when_articles_are_added() -> None:
     extra = [
-        CorpusEntry(id=f"mt_new{i}", url=f"http://x/{i}", title="t", published=None,
-                    origin="machine_translated", split="unassigned")
+        CorpusEntry(
+            id=f"mt_new{i}",
+            url=f"http://x/{i}",
+            title="t",
+            published=None,
+            origin="machine_translated",
+            split="unassigned",
+        )
         for i in range(7)
     ]
     again = assign_splits([*ENTRIES, *extra])

@@ -107,14 +107,22 @@ def test_a_new_schema_without_rules_learns_from_its_gold_with_polex_train(tmp_pa
     for path in sorted(GOLD.glob("*.json")):
         data = json.loads(path.read_text())
         records = [
-            {"evidence": r["evidence"], "value": r["value"], "kind": "target" if r["kind"] == "target" else "actual"}
+            {
+                "evidence": r["evidence"],
+                "value": r["value"],
+                "kind": "target" if r["kind"] == "target" else "actual",
+            }
             for r in data["QuantitativeTarget"]
             if r["unit"] == "persons" and not r.get("uncertain")
         ]
-        (gold / path.name).write_text(json.dumps({"article_id": data["article_id"], "PersonsFigure": records}))
+        (gold / path.name).write_text(
+            json.dumps({"article_id": data["article_id"], "PersonsFigure": records})
+        )
     cli = CliRunner()
     args = ["--schema", "PersonsFigure", "--schema-dir", str(schemas)]
-    before = cli.invoke(app, ["run", str(SEEDS), "--out", str(tmp_path / "r0"), "--backend", "offline", *args])
+    before = cli.invoke(
+        app, ["run", str(SEEDS), "--out", str(tmp_path / "r0"), "--backend", "offline", *args]
+    )
     assert before.exit_code == 1
     errors = read_jsonl(tmp_path / "r0" / "errors.jsonl")
     assert errors and all("no offline rules and no trained model" in e["error"] for e in errors)
@@ -140,8 +148,15 @@ def test_evaluation_reports_each_split_and_a_reliability_table(tmp_path: Path) -
     run = tmp_path / "run"
     cli = CliRunner()
     corpus = GOLD.parent / "corpus"
-    assert cli.invoke(app, ["run", str(corpus / "articles"), "--out", str(run), "--backend", "offline"]).exit_code == 0
-    scored = cli.invoke(app, ["eval", str(run), "--gold", str(corpus / "gold"), "--articles", str(corpus / "articles")])
+    assert (
+        cli.invoke(
+            app, ["run", str(corpus / "articles"), "--out", str(run), "--backend", "offline"]
+        ).exit_code
+        == 0
+    )
+    scored = cli.invoke(
+        app, ["eval", str(run), "--gold", str(corpus / "gold"), "--articles", str(corpus / "articles")]
+    )
     assert scored.exit_code == 0, scored.output
     report = json.loads((run / "eval.json").read_text())
     assert {"split=dev", "split=test", "split=test,origin=machine_translated"} <= set(report["groups"])
