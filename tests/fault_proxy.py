@@ -36,6 +36,7 @@ class FaultProxy(LoopbackHTTPServer):
         first_n: int = 0,
         always_fail_marker: str | None = None,
         delay: float = 0.0,
+        hold_after: int | None = None,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.rate = rate
@@ -44,6 +45,10 @@ class FaultProxy(LoopbackHTTPServer):
         self.first_n = first_n  # inject on the first n requests whatever the rate
         self.always_fail_marker = always_fail_marker  # requests containing it always get a fault
         self.delay = delay  # seconds added to every forwarded request
+        # after this many forwarded requests, later ones wait until `release` is set:
+        # a run that cannot finish before the test says so (no race with the clock)
+        self.hold_after = hold_after
+        self.release = threading.Event()
         self.retry_after = retry_after
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -94,6 +99,9 @@ class FaultProxy(LoopbackHTTPServer):
             def _forward(self, body: bytes) -> httpx.Response:
                 with proxy._lock:
                     proxy.forwarded.append(json.loads(body))
+                    held = proxy.hold_after is not None and len(proxy.forwarded) > proxy.hold_after
+                if held:
+                    proxy.release.wait(timeout=300)
                 if proxy.delay:
                     time.sleep(proxy.delay)
                 response = httpx.post(

@@ -174,7 +174,8 @@ def test_faults_between_the_pipeline_and_the_real_server_change_nothing(server: 
         )
     assert sum(proxy.injected.values()) == 3
     manifest = json.loads((tmp_path / "faulty" / "manifest.json").read_text())
-    assert manifest["totals"]["usage_this_run"]["transport_retries"] == 3
+    # at least the injected faults were retried (a slow answer may time out once more)
+    assert manifest["totals"]["usage_this_run"]["transport_retries"] >= 3
     clean = json.loads((tmp_path / "clean" / "manifest.json").read_text())
     assert manifest["status"] == clean["status"] == "complete"
     assert manifest["articles"][0]["status"] in ("ok", "failed")

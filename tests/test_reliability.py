@@ -227,18 +227,22 @@ def test_sigkill_at_random_points_then_resume_gives_the_uninterrupted_outputs(tm
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
     corpus = _corpus(tmp_path / "corpus.jsonl", 60)
-    with LoopbackLLM() as llm, FaultProxy(llm.url, delay=0.1) as proxy:
+    # The proxy answers the first 12 requests (a few whole articles) and holds the rest: the run
+    # cannot finish before the signal, however fast or slow the machine is.
+    with LoopbackLLM() as llm, FaultProxy(llm.url, hold_after=12) as proxy:
         args = llm_args([corpus], tmp_path / "run", proxy.url, tmp_path / "cache", "--concurrency", "2")
         process = _spawn(args)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         while not list((tmp_path / "run" / "parts").glob("*.json")) and time.monotonic() < deadline:
             time.sleep(0.1)
+        assert process.poll() is None, "the run ended although the proxy holds its requests"
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
         assert process.returncode == 130, stderr
         assert "run the same command to resume" in stderr
         manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
         assert manifest["status"] == "interrupted"
+        proxy.release.set()
         resumed = _spawn(args)
         assert resumed.wait(timeout=300) == 0
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
