@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from pipeline.quantities import find_mentions
@@ -60,8 +61,16 @@ def article_year(text: str, metadata: dict[str, Any] | None = None) -> int | Non
             found = re.search(_YEAR, str(value))
             if found:
                 return int(found.group(1))
-    years = {int(m.text[:4]) for m in find_mentions(text) if m.role in ("year", "date") and len(m.text) >= 4}
-    return years.pop() if len(years) == 1 else None
+    years = _years_named(text)
+    return next(iter(years)) if len(years) == 1 else None
+
+
+@lru_cache(maxsize=64)
+def _years_named(text: str) -> frozenset[int]:
+    """Every year an article names (read once per text: several extractors ask)."""
+    return frozenset(
+        int(m.text[:4]) for m in find_mentions(text) if m.role in ("year", "date") and len(m.text) >= 4
+    )
 
 
 def _year_of(groups: tuple[str | None, ...], year: int | None) -> int | None:

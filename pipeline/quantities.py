@@ -185,7 +185,13 @@ class _Parse:
 
 
 def find_mentions(text: str) -> list[Mention]:
-    """Every numeric mention in ``text``, in order, each with its role."""
+    """Every numeric mention in ``text``, in order, each with its role. (Read once
+    per text: the extractors, checks and periods of one article all ask.)"""
+    return list(_find_mentions(text))
+
+
+@lru_cache(maxsize=16)
+def _find_mentions(text: str) -> tuple[Mention, ...]:
     p = _patterns()
     mentions: list[Mention] = []
     iso_dates = [(m.start(), m.end()) for m in _ISO_DATE.finditer(text)]
@@ -205,7 +211,7 @@ def find_mentions(text: str) -> list[Mention]:
     mentions.extend(_fractions(text, p))
     mentions.extend(_word_numbers(text, p))
     mentions.sort(key=lambda m: m.start)
-    return _flag_strays(mentions)
+    return tuple(_flag_strays(mentions))
 
 
 def _fractions(text: str, p: dict[str, re.Pattern[str]]) -> list[Mention]:

@@ -35,6 +35,7 @@ def mention_candidates(ctx: ArticleContext) -> list[Candidate]:
     all_sentences = sentences(text)
     starts = [s.start for s in all_sentences]
     found: list[Candidate] = []
+    pieces: dict[int, list[Span]] = {}  # sentence start -> its segments, computed once
     for mention in ctx.mentions:
         if not mention.of_interest:
             continue
@@ -43,7 +44,9 @@ def mention_candidates(ctx: ArticleContext) -> list[Candidate]:
             sentence, previous = all_sentences[index], _previous(text, all_sentences, index)
         else:
             sentence, previous = Span(0, len(text), text), None
-        segment = containing(segments(sentence, text), mention.start) or sentence
+        if sentence.start not in pieces:
+            pieces[sentence.start] = segments(sentence, text)
+        segment = containing(pieces[sentence.start], mention.start) or sentence
         found.append(Candidate(mention.start, mention.end, sentence, segment, previous, mention))
     return found
 

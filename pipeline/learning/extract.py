@@ -124,7 +124,9 @@ def pair_inputs(
     return out
 
 
-def default_record(spec: SchemaSpec, ctx: ArticleContext, candidate: Candidate) -> dict[str, Any]:
+def default_record(
+    spec: SchemaSpec, ctx: ArticleContext, candidate: Candidate, year: int | None, region: str | None
+) -> dict[str, Any]:
     fields = spec.model.model_fields
     text = ctx.text
     segment = text[candidate.segment.start : candidate.segment.end]
@@ -143,9 +145,8 @@ def default_record(spec: SchemaSpec, ctx: ArticleContext, candidate: Candidate) 
         if "comparator" in fields:
             out["comparator"] = mention.comparator
     if "region" in fields:
-        out["region"] = article_region(text)
+        out["region"] = region
     if "period" in fields:
-        year = article_year(text, ctx.article.metadata)
         previous = candidate.previous.text if candidate.previous else ""
         out["period"] = (
             period_in(segment, year) or period_in(candidate.sentence.text, year) or period_in(previous, year)
@@ -182,6 +183,9 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
     }
     key_fields = set(spec.scoring.key_fields)
     out: list[Prediction] = []
+    year: int | None = None
+    region: str | None = None
+    context_read = False
     for i, candidate in enumerate(candidates):
         p_keep = float(keep[i, keep_column]) if keep_column is not None else 0.0
         if p_keep < model.threshold:
@@ -194,7 +198,10 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
             if name in key_fields:
                 raw *= float(probabilities[i, best])
         rule = rules[i]
-        record = dict(rule) if rule is not None else default_record(spec, ctx, candidate)
+        if rule is None and not context_read:
+            year, region = article_year(ctx.text, ctx.article.metadata), article_region(ctx.text)
+            context_read = True
+        record = dict(rule) if rule is not None else default_record(spec, ctx, candidate, year, region)
         record.update(labels)
         mention = candidate.mention
         if mention is not None and "unit" in labels and mention.unit_explicit:

@@ -66,10 +66,15 @@ class Lexicon:
     values: tuple[str, ...]
     patterns: tuple[re.Pattern[str], ...]  # one per value
     label_tokens: tuple[frozenset[str], ...]
+    combined: re.Pattern[str]  # every phrase in one pass, longest first, no groups (fast)
+    phrases: tuple[tuple[re.Pattern[str], int], ...]  # the same order: (phrase, value index)
+    token_values: dict[str, tuple[int, ...]]  # label word -> values whose label has it
+    index: dict[str, int]
 
 
 def build_lexicon(field: str, entries: dict[str, tuple[str, ...]], labels: dict[str, str]) -> Lexicon:
-    """``entries``: value -> regular expressions; ``labels``: value -> its label text."""
+    """``entries``: value -> regular expressions in lower case (matched against the
+    lowercased text); ``labels``: value -> its label text."""
     values = tuple(sorted(set(entries) | set(labels)))
     patterns = tuple(
         re.compile("|".join(f"(?:{p})" for p in entries.get(v, ())) or r"(?!x)x", re.IGNORECASE)
@@ -79,7 +84,29 @@ def build_lexicon(field: str, entries: dict[str, tuple[str, ...]], labels: dict[
         frozenset(t for t in tokens(labels.get(v, v.replace("_", " "))) if t not in _STOP and t != "#")
         for v in values
     )
-    return Lexicon(field, values, patterns, label_tokens)
+    phrases = sorted(
+        ((phrase, i) for i, v in enumerate(values) for phrase in entries.get(v, ())),
+        key=lambda item: (-len(item[0]), item[1], item[0]),
+    )
+    # Phrases start at a word's start: the look-behind rejects most positions at once.
+    alternatives = "|".join(f"(?:{phrase})" for phrase, _ in phrases)
+    # Matched against the lowercased text without IGNORECASE (several times faster):
+    # phrases are written in lower case.
+    combined = re.compile(rf"(?<![\w-])(?:{alternatives or '(?!x)x'})")
+    token_values: dict[str, list[int]] = {}
+    for i, words in enumerate(label_tokens):
+        for word in words:
+            token_values.setdefault(word, []).append(i)
+    return Lexicon(
+        field,
+        values,
+        patterns,
+        label_tokens,
+        combined,
+        tuple((re.compile(phrase), i) for phrase, i in phrases),
+        {w: tuple(v) for w, v in token_values.items()},
+        {v: i for i, v in enumerate(values)},
+    )
 
 
 @dataclass(frozen=True)
@@ -90,12 +117,23 @@ class Hit:
 
 
 def hits(lexicon: Lexicon, text: str) -> list[Hit]:
-    found = [
-        Hit(m.start(), m.end(), i)
-        for i, pattern in enumerate(lexicon.patterns)
-        for m in pattern.finditer(text)
-    ]
-    return sorted(found, key=lambda h: (h.start, -h.end))
+    """Every phrase of the lexicon in ``text`` in one pass; where phrases of several
+    values start at one place, the longest wins (as the taxonomy's rules do)."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a character whose lower case is longer: match as is
+        lowered = text
+    found: list[Hit] = []
+    for m in lexicon.combined.finditer(lowered):
+        if m.end() == m.start():
+            continue
+        # which phrase matched: the first, in the combined pattern's order, that
+        # matches here with the same end (group-free matching is much faster)
+        for phrase, value in lexicon.phrases:
+            again = phrase.match(lowered, m.start())
+            if again is not None and again.end() == m.end():
+                found.append(Hit(m.start(), m.end(), value))
+                break
+    return found
 
 
 @lru_cache(maxsize=4096)
@@ -106,39 +144,39 @@ def _tokens_of(text: str) -> frozenset[str]:
 def shared_features(
     lexicon: Lexicon, text: str, candidate: Candidate, article_hits: Sequence[Hit], rule_value: str | None
 ) -> list[dict[str, float]]:
-    """For each value of the lexicon, the value-independent features of the pair."""
+    """For each value of the lexicon, the value-independent features of the pair.
+    Work is per hit and per window word, not per value: most values have none."""
     anchor = candidate.mention.start if candidate.mention is not None else candidate.start
     sentence, segment, previous = candidate.sentence, candidate.segment, candidate.previous
+    out: list[dict[str, float]] = [{} for _ in lexicon.values]
     in_sentence = [h for h in article_hits if sentence.start <= h.start < sentence.end]
+    for hit in in_sentence:
+        features = out[hit.value]
+        features["lex:sentence"] = 1.0
+        if segment.start <= hit.start < segment.end:
+            features["lex:clause"] = 1.0
+        if hit.start >= anchor and hit.start - anchor <= WINDOW_CHARS:
+            features["lex:after"] = 1.0
+        if hit.start < anchor and anchor - hit.end <= WINDOW_CHARS:
+            features["lex:before"] = 1.0
     nearest = min(in_sentence, key=lambda h: abs(h.start - anchor), default=None)
+    if nearest is not None:
+        out[nearest.value]["lex:nearest"] = 1.0
     in_segment = [h for h in in_sentence if segment.start <= h.start < segment.end]
     nearest_segment = min(in_segment, key=lambda h: abs(h.start - anchor), default=None)
+    if nearest_segment is not None:
+        out[nearest_segment.value]["lex:nearest_clause"] = 1.0
+    if previous is not None:
+        for hit in article_hits:
+            if previous.start <= hit.start < previous.end:
+                out[hit.value]["lex:previous"] = 1.0
     window = text[max(sentence.start, anchor - WINDOW_CHARS) : min(sentence.end, anchor + WINDOW_CHARS)]
-    window_tokens = _tokens_of(window)
-    out: list[dict[str, float]] = []
-    for i, value in enumerate(lexicon.values):
-        features: dict[str, float] = {}
-        mine = [h for h in in_sentence if h.value == i]
-        if any(segment.start <= h.start < segment.end for h in mine):
-            features["lex:clause"] = 1.0
-        if mine:
-            features["lex:sentence"] = 1.0
-        if any(h.start >= anchor and h.start - anchor <= WINDOW_CHARS for h in mine):
-            features["lex:after"] = 1.0
-        if any(h.start < anchor and anchor - h.end <= WINDOW_CHARS for h in mine):
-            features["lex:before"] = 1.0
-        if nearest is not None and nearest.value == i:
-            features["lex:nearest"] = 1.0
-        if nearest_segment is not None and nearest_segment.value == i:
-            features["lex:nearest_clause"] = 1.0
-        if previous is not None and any(
-            previous.start <= h.start < previous.end and h.value == i for h in article_hits
-        ):
-            features["lex:previous"] = 1.0
-        overlap = len(window_tokens & lexicon.label_tokens[i])
-        if overlap:
-            features[f"lex:overlap={min(overlap, 3)}"] = 1.0
-        if rule_value == value:
-            features["lex:rule"] = 1.0
-        out.append(features)
+    overlaps: dict[int, int] = {}
+    for token in _tokens_of(window):
+        for i in lexicon.token_values.get(token, ()):
+            overlaps[i] = overlaps.get(i, 0) + 1
+    for i, overlap in overlaps.items():
+        out[i][f"lex:overlap={min(overlap, 3)}"] = 1.0
+    if rule_value is not None and rule_value in lexicon.index:
+        out[lexicon.index[rule_value]]["lex:rule"] = 1.0
     return out

@@ -5,6 +5,7 @@ grounding check to refuse a kind the clause contradicts."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pipeline.quantities import Mention
 from pipeline.text import Span, containing, segments, sentences
@@ -42,6 +43,7 @@ def clause_of(text: str, mention: Mention) -> Clause:
     return Clause(sentence, segment)
 
 
+@lru_cache(maxsize=4096)
 def read_cues(text: str, mention: Mention, clause: Clause) -> KindCues:
     c = cues()
     before = text[max(clause.sentence.start, mention.start - 60) : mention.start]

@@ -50,7 +50,7 @@ def features(ctx: ArticleContext, candidate: Candidate) -> dict[str, float]:
 def lexicon() -> dict[str, Lexicon]:
     """The taxonomy as a label lexicon: each indicator's aliases and label words."""
     table = indicators()
-    entries = {i.id: tuple(re.escape(a) for a in i.aliases) for i in table.values()}
+    entries = {i.id: tuple(re.escape(a.lower()) for a in i.aliases) for i in table.values()}
     labels = {i.id: re.sub(r"\(.*?\)", "", i.label) for i in table.values()}
     raw: dict[str, Any] = tomllib.loads(CUES_FILE.read_text("utf-8"))
     kinds = {
