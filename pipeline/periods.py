@@ -44,7 +44,7 @@ _FIVE_YEAR_PLANS = {
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("months", re.compile(rf"\bfrom {_MONTH} to {_MONTH}(?:,? {_YEAR_REF})?", re.I)),
     ("months", re.compile(rf"\b{_MONTH}\s*(?:-|–|to)\s*{_MONTH}(?:,? {_YEAR_REF})?", re.I)),
-    ("plan", re.compile(r"\b(13th|14th|15th|XIII|XIV|XV)\b[^.;]{0,12}?Five-Year Plan", re.I)),
+    ("plan", re.compile(r"\b(13th|14th|15th|XIII|XIV|XV)\b[^.;]{0,12}?Five[- ]Year\b", re.I)),
     ("year", re.compile(rf"\b(?:by )?the end of (?:{_MONTH} )?{_YEAR}", re.I)),
     ("year", re.compile(rf"\b(?:in|during|for|of|since) {_YEAR}\b", re.I)),
     ("year", re.compile(rf"\b{_YEAR}\b", re.I)),
@@ -82,6 +82,18 @@ def _year_of(groups: tuple[str | None, ...], year: int | None) -> int | None:
     if last and year:
         return year - 1
     return None
+
+
+def period_of_passage(text: str, start: int, year: int | None) -> str | None:
+    """The period a passage fixes for a sentence that fixes none itself: the last
+    period named earlier in the same paragraph ("In 2021, the province ... A total
+    of 1.697 million people ..." are both 2021)."""
+    paragraph_start = text.rfind("\n", 0, start) + 1
+    before = text[paragraph_start:start]
+    found: str | None = None
+    for sentence in re.split(r"(?<=[.;!?。])\s*", before):
+        found = period_in(sentence, year) or found
+    return found
 
 
 def period_in(fragment: str, year: int | None) -> str | None:

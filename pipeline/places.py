@@ -68,6 +68,14 @@ _PROVINCE_VOICE = re.compile(
 )
 
 
+NATION = "China"
+_NATION_VOICE = re.compile(
+    r"\b(?:the (?:whole )?country|nationwide|national(?:ly)?|China's|across China|the State Council|"
+    r"Ministry of Human Resources and Social Security)\b",
+    re.IGNORECASE,
+)
+
+
 def article_region(text: str) -> str | None:
     """The jurisdiction an article reports on: the most named province or city,
     chosen by whether the article speaks of "the city" or "the province". A
@@ -75,7 +83,8 @@ def article_region(text: str) -> str | None:
     ("(Lanzhou Daily)" in an article about "the province" means Gansu)."""
     places = places_in(text)
     if not places:
-        return None
+        # no province or city at all: national figures when the text speaks of the nation
+        return NATION if _NATION_VOICE.search(text) else None
     city_voice = len(_CITY_VOICE.findall(text))
     province_voice = len(_PROVINCE_VOICE.findall(text))
     cities = Counter(p.name for p, _, source in places if p.level == "city" and not source)

@@ -22,7 +22,7 @@ from pipeline.learning.features import mention_features, sentence_features
 from pipeline.learning.lexicon import hits, shared_features
 from pipeline.learning.linear import Features, PairClassifier
 from pipeline.learning.model import LearnedModel
-from pipeline.periods import article_year, period_in
+from pipeline.periods import article_year, period_in, period_of_passage
 from pipeline.places import article_region
 from pipeline.records import ArticleContext
 from pipeline.spec import SchemaSpec
@@ -203,6 +203,11 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
             context_read = True
         record = dict(rule) if rule is not None else default_record(spec, ctx, candidate, year, region)
         record.update(labels)
+        if "period" in record and record["period"] is None:
+            if not context_read:
+                year, region = article_year(ctx.text, ctx.article.metadata), article_region(ctx.text)
+                context_read = True
+            record["period"] = period_of_passage(ctx.text, candidate.sentence.start, year)
         mention = candidate.mention
         if mention is not None and "unit" in labels and mention.unit_explicit:
             allowed = choices(spec.model, "unit") or ()
