@@ -231,6 +231,28 @@ def gold_check(
     )
 
 
+@gold_app.command("agree")
+def gold_agree(
+    gold_a: Annotated[Path, typer.Argument(help="Reference labelling (a gold folder).")],
+    gold_b: Annotated[Path, typer.Argument(help="Second labelling of some of the same articles.")],
+    articles: Annotated[Path, typer.Option(help="Folder of the articles (<id>.txt).")] = DEFAULT_ARTICLES,
+    schema_dir: SchemaDirs = None,
+) -> None:
+    """Inter-annotator agreement: labelling B scored against A by the run scorer."""
+    import json
+
+    from evals.agreement import agreement
+    from evals.loading import EvalInputError
+
+    try:
+        result = agreement(gold_a, gold_b, articles, list(discover(schema_dir or []).values()))
+    except (EvalInputError, SchemaError) as exc:
+        fail(str(exc))
+    if not result["articles"]:
+        fail(f"{gold_a} and {gold_b} share no article")
+    out.print(json.dumps(result, indent=1), markup=False, highlight=False)
+
+
 @gold_app.command("draft")
 def gold_draft(
     run_dir: Annotated[Path, typer.Argument(help="Run directory to draft from.")],

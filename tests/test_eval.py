@@ -240,3 +240,25 @@ def test_compare_reports_paired_differences_and_who_gets_what_right(tmp_path: Pa
     low, high = result["lenient_macro_f1"]["interval_95"]
     assert low <= -0.2 <= high <= 0
     assert len(result["only_a_right"]) == 7 and result["only_b_right"] == []
+
+
+def test_gold_agreement_is_one_with_itself_and_drops_with_a_changed_label(tmp_path: Path) -> None:
+    import shutil
+
+    from evals.agreement import agreement
+    from pipeline.registry import discover
+
+    specs = list(discover([]).values())
+    same = agreement(GOLD, GOLD, SEEDS, specs)
+    assert all(s["lenient_micro_f1"] == 1.0 for s in same["schemas"].values())
+    other = tmp_path / "other"
+    shutil.copytree(GOLD, other)
+    path = sorted(other.glob("*.json"))[0]
+    data = json.loads(path.read_text())
+    data["QuantitativeTarget"][0]["indicator"] = "other"
+    del data["QuantitativeTarget"][1]
+    path.write_text(json.dumps(data))
+    changed = agreement(GOLD, other, SEEDS, specs)["schemas"]["QuantitativeTarget"]
+    n = changed["records_a"]
+    assert changed["records_b"] == n - 1
+    assert changed["lenient_micro_f1"] == pytest.approx(2 * (n - 2) / (2 * n - 1))
