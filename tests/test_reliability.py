@@ -375,3 +375,51 @@ def test_api_keys_never_reach_manifests_logs_or_error_files(
     assert secret not in written
     logging.getLogger("any.library").error("request failed with key %s", secret)
     assert caplog.records and secret not in caplog.text
+
+
+def test_the_installed_polex_script_never_prints_the_api_key(tmp_path: Path) -> None:
+    """The console script runs main(), so its logs are redacted too (a server that
+    echoes the key in a 401 must not put it on the user's terminal)."""
+    from tests.servers import LoopbackHTTPServer, QuietHandler
+
+    secret = "sk-test-SECRET123-never-printed"
+
+    class Echo(QuietHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            body = json.dumps({"error": {"message": f"Incorrect API key provided: {secret}"}}).encode()
+            self.send_response(401)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    script = Path(sys.executable).parent / "polex"
+    assert script.is_file(), f"the console script is not installed beside {sys.executable}"
+    with LoopbackHTTPServer(Echo) as server:
+        env = {**os.environ, "OPENAI_API_KEY": secret}
+        done = subprocess.run(
+            [
+                str(script),
+                "run",
+                str(SEEDS / "000_f717e4e5ad01f3aa.txt"),
+                "--out",
+                str(tmp_path / "run"),
+                "--backend",
+                "openai",
+                "--base-url",
+                server.url,
+                "--retries",
+                "1",
+                "--cache-dir",
+                str(tmp_path / "cache"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert secret not in done.stdout and secret not in done.stderr
+    written = "".join(p.read_text() for p in (tmp_path / "run").rglob("*") if p.is_file())
+    assert secret not in written
