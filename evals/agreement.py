@@ -17,11 +17,7 @@ from pipeline.spec import SchemaSpec
 def agreement(gold_a: Path, gold_b: Path, articles_dir: Path, specs: list[SchemaSpec]) -> dict[str, Any]:
     a, b = load_gold(gold_a), load_gold(gold_b)
     shared = sorted(set(a) & set(b))
-    texts = {
-        i: decode(path.read_bytes())[0]
-        for i in shared
-        if (path := articles_dir / f"{i}.txt").is_file()
-    }
+    texts = {i: decode(path.read_bytes())[0] for i in shared if (path := articles_dir / f"{i}.txt").is_file()}
     out: dict[str, Any] = {"articles": shared, "schemas": {}}
     for spec in specs:
         if not any(spec.name in a[i] for i in shared):
