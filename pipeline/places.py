@@ -76,6 +76,7 @@ _NATION_VOICE = re.compile(
 )
 
 
+@lru_cache(maxsize=64)
 def article_region(text: str) -> str | None:
     """The jurisdiction an article reports on: the most named province or city,
     chosen by whether the article speaks of "the city" or "the province". A

@@ -68,6 +68,7 @@ class Lexicon:
     label_tokens: tuple[frozenset[str], ...]
     combined: re.Pattern[str]  # every phrase in one pass, longest first, no groups (fast)
     phrases: tuple[tuple[re.Pattern[str], int], ...]  # the same order: (phrase, value index)
+    plain: dict[str, int]  # a phrase with no regex syntax -> its value (the first one listed)
     token_values: dict[str, tuple[int, ...]]  # label word -> values whose label has it
     index: dict[str, int]
 
@@ -104,9 +105,20 @@ def build_lexicon(field: str, entries: dict[str, tuple[str, ...]], labels: dict[
         label_tokens,
         combined,
         tuple((re.compile(phrase), i) for phrase, i in phrases),
+        _plain_phrases(phrases),
         {w: tuple(v) for w, v in token_values.items()},
         {v: i for i, v in enumerate(values)},
     )
+
+
+def _plain_phrases(phrases: list[tuple[str, int]]) -> dict[str, int]:
+    """Phrases that are literal text (an escaped alias): their match names them."""
+    plain: dict[str, int] = {}
+    for phrase, value in phrases:
+        literal = re.sub(r"\\(.)", r"\1", phrase)
+        if re.escape(literal) == phrase:
+            plain.setdefault(literal, value)
+    return plain
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,10 @@ def hits(lexicon: Lexicon, text: str) -> list[Hit]:
     found: list[Hit] = []
     for m in lexicon.combined.finditer(lowered):
         if m.end() == m.start():
+            continue
+        known = lexicon.plain.get(m.group())
+        if known is not None:
+            found.append(Hit(m.start(), m.end(), known))
             continue
         # which phrase matched: the first, in the combined pattern's order, that
         # matches here with the same end (group-free matching is much faster)

@@ -21,8 +21,9 @@ _MIN_WORDS = 5
 
 @dataclass(frozen=True)
 class Rules:
-    actions: tuple[re.Pattern[str], ...]
-    categories: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]
+    actions: re.Pattern[str]  # any action verb, one pattern
+    # (name, any of its cues in one pattern, each cue) per category
+    categories: tuple[tuple[str, re.Pattern[str], tuple[re.Pattern[str], ...]], ...]
     groups: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]
 
 
@@ -33,9 +34,14 @@ def rules() -> Rules:
     def compile_all(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
         return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
 
+    def any_of(patterns: list[str]) -> re.Pattern[str]:
+        return re.compile("|".join(f"(?:{p})" for p in patterns) or r"(?!x)x", re.IGNORECASE)
+
     return Rules(
-        actions=compile_all(raw["actions"]["verbs"]),
-        categories=tuple((name, compile_all(e["cues"])) for name, e in raw["categories"].items()),
+        actions=any_of(raw["actions"]["verbs"]),
+        categories=tuple(
+            (name, any_of(e["cues"]), compile_all(e["cues"])) for name, e in raw["categories"].items()
+        ),
         groups=tuple((name, compile_all(cues)) for name, cues in raw["groups"].items()),
     )
 
@@ -43,10 +49,12 @@ def rules() -> Rules:
 def classify(sentence: str) -> str | None:
     """The category with the most cue hits, or None if the sentence is no measure."""
     r = rules()
-    if not any(p.search(sentence) for p in r.actions):
+    if not r.actions.search(sentence):
         return None
     best: tuple[int, str] | None = None
-    for name, cues in r.categories:
+    for name, any_cue, cues in r.categories:
+        if not any_cue.search(sentence):
+            continue
         hits = sum(1 for p in cues if p.search(sentence))
         if hits and (best is None or hits > best[0]):
             best = (hits, name)
