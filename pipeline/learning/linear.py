@@ -26,27 +26,54 @@ class Vocabulary:
         found: int | None = self._index.get(name)  # type: ignore[attr-defined]
         return found
 
-    def encode(self, rows: Sequence[Features]) -> list[tuple[NDArray[np.int64], NDArray[np.float64]]]:
-        encoded = []
-        for row in rows:
-            pairs = [(i, v) for name, v in row.items() if (i := self.index(name)) is not None]
-            indices = np.fromiter((i for i, _ in pairs), dtype=np.int64, count=len(pairs))
-            values = np.fromiter((v for _, v in pairs), dtype=np.float64, count=len(pairs))
-            encoded.append((indices, values))
-        return encoded
+    def encode(self, rows: Sequence[Features]) -> Encoded:
+        index: dict[str, int] = self._index  # type: ignore[attr-defined]
+        row_ids: list[int] = []
+        columns: list[int] = []
+        values: list[float] = []
+        for row, features in enumerate(rows):
+            for name, value in features.items():
+                column = index.get(name)
+                if column is not None:
+                    row_ids.append(row)
+                    columns.append(column)
+                    values.append(value)
+        return Encoded(
+            len(rows),
+            np.asarray(row_ids, dtype=np.int64),
+            np.asarray(columns, dtype=np.int64),
+            np.asarray(values, dtype=np.float64),
+        )
 
     def matrix(self, rows: Sequence[Features]) -> object:
         """A scipy CSR matrix of ``rows`` (for fitting)."""
         from scipy.sparse import csr_matrix
 
-        data: list[float] = []
-        columns: list[int] = []
-        pointers = [0]
-        for indices, values in self.encode(rows):
-            columns.extend(indices.tolist())
-            data.extend(values.tolist())
-            pointers.append(len(columns))
-        return csr_matrix((data, columns, pointers), shape=(len(rows), len(self.names)))
+        encoded = self.encode(rows)
+        return csr_matrix(
+            (encoded.values, (encoded.rows, encoded.columns)), shape=(len(rows), len(self.names))
+        )
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Rows of features as coordinates (row, column, value) of a sparse matrix."""
+
+    n: int
+    rows: NDArray[np.int64]
+    columns: NDArray[np.int64]
+    values: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def dot(self, weights: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(n, k): each row's features times ``weights`` (k, features), summed."""
+        contributions = weights[:, self.columns] * self.values
+        out = np.zeros((self.n, weights.shape[0]))
+        for k in range(weights.shape[0]):
+            out[:, k] = np.bincount(self.rows, weights=contributions[k], minlength=self.n)
+        return out
 
 
 @dataclass(frozen=True)
@@ -58,14 +85,10 @@ class LinearClassifier:
     coef: NDArray[np.float64]
     intercept: NDArray[np.float64]
 
-    def probabilities(
-        self, encoded: list[tuple[NDArray[np.int64], NDArray[np.float64]]]
-    ) -> NDArray[np.float64]:
+    def probabilities(self, encoded: Encoded) -> NDArray[np.float64]:
         if len(self.classes) == 1:
             return np.ones((len(encoded), 1))
-        scores = np.empty((len(encoded), self.coef.shape[0]))
-        for row, (indices, values) in enumerate(encoded):
-            scores[row] = self.coef[:, indices] @ values + self.intercept
+        scores = encoded.dot(self.coef) + self.intercept
         if self.coef.shape[0] == 1:
             positive = 1.0 / (1.0 + np.exp(-scores[:, 0]))
             return np.stack([1.0 - positive, positive], axis=1)
@@ -135,16 +158,13 @@ class PairClassifier:
     shared_names: tuple[str, ...]
     shared_weights: NDArray[np.float64]
 
-    def probabilities(
-        self,
-        encoded: list[tuple[NDArray[np.int64], NDArray[np.float64]]],
-        shared: Sequence[Sequence[Features]],
-    ) -> NDArray[np.float64]:
+    def probabilities(self, encoded: Encoded, shared: Sequence[Sequence[Features]]) -> NDArray[np.float64]:
         index = {name: i for i, name in enumerate(self.shared_names)}
-        scores = np.empty((len(encoded), len(self.classes)))
-        for row, (indices, values) in enumerate(encoded):
-            scores[row] = self.weights[:, indices] @ values + self.bias
+        scores = encoded.dot(self.weights) + self.bias
+        for row in range(len(encoded)):
             for v, features in enumerate(shared[row]):
+                if not features:
+                    continue
                 scores[row, v] += sum(
                     self.shared_weights[index[name]] * x for name, x in features.items() if name in index
                 )

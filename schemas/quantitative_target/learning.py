@@ -16,9 +16,15 @@ from schemas.quantitative_target.cues import Clause, read_cues
 from schemas.quantitative_target.taxonomy import CUES_FILE, alias_pattern, indicators
 
 
-def _aliases(text: str, start: int, end: int) -> list[tuple[int, str]]:
+@lru_cache(maxsize=16)
+def _article_aliases(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Every taxonomy alias of an article, found once: (start, end, indicator)."""
     pattern, owner = alias_pattern()
-    return [(match.start(), owner[match.group().lower()]) for match in pattern.finditer(text, start, end)]
+    return tuple((m.start(), m.end(), owner[m.group().lower()]) for m in pattern.finditer(text))
+
+
+def _aliases(text: str, start: int, end: int) -> list[tuple[int, str]]:
+    return [(s, indicator) for s, e, indicator in _article_aliases(text) if start <= s and e <= end]
 
 
 def features(ctx: ArticleContext, candidate: Candidate) -> dict[str, float]:
