@@ -52,6 +52,7 @@ class CorpusEntry(BaseModel):
     origin: Origin
     split: Split
     note: str = Field(default="", description="Where it came from and anything done to it.")
+    batch: int = Field(default=1, description="Which `split` run assigned it (0: not yet assigned).")
 
 
 def article_id(url: str, origin: str) -> str:
@@ -65,15 +66,17 @@ def split_rank(identifier: str) -> str:
 
 
 def assign_splits(entries: list[CorpusEntry]) -> list[CorpusEntry]:
-    """Every unassigned entry gets dev or test by the rule above; others keep theirs."""
+    """Every unassigned entry gets dev or test by the rule above, and the next batch
+    number; others keep theirs."""
     out = list(entries)
+    batch = max((e.batch for e in out if e.split != "unassigned"), default=0) + 1
     for origin in ORIGIN_PREFIX:
         mine = [i for i, e in enumerate(out) if e.origin == origin]
         new = sorted((i for i in mine if out[i].split == "unassigned"), key=lambda i: split_rank(out[i].id))
         have_test = sum(out[i].split == "test" for i in mine)
         wanted = round(TEST_SHARE * len(mine)) - have_test
         for rank, i in enumerate(new):
-            out[i] = out[i].model_copy(update={"split": "test" if rank < wanted else "dev"})
+            out[i] = out[i].model_copy(update={"split": "test" if rank < wanted else "dev", "batch": batch})
     return out
 
 
@@ -82,7 +85,7 @@ def write_manifest(path: Path, entries: list[CorpusEntry]) -> None:
 
 
 def load_manifest(path: Path) -> list[CorpusEntry]:
-    """Reads manifest.jsonl; every row must validate and agree with the split rule."""
+    """Reads manifest.jsonl; every row must validate and its id must derive from its URL."""
     if not path.is_file():
         raise CorpusError(f"corpus manifest {path} does not exist")
     entries: list[CorpusEntry] = []
@@ -93,6 +96,8 @@ def load_manifest(path: Path) -> list[CorpusEntry]:
             entry = CorpusEntry.model_validate_json(line)
         except ValueError as exc:
             raise CorpusError(f"{path}:{number}: not a manifest row ({exc})") from exc
+        if entry.split != "seed" and entry.id != article_id(entry.url, entry.origin):
+            raise CorpusError(f"{path}:{number}: id {entry.id} does not derive from its URL and origin")
         entries.append(entry)
     return entries
 
@@ -130,6 +135,7 @@ def add(
         published=published or None,
         origin=origin,
         split="unassigned",
+        batch=0,
         note=note,
     )  # type: ignore[arg-type]
     (corpus_dir / "articles").mkdir(parents=True, exist_ok=True)

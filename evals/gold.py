@@ -20,7 +20,9 @@ from pipeline.spec import SchemaSpec
 # article, or its number cannot be read from its evidence. The schemas' other checks
 # (unit, comparator and kind cues) are the extractor's heuristics: where a person
 # decided otherwise, gold must not bend to them (it would inherit their errors), so
-# they are listed as disagreements, not failures.
+# they are listed as disagreements, not failures. The engine's role of a number
+# (year, name, ordinal: `not_a_quantity`) is such a heuristic too: a quoted forecast
+# ("another 1 to 3 million") reads as a name to the engine and is still a figure.
 GROUNDING_CODES = frozenset({"evidence_not_found", "value_not_in_evidence", "quantity_not_in_unit"})
 # A gold-only key: the value is right but the quantity engine cannot read it
 # ("6.95 mln"); the check lists the record instead of failing, and the engine's
@@ -87,6 +89,12 @@ def _check_one(
         return [GoldProblem(file, spec.name, index, "; ".join(validation_errors(exc)))]
     _span, findings = check_record(model, spec, ctx)
     problems = []
+    if record.get(ENGINE_GAP_KEY) and not any(f.code == "value_not_in_evidence" for f in findings):
+        problems.append(
+            GoldProblem(
+                file, spec.name, index, "engine_gap is stale: the engine now reads this value", "disagreement"
+            )
+        )
     for finding in findings:
         if finding.severity != "error":
             continue

@@ -36,7 +36,11 @@ def training_articles(
 ) -> list[GoldArticle]:
     """Gold articles of the trainable splits, in a fixed order (seeds first, then
     dev by salted hash), the first ``limit`` of them when given. An article whose
-    split is `test` (or unknown) is never returned."""
+    split is `test` (or unknown) is never returned, and neither is any article the
+    corpus manifest does not list as dev, whatever folder its gold sits in (a copy
+    of the corpus gold elsewhere cannot smuggle test articles in)."""
+    corpus = CORPUS_DIR / MANIFEST_NAME
+    corpus_splits = splits(corpus) if corpus.is_file() else {}
     found: list[tuple[int, str, GoldArticle]] = []
     for source in sources:
         if not source.gold.is_dir() or not any(source.gold.glob("*.json")):
@@ -48,6 +52,8 @@ def training_articles(
                 if split_of is None
                 else (split_of[article_id].split if article_id in split_of else None)
             )
+            if article_id in corpus_splits and corpus_splits[article_id].split != "dev":
+                split = corpus_splits[article_id].split
             if split not in TRAINABLE_SPLITS:
                 continue
             path = source.articles / f"{article_id}.txt"

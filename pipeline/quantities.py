@@ -148,7 +148,9 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         ),
         "year_cue": re.compile(rf"\b({_alternation(r.year_cues)})\s+$", re.IGNORECASE),
         "word_number": re.compile(
-            rf"\b({_alternation(r.number_words)})\s+({_alternation(word_scales)})\b(?!\s+of\b)",
+            # not "a thousand-year", "one in a million", "one thousand two hundred"
+            rf"(?<!\bin )\b({_alternation(r.number_words)})\s+({_alternation(word_scales)})(?![\w-])"
+            rf"(?!\s+of\b)(?!\s+(?:and\s+)?(?:{_alternation(r.number_words)}|hundred|thousand)\b)",
             re.IGNORECASE,
         ),
         "and_more": re.compile(r"\s+and\s+(\d{1,3})(?![\d,.])"),
@@ -243,6 +245,8 @@ def _word_numbers(text: str, p: dict[str, re.Pattern[str]]) -> list[Mention]:
     rules = load_rules()
     found: list[Mention] = []
     for match in p["word_number"].finditer(text):
+        if match.group(1)[0].isupper() and match.group(2)[0].isupper():
+            continue  # a title-case name: "A Thousand Talents"
         value = _scaled(
             repr(rules.number_words[match.group(1).lower()]), rules.scales[match.group(2).lower()]
         )
@@ -348,8 +352,16 @@ def _read_scales(text: str, parse: _Parse, p: dict[str, re.Pattern[str]], rules:
             parse.end = second.end()
             factor = rules.scales[second.group(1).lower()]
     # Machine translation of 5万9千5百: "59 thousand and 500" adds the remainder.
+    # ... only when a count noun follows ("59 thousand and 500 people"), never a unit
+    # or another noun ("1.2 million and 85 percent", "11 million and 3 provinces")
     remainder = p["and_more"].match(text, parse.end)
-    if remainder and int(remainder.group(1)) < factor and not p["scale"].match(text, remainder.end()):
+    if (
+        remainder
+        and int(remainder.group(1)) < factor
+        and not p["scale"].match(text, remainder.end())
+        and not p["unit"].match(text, remainder.end())
+        and p["noun"].match(text, remainder.end())
+    ):
         parse.value += float(remainder.group(1))
         parse.literal = parse.value
         parse.end = remainder.end()

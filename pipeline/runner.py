@@ -94,11 +94,15 @@ def settings_key(backend: Backend, specs: list[SchemaSpec]) -> str:
         for k, v in described.get("parameters", {}).items()
         if k not in ("requests_per_minute", "tokens_per_minute", "timeout")
     }
+    schemas = schema_fingerprints(specs)
+    if described.get("backend") != "offline" or str(described.get("model", "")).startswith("rules"):
+        for fingerprint in schemas.values():  # only the learned offline path reads the model
+            fingerprint.pop("learned_model_sha256", None)
     payload = {
         "backend": described.get("backend"),
         "model": described.get("model"),
         "parameters": params,
-        "schemas": schema_fingerprints(specs),
+        "schemas": schemas,
         "part_format": PART_FORMAT,
         "version": __version__,
     }

@@ -32,9 +32,14 @@ def test_the_corpus_has_the_size_and_mix_the_protocol_needs() -> None:
         assert entry.url.startswith("http"), entry.id
 
 
-def test_the_split_is_the_rule_applied_to_the_ids_and_stratified_by_origin() -> None:
-    fresh = [e.model_copy(update={"split": "unassigned"}) for e in ENTRIES]
-    assert [e.split for e in assign_splits(fresh)] == [e.split for e in ENTRIES]
+def test_the_split_is_the_rule_applied_to_the_ids_batch_by_batch_and_stratified_by_origin() -> None:
+    replay: list[CorpusEntry] = []
+    for batch in sorted({e.batch for e in ENTRIES}):
+        added = [
+            e.model_copy(update={"split": "unassigned", "batch": 0}) for e in ENTRIES if e.batch == batch
+        ]
+        replay = assign_splits([*replay, *added])
+    assert {e.id: (e.split, e.batch) for e in replay} == {e.id: (e.split, e.batch) for e in ENTRIES}
     for origin in ("machine_translated", "official_english"):
         mine = [e for e in ENTRIES if e.origin == origin]
         share = sum(e.split == "test" for e in mine) / len(mine)
@@ -88,6 +93,17 @@ def test_no_rule_prompt_or_data_file_quotes_a_test_article() -> None:
 def test_no_shipped_model_learned_from_a_test_article(path: Path) -> None:
     trained_on = set(LearnedModel.load(path).info["articles"])
     assert trained_on and not trained_on & TEST_IDS
+
+
+def test_a_copy_of_the_corpus_gold_elsewhere_cannot_bring_test_articles_into_training(tmp_path: Path) -> None:
+    import shutil
+
+    from evals.training import GoldSource
+
+    shutil.copytree(CORPUS_DIR / "gold", tmp_path / "gold")
+    source = (GoldSource(tmp_path / "gold", CORPUS_DIR / "articles", None),)
+    ids = {g.article.id for g in training_articles("QuantitativeTarget", source)}
+    assert ids and not ids & TEST_IDS
 
 
 def test_training_data_never_includes_the_test_split() -> None:

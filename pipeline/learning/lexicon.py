@@ -132,8 +132,8 @@ def hits(lexicon: Lexicon, text: str) -> list[Hit]:
     """Every phrase of the lexicon in ``text`` in one pass; where phrases of several
     values start at one place, the longest wins (as the taxonomy's rules do)."""
     lowered = text.lower()
-    if len(lowered) != len(text):  # a character whose lower case is longer: match as is
-        lowered = text
+    if len(lowered) != len(text):  # a character whose lower case is longer ("İ"): keep it as is
+        lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     found: list[Hit] = []
     for m in lexicon.combined.finditer(lowered):
         if m.end() == m.start():
