@@ -3,7 +3,7 @@
 Fields are filled in this order: the schema's own rules for the same candidate
 (when it has rules and they produced a record there); else conventions from the
 core (the clause as evidence, the engine's number, unit, comparator and range,
-the region and period of the clause with the article as fallback, the clause text
+the article's region, the period of the clause, sentence or passage, the clause text
 for any other required text field); then the classifiers set every label field.
 """
 
