@@ -10,17 +10,19 @@ for any other required text field); then the classifiers set every label field.
 from __future__ import annotations
 
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel, ValidationError
 
 from pipeline.grounding import locate
 from pipeline.learning.candidates import Candidate, mention_candidates, sentence_candidates
 from pipeline.learning.features import mention_features, sentence_features
 from pipeline.learning.lexicon import hits, shared_features
-from pipeline.learning.linear import Features, PairClassifier
+from pipeline.learning.linear import Encoded, Features, LinearClassifier, PairClassifier
 from pipeline.learning.model import LearnedModel
 from pipeline.periods import article_year, period_in, period_of_passage
 from pipeline.places import article_region
@@ -157,6 +159,39 @@ def default_record(
     return out
 
 
+def label_probabilities(
+    classifiers: Mapping[str, LinearClassifier | PairClassifier],
+    encoded: Encoded,
+    shared: Mapping[str, Sequence[Sequence[Features]]],
+) -> dict[str, NDArray[np.float64]]:
+    """Per label field, (candidates, values) probabilities."""
+    return {
+        name: clf.probabilities(encoded, shared[name])
+        if isinstance(clf, PairClassifier)
+        else clf.probabilities(encoded)
+        for name, clf in classifiers.items()
+    }
+
+
+def choose_labels(
+    classifiers: Mapping[str, LinearClassifier | PairClassifier],
+    probabilities: Mapping[str, NDArray[np.float64]],
+    row: int,
+    key_fields: set[str],
+    p_keep: float,
+) -> tuple[dict[str, str], float]:
+    """The most probable value of each label field for one candidate, and the raw
+    confidence: the keep probability times the key fields' probabilities."""
+    labels: dict[str, str] = {}
+    product = p_keep
+    for name, p in probabilities.items():
+        best = int(p[row].argmax())
+        labels[name] = classifiers[name].classes[best]
+        if name in key_fields:
+            product *= float(p[row, best])
+    return labels, product
+
+
 @dataclass(frozen=True)
 class Prediction:
     record: BaseModel
@@ -174,39 +209,27 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
     )
     keep = model.keep.probabilities(encoded)
     keep_column = model.keep.classes.index("1") if "1" in model.keep.classes else None
-    shared = pair_inputs(spec, ctx, candidates, rules)
-    label_probabilities = {
-        name: clf.probabilities(encoded, shared[name])
-        if isinstance(clf, PairClassifier)
-        else clf.probabilities(encoded)
-        for name, clf in model.labels.items()
-    }
+    probabilities = label_probabilities(model.labels, encoded, pair_inputs(spec, ctx, candidates, rules))
     key_fields = set(spec.scoring.key_fields)
     out: list[Prediction] = []
-    year: int | None = None
-    region: str | None = None
-    context_read = False
     for i, candidate in enumerate(candidates):
         p_keep = float(keep[i, keep_column]) if keep_column is not None else 0.0
         if p_keep < model.threshold:
             continue
-        raw = p_keep
-        labels: dict[str, str] = {}
-        for name, probabilities in label_probabilities.items():
-            best = int(probabilities[i].argmax())
-            labels[name] = model.labels[name].classes[best]
-            if name in key_fields:
-                raw *= float(probabilities[i, best])
+        labels, raw = choose_labels(model.labels, probabilities, i, key_fields, p_keep)
         rule = rules[i]
-        if rule is None and not context_read:
-            year, region = article_year(ctx.text, ctx.article.metadata), article_region(ctx.text)
-            context_read = True
-        record = dict(rule) if rule is not None else default_record(spec, ctx, candidate, year, region)
+        # the article's year and region are read once per text (cached), only when needed
+        year = (
+            article_year(ctx.text, ctx.article.metadata)
+            if rule is None or rule.get("period") is None
+            else None
+        )
+        if rule is not None:
+            record = dict(rule)
+        else:
+            record = default_record(spec, ctx, candidate, year, article_region(ctx.text))
         record.update(labels)
         if "period" in record and record["period"] is None:
-            if not context_read:
-                year, region = article_year(ctx.text, ctx.article.metadata), article_region(ctx.text)
-                context_read = True
             record["period"] = period_of_passage(ctx.text, candidate.sentence.start, year)
         mention = candidate.mention
         if mention is not None and "unit" in labels and mention.unit_explicit:

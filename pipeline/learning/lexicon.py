@@ -64,7 +64,6 @@ WINDOW_CHARS = 60
 class Lexicon:
     field: str
     values: tuple[str, ...]
-    patterns: tuple[re.Pattern[str], ...]  # one per value
     label_tokens: tuple[frozenset[str], ...]
     combined: re.Pattern[str]  # every phrase in one pass, longest first, no groups (fast)
     phrases: tuple[tuple[re.Pattern[str], int], ...]  # the same order: (phrase, value index)
@@ -77,10 +76,6 @@ def build_lexicon(field: str, entries: dict[str, tuple[str, ...]], labels: dict[
     """``entries``: value -> regular expressions in lower case (matched against the
     lowercased text); ``labels``: value -> its label text."""
     values = tuple(sorted(set(entries) | set(labels)))
-    patterns = tuple(
-        re.compile("|".join(f"(?:{p})" for p in entries.get(v, ())) or r"(?!x)x", re.IGNORECASE)
-        for v in values
-    )
     label_tokens = tuple(
         frozenset(t for t in tokens(labels.get(v, v.replace("_", " "))) if t not in _STOP and t != "#")
         for v in values
@@ -101,7 +96,6 @@ def build_lexicon(field: str, entries: dict[str, tuple[str, ...]], labels: dict[
     return Lexicon(
         field,
         values,
-        patterns,
         label_tokens,
         combined,
         tuple((re.compile(phrase), i) for phrase, i in phrases),

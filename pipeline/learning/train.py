@@ -15,15 +15,16 @@ from pipeline.grounding import locate
 from pipeline.learning.candidates import Candidate
 from pipeline.learning.extract import (
     candidate_kind,
+    choose_labels,
     featurize,
     find_candidates,
     label_fields,
+    label_probabilities,
     pair_inputs,
     rule_records,
 )
 from pipeline.learning.features import FEATURE_VERSION
 from pipeline.learning.linear import (
-    Calibrator,
     Features,
     LinearClassifier,
     PairClassifier,
@@ -192,21 +193,15 @@ def _scores(
     encoded = vocabulary.encode([e.features for e in examples])
     keep = fitted.keep.probabilities(encoded)
     column = fitted.keep.classes.index("1") if "1" in fitted.keep.classes else None
-    probabilities = {
-        n: clf.probabilities(encoded, [e.shared[n] for e in examples])
-        if isinstance(clf, PairClassifier)
-        else clf.probabilities(encoded)
-        for n, clf in fitted.labels.items()
+    shared = {
+        n: [e.shared[n] for e in examples] for n, c in fitted.labels.items() if isinstance(c, PairClassifier)
     }
+    probabilities = label_probabilities(fitted.labels, encoded, shared)
     out = []
     for i, example in enumerate(examples):
         p_keep = float(keep[i, column]) if column is not None else 0.0
-        raw, right = p_keep, example.keep
-        for name, p in probabilities.items():
-            best = int(p[i].argmax())
-            if name in key_fields:
-                raw *= float(p[i, best])
-                right = right and fitted.labels[name].classes[best] == example.labels.get(name)
+        labels, raw = choose_labels(fitted.labels, probabilities, i, key_fields, p_keep)
+        right = example.keep and all(labels[n] == example.labels.get(n) for n in labels if n in key_fields)
         out.append((p_keep, raw, right))
     return out
 
@@ -269,16 +264,10 @@ def train(
             best = (c, f1, threshold, scores)
     assert best is not None
     c, f1, threshold, scores = best
-    calibration = [
-        (raw, right)
-        for (p_keep, raw, right) in scores
-        if p_keep >= min(threshold, MIN_CALIBRATION_KEEP) or p_keep >= threshold
-    ]
-    calibrator = (
-        fit_calibrator([r for r, _ in calibration], [ok for _, ok in calibration])
-        if calibration
-        else Calibrator(np.zeros(0), np.zeros(0))
-    )
+    # The calibrator sees every out-of-fold candidate the keep classifier does not
+    # dismiss outright (p_keep >= MIN_CALIBRATION_KEEP, below any keep threshold).
+    calibration = [(raw, right) for (p_keep, raw, right) in scores if p_keep >= MIN_CALIBRATION_KEEP]
+    calibrator = fit_calibrator([r for r, _ in calibration], [ok for _, ok in calibration])
     vocabulary = build_vocabulary([e.features for e in examples])
     fitted = _fit(spec, vocabulary, examples, fields, c, seed)
     report = TrainingReport(
