@@ -16,7 +16,12 @@ class Chunk:
     count: int
 
 
+MIN_CHUNK_CHARS = 1000
+
+
 def chunk(text: str, max_chars: int = 6000, overlap: int = 400) -> list[Chunk]:
+    if max_chars < 2 * overlap or max_chars < MIN_CHUNK_CHARS:
+        raise ValueError(f"chunk size {max_chars} is too small: at least {max(MIN_CHUNK_CHARS, 2 * overlap)}")
     if len(text) <= max_chars:
         return [Chunk(0, len(text), 1, 1)]
     bounds: list[tuple[int, int]] = []
@@ -33,9 +38,10 @@ def chunk(text: str, max_chars: int = 6000, overlap: int = 400) -> list[Chunk]:
         if end >= len(text):
             break
         # the next chunk starts at a sentence start within the overlap, if any
-        restart = end - overlap
+        # (always past the current start, so every chunk moves forward)
+        restart = max(end - overlap, start + 1)
         later = [s.start for s in spans if restart <= s.start < end]
-        start = later[0] if later else max(restart, start + 1)
+        start = later[0] if later else restart
     return [Chunk(s, e, i + 1, len(bounds)) for i, (s, e) in enumerate(bounds)]
 
 

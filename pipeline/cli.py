@@ -11,7 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pipeline import __version__
 from pipeline.backends import MODES, BackendError, BackendOptions, LLMSettings, create, resolve_name
+from pipeline.chunking import MIN_CHUNK_CHARS
 from pipeline.inputs import DEFAULT_MAX_BYTES, InputRefusal, read_inputs
 from pipeline.logs import configure as configure_logging
 from pipeline.registry import SchemaError, discover, select
@@ -28,6 +30,21 @@ console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line (g
 out = Console(soft_wrap=True)
 
 DEFAULT_CACHE = Path(os.environ.get("POLEX_CACHE_DIR", Path.home() / ".cache" / "polex" / "responses"))
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        out.print(f"polex {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Extract quantitative targets and policy measures from employment-policy news."""
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -53,16 +70,18 @@ def run(
         str | None, typer.Option(help="OpenAI-compatible endpoint (env OPENAI_BASE_URL).")
     ] = None,
     mode: Annotated[str, typer.Option(help=f"Structured-output mode: {', '.join(MODES)}.")] = "json_schema",
-    temperature: float = 0.0,
+    temperature: Annotated[float, typer.Option(min=0.0)] = 0.0,
     seed: int = 0,
-    max_tokens: int = 2048,
-    max_reasks: Annotated[int, typer.Option(help="Validation reasks per call.")] = 2,
-    concurrency: Annotated[int, typer.Option(help="Articles processed at once.")] = 8,
-    rpm: Annotated[float | None, typer.Option(help="Requests-per-minute limit.")] = None,
-    tpm: Annotated[float | None, typer.Option(help="Tokens-per-minute limit.")] = None,
-    retries: Annotated[int, typer.Option(help="Transport tries per request (429/5xx/timeouts).")] = 6,
-    timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 120.0,
-    chunk_chars: int = 6000,
+    max_tokens: Annotated[int, typer.Option(min=1)] = 2048,
+    max_reasks: Annotated[int, typer.Option(min=0, help="Validation reasks per call.")] = 2,
+    concurrency: Annotated[int, typer.Option(min=1, help="Articles processed at once.")] = 8,
+    rpm: Annotated[float | None, typer.Option(min=0.001, help="Requests-per-minute limit.")] = None,
+    tpm: Annotated[float | None, typer.Option(min=0.001, help="Tokens-per-minute limit.")] = None,
+    retries: Annotated[int, typer.Option(min=1, help="Transport tries per request (429/5xx/timeouts).")] = 6,
+    timeout: Annotated[float, typer.Option(min=0.001, help="Seconds per request.")] = 120.0,
+    chunk_chars: Annotated[
+        int, typer.Option(min=MIN_CHUNK_CHARS, help="Longest piece of an article sent in one request.")
+    ] = 6000,
     cache_dir: Annotated[Path, typer.Option(help="Response cache (also a recording).")] = DEFAULT_CACHE,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
@@ -74,13 +93,15 @@ def run(
     rules_only: Annotated[
         bool, typer.Option("--rules-only", help="Offline: the hand-written rules, not the trained models.")
     ] = False,
-    max_bytes: Annotated[int, typer.Option(help="Largest article accepted, in bytes.")] = DEFAULT_MAX_BYTES,
+    max_bytes: Annotated[
+        int, typer.Option(min=1, help="Largest article accepted, in bytes.")
+    ] = DEFAULT_MAX_BYTES,
     schema_dir: SchemaDirs = None,
 ) -> None:
     """Extract records from articles into a run directory."""
     try:
         specs = select(schema or [], schema_dir or [])
-        articles, input_errors = read_inputs(inputs, max_bytes)
+        articles, input_errors = read_inputs(inputs, max_bytes, exclude=out_dir)
     except (SchemaError, InputRefusal) as exc:
         fail(str(exc))
     name, reason = resolve_name(backend)

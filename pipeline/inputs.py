@@ -6,6 +6,7 @@ all stops the run before it starts."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,16 +62,25 @@ def decode(raw: bytes) -> tuple[str, str]:
     raise UndecodableInput(f"not valid UTF-8, {', '.join(CHINESE_ENCODINGS).upper()} text")
 
 
-def _expand(paths: Iterable[Path]) -> list[Path]:
+def shown(text: str) -> str:
+    """A file name as UTF-8 text: bytes that are not UTF-8 (kept by the OS as
+    surrogate escapes) become \\xNN, so ids, messages and outputs can be written."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
+def _expand(paths: Iterable[Path], exclude: Path | None = None) -> list[Path]:
     files: list[Path] = []
+    skipped = exclude.resolve() if exclude else None
     for path in paths:
         if not path.exists():
-            raise InputRefusal(f"input {path} does not exist")
+            raise InputRefusal(f"input {shown(str(path))} does not exist")
         if path.is_dir():
             found = sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES
+                if p.is_file()
+                and p.suffix.lower() in TEXT_SUFFIXES | JSONL_SUFFIXES
+                and not (skipped and p.resolve().is_relative_to(skipped))
             )
             if not found:
                 raise InputRefusal(f"input folder {path} has no .txt, .md or .jsonl files")
@@ -89,34 +99,44 @@ def _check_text(text: str, source: str) -> str | None:
 
 
 def _read_text_file(path: Path, max_bytes: int) -> tuple[Article | None, InputError | None]:
-    article_id = path.stem
+    article_id = shown(path.stem)
+    source = shown(str(path))
     size = path.stat().st_size
     if size > max_bytes:
         return None, InputError(
-            str(path),
+            source,
             article_id,
-            f"{path}: {size / 1e6:.1f} MB is over the limit of "
+            f"{source}: {size / 1e6:.1f} MB is over the limit of "
             f"{max_bytes / 1e6:.1f} MB (raise it with --max-bytes)",
         )
     try:
         text, encoding = decode(path.read_bytes())
     except (UndecodableInput, OSError) as exc:
-        return None, InputError(str(path), article_id, f"{path}: {exc}")
-    problem = _check_text(text, str(path))
+        return None, InputError(source, article_id, f"{source}: {exc}")
+    problem = _check_text(text, source)
     if problem:
-        return None, InputError(str(path), article_id, problem)
-    return Article(article_id, text, source=str(path), encoding=encoding), None
+        return None, InputError(source, article_id, problem)
+    return Article(article_id, text, source=source, encoding=encoding), None
 
 
 def _read_jsonl(path: Path, max_bytes: int) -> tuple[list[Article], list[InputError]]:
     articles: list[Article] = []
     errors: list[InputError] = []
+    source = shown(str(path))
     try:
-        content, _ = decode(path.read_bytes())
-    except (UndecodableInput, OSError) as exc:
-        return [], [InputError(str(path), None, f"{path}: {exc}")]
-    for number, line in enumerate(content.splitlines(), start=1):
-        where = f"{path}:{number}"
+        raw = path.read_bytes()
+    except OSError as exc:
+        return [], [InputError(source, None, f"{source}: {exc}")]
+    # JSON Lines are UTF-8 and end at "\n" only: a U+2028 inside a string is text, and
+    # a bad byte costs its own line, not the file.
+    for number, raw_line in enumerate(raw.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
+        where = f"{source}:{number}"
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = f"byte {raw_line[exc.start]:#04x} at column {exc.start + 1}"
+            errors.append(InputError(where, None, f"{where}: not valid UTF-8 ({bad})"))
+            continue
         if not line.strip():
             continue
         try:
@@ -130,6 +150,9 @@ def _read_jsonl(path: Path, max_bytes: int) -> tuple[list[Article], list[InputEr
             errors.append(
                 InputError(where, None, f"{where}: each line must be an object with 'id' and 'text'")
             )
+            continue
+        if isinstance(item["id"], bool) or not isinstance(item["id"], str | int) or item["id"] == "":
+            errors.append(InputError(where, None, f"{where}: 'id' must be a non-empty string or an integer"))
             continue
         article_id = str(item["id"])
         text = item["text"]
@@ -151,13 +174,15 @@ def _read_jsonl(path: Path, max_bytes: int) -> tuple[list[Article], list[InputEr
 
 
 def read_inputs(
-    paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES
+    paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES, exclude: Path | None = None
 ) -> tuple[list[Article], list[InputError]]:
     """All readable articles, in input order, and an error for each unreadable one.
-    A later article whose id was already seen is an error naming both sources."""
+    A later article whose id was already seen is an error naming both sources.
+    Files under ``exclude`` (the run directory, when it sits inside an input folder)
+    are not read."""
     articles: list[Article] = []
     errors: list[InputError] = []
-    files = _expand(paths)
+    files = _expand(paths, exclude)
     if not files:
         raise InputRefusal("no inputs given")
     for path in files:

@@ -57,14 +57,24 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write(path, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
 
+# Characters some line readers (str.splitlines, JavaScript) treat as line ends: written
+# escaped so that every record stays on its own line for any reader.
+_LINE_BREAKING = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def jsonl_line(row: dict[str, Any]) -> str:
+    return json.dumps(row, ensure_ascii=False).translate(_LINE_BREAKING) + "\n"
+
+
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    atomic_write(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    atomic_write(path, "".join(jsonl_line(r) for r in rows))
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    # split on "\n" only: U+2028 or U+0085 inside a JSON string is not a line end
+    return [json.loads(line) for line in path.read_text("utf-8").split("\n") if line.strip()]
 
 
 def _safe_name(article_id: str) -> str:
@@ -148,15 +158,25 @@ def _csv(rows: list[dict[str, Any]], spec: SchemaSpec) -> str:
         ]
         flags = ";".join(f["code"] for f in row.get("flags", []))
         confidence = row.get("confidence")
-        writer.writerow(
-            [
-                row["article_id"],
-                *values,
-                "" if confidence is None else confidence,
-                row["char_start"],
-                row["char_end"],
-                row["alignment"],
-                flags,
-            ]
-        )
+        cells = [
+            row["article_id"],
+            *values,
+            "" if confidence is None else confidence,
+            row["char_start"],
+            row["char_end"],
+            row["alignment"],
+            flags,
+        ]
+        writer.writerow([_inert(cell) for cell in cells])
     return buffer.getvalue()
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe
+    (OWASP's advice); numbers are written as they are."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
+        return "'" + cell
+    return cell

@@ -28,7 +28,7 @@ from pipeline.chunking import Chunk, chunk, halve
 from pipeline.grounding import record_problems
 from pipeline.prompting import render
 from pipeline.records import ArticleContext, RejectedRecord
-from pipeline.redact import register_secret
+from pipeline.redact import masked_url, register_secret, register_url
 from pipeline.spec import SchemaSpec
 from pipeline.transport import (
     CachingTransport,
@@ -185,6 +185,7 @@ class OpenAICompatBackend:
         self._http = httpx.AsyncClient(transport=stack, timeout=settings.timeout)
         api_key = settings.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed-for-local-servers"
         register_secret(settings.api_key)
+        register_url(settings.base_url)
         # openai>=3 types http_client as httpx2 but accepts an httpx client at run time.
         self._client = AsyncOpenAI(
             api_key=api_key,
@@ -201,9 +202,9 @@ class OpenAICompatBackend:
         return {
             "backend": self.name,
             "model": self.settings.model,
-            "base_url": self.settings.base_url
-            or os.environ.get("OPENAI_BASE_URL")
-            or "https://api.openai.com/v1",
+            "base_url": masked_url(
+                self.settings.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+            ),
             "parameters": self.settings.parameters(),
         }
 

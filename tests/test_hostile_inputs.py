@@ -1,0 +1,164 @@
+"""Issue 14's second round: what a hostile corpus or a careless user sent in, and
+what each now gets back (a clear error naming the input, or a correct result)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from evals.html_report import render
+from pipeline.chunking import chunk
+from pipeline.cli import app
+from pipeline.inputs import read_inputs
+from pipeline.runstore import read_jsonl
+from tests.conftest import SEEDS
+
+SEED = SEEDS / "000_f717e4e5ad01f3aa.txt"
+
+
+def polex(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_credentials_in_the_base_url_are_masked_in_everything_the_run_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password, token = "hunter2-password-9", "tok-abcdef-123456"
+    url = f"http://someone:{password}@127.0.0.1:9/v1?api-key={token}"
+    args = [
+        "run", str(SEED), "--out", str(tmp_path / "run"), "--backend", "openai", "--base-url", url,
+        "--model", "m", "--retries", "1", "--timeout", "1", "--no-cache", "--schema", "QuantitativeTarget",
+    ]  # fmt: skip
+    monkeypatch.setattr("sys.argv", ["polex", *args])  # the manifest records the command line
+    code, _ = polex(*args)
+    assert code == 1  # nothing listens on port 9: the article fails, the run is written
+    written = "".join(p.read_text() for p in (tmp_path / "run").rglob("*") if p.is_file())
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert password not in written and token not in written
+    assert manifest["backend"]["base_url"] == "http://someone:[REDACTED]@127.0.0.1:9/v1?api-key=[REDACTED]"
+    assert "http://someone:[REDACTED]@127.0.0.1:9/v1?api-key=[REDACTED]" in manifest["command"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 500, 999])
+def test_a_chunk_size_too_small_is_refused_by_name(size: int) -> None:
+    code, output = polex("run", str(SEED), "--out", "unused", "--chunk-chars", str(size))
+    assert code == 2 and "--chunk-chars" in output
+    with pytest.raises(ValueError, match="too small"):
+        chunk("x. " * 1000, size)
+
+
+def test_chunking_always_moves_forward_even_between_many_short_sentences() -> None:
+    text = "Jobs rose. " * 2000
+    pieces = chunk(text, 1000)
+    assert pieces[0].start == 0 and pieces[-1].end == len(text)
+    assert all(b.start > a.start and b.start < a.end for a, b in itertools.pairwise(pieces))
+    assert len(pieces) < 2 * len(text) / (1000 - 400)
+
+
+@pytest.mark.parametrize("option", ["--concurrency", "--max-bytes", "--retries", "--max-tokens"])
+def test_zero_or_negative_limits_are_refused_by_name(option: str) -> None:
+    for value in ("0", "-1"):
+        code, output = polex("run", str(SEED), "--out", "unused", option, value)
+        assert code == 2 and option in output
+
+
+def test_version() -> None:
+    from pipeline import __version__
+
+    code, output = polex("--version")
+    assert code == 0 and output.strip() == f"polex {__version__}"
+
+
+def test_jsonl_line_separators_inside_text_stay_text_in_and_out(tmp_path: Path) -> None:
+    text = "Wuhan created 12,000 new urban jobs.\u2028A new paragraph\x85and another\u2029end."
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a1", "text": text}, ensure_ascii=False) + "\n", "utf-8")
+    articles, errors = read_inputs([source])
+    assert errors == [] and [a.text for a in articles] == [text]
+    code, _ = polex("run", str(source), "--out", str(tmp_path / "run"), "--backend", "offline")
+    assert code == 0
+    for path in (tmp_path / "run").glob("*.jsonl"):
+        raw = path.read_text("utf-8")
+        assert "\u2028" not in raw and "\x85" not in raw and "\u2029" not in raw
+        assert len(raw.splitlines()) == len(read_jsonl(path))  # any line reader sees one row per line
+    [record] = read_jsonl(tmp_path / "run" / "QuantitativeTarget.jsonl")
+    assert record["record"]["value"] == 12000
+
+
+def test_one_bad_byte_costs_its_line_not_the_file(tmp_path: Path) -> None:
+    good = json.dumps({"id": "ok", "text": "Create 5,000 jobs."}).encode()
+    bad = b'{"id": "bad", "text": "caf\xe9 12 jobs"}'
+    source = tmp_path / "mixed.jsonl"
+    source.write_bytes(good + b"\n" + bad + b"\n" + good.replace(b'"ok"', b'"ok2"') + b"\n")
+    articles, errors = read_inputs([source])
+    assert [a.id for a in articles] == ["ok", "ok2"]
+    [error] = errors
+    assert error.source == f"{source}:2" and "not valid UTF-8" in error.message and "0xe9" in error.message
+
+
+@pytest.mark.parametrize("value", [None, "", True, [1]])
+def test_a_jsonl_id_that_is_not_an_id_is_an_error_not_the_text_none(tmp_path: Path, value: object) -> None:
+    source = tmp_path / "ids.jsonl"
+    source.write_text(json.dumps({"id": value, "text": "Create 5,000 jobs."}) + "\n")
+    articles, errors = read_inputs([source])
+    assert articles == [] and "'id' must be" in errors[0].message and errors[0].source == f"{source}:1"
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_named(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.txt").write_text("The city will create 5,000 new urban jobs in 2024.")
+    with open(os.fsencode(folder) + b"/bad\xffname.txt", "w") as handle:
+        handle.write("The city will create 7,000 new urban jobs in 2024.")
+    code, output = polex("run", str(folder), "--out", str(tmp_path / "run"), "--backend", "offline")
+    assert code == 0, output
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text("utf-8"))
+    assert sorted(a["id"] for a in manifest["articles"]) == ["bad\\xffname", "good"]
+    values = {
+        r["article_id"]: r["record"]["value"]
+        for r in read_jsonl(tmp_path / "run" / "QuantitativeTarget.jsonl")
+    }
+    assert values == {"bad\\xffname": 7000, "good": 5000}
+
+
+def test_a_run_directory_inside_the_input_folder_is_not_read_back(tmp_path: Path) -> None:
+    folder = tmp_path / "nest"
+    folder.mkdir()
+    (folder / "a.txt").write_text(SEED.read_text())
+    for _ in range(2):
+        code, output = polex("run", str(folder), "--out", str(folder / "run1"), "--backend", "offline")
+        assert code == 0, output
+    manifest = json.loads((folder / "run1" / "manifest.json").read_text())
+    assert [a["id"] for a in manifest["articles"]] == ["a"]
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_made_inert(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        json.dumps(
+            {"id": '=HYPERLINK("http://x")', "text": "The city will create 5,000 new urban jobs in 2024."}
+        )
+        + "\n"
+    )
+    assert polex("run", str(source), "--out", str(tmp_path / "run"), "--backend", "offline")[0] == 0
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "run" / "QuantitativeTarget.csv").read_text())))
+    assert [r["article_id"] for r in rows] == ['\'=HYPERLINK("http://x")']
+    assert all(not v.startswith(("=", "+", "@")) for r in rows for v in r.values())
+    assert float(rows[0]["value"]) == 5000
+
+
+def test_the_report_data_cannot_end_or_bend_its_script_element() -> None:
+    hostile = {"articles": [{"id": "<!--<script>", "text": "</script><b>x</b>\u2028"}]}
+    page = render(hostile)
+    start = page.index("const DATA = ") + len("const DATA = ")
+    payload = page[start : page.index(";\n", start)]
+    assert "<" not in payload and "\u2028" not in payload
+    assert json.loads(payload) == hostile
