@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ JSONL_SUFFIXES = {".jsonl"}
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 # Tried in order after UTF-8: the encodings Chinese news files come in.
 CHINESE_ENCODINGS = ("gb18030", "big5")
+# Largest share of non-ASCII bytes read as Western (cp1252, Latin-1) text.
+MAX_WESTERN_NON_ASCII = 0.2
 
 
 @dataclass(frozen=True)
@@ -41,14 +44,75 @@ class UndecodableInput(ValueError):
     pass
 
 
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_ISOLATED_CJK = re.compile(r"(?<=[A-Za-z])[\u3400-\u9fff\uf900-\ufaff](?![\u3400-\u9fff\uf900-\ufaff])")
+
+
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """Mostly-ASCII UTF-16 has a NUL in every other byte: BE at even, LE at odd offsets."""
+    head = raw[:8192]
+    if len(head) < 4 or len(raw) % 2:
+        return None
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    half = len(head) // 2
+    if even > 0.6 * half and odd < 0.05 * half:
+        return "utf-16-be"
+    if odd > 0.6 * half and even < 0.05 * half:
+        return "utf-16-le"
+    return None
+
+
+def _looks_like_misread_latin(text: str) -> bool:
+    """Western text read as GB18030 turns each accented letter and the letter after
+    it into one CJK character wedged between Latin letters ("Qu閎ec"); Chinese text
+    has runs of CJK characters."""
+    cjk = len(_CJK.findall(text))
+    return cjk > 0 and len(_LATIN_ISOLATED_CJK.findall(text)) * 2 > cjk
+
+
 def decode(raw: bytes) -> tuple[str, str]:
-    """(text, encoding): UTF-8 first, then the Chinese encodings, else an error."""
+    """(text, encoding): a BOM's encoding, UTF-8, BOM-less UTF-16, the Chinese
+    encodings, then Western (cp1252, Latin-1) for text the Chinese ones misread."""
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom) :].decode(encoding), encoding.replace("-le", "").replace("-be", "")
+            except UnicodeDecodeError as exc:
+                raise UndecodableInput(
+                    f"starts with a {encoding.upper()} byte-order mark but is not {encoding.upper()}"
+                ) from exc
+    utf16 = _utf16_without_bom(raw) if b"\x00" in raw[:8192] else None
+    if utf16:
+        try:
+            return raw.decode(utf16), utf16
+        except UnicodeDecodeError:
+            pass
     if b"\x00" in raw[:8192]:
         raise UndecodableInput("binary file (contains NUL bytes), not text")
     try:
-        return raw.decode("utf-8-sig"), "utf-8"
+        return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    chinese = _chinese(raw)
+    if chinese and not _looks_like_misread_latin(chinese[0]):
+        return chinese
+    # Western text is mostly ASCII with an accented letter here and there
+    if sum(byte >= 0x80 for byte in raw) <= MAX_WESTERN_NON_ASCII * len(raw):
+        try:
+            return raw.decode("cp1252"), "cp1252"
+        except UnicodeDecodeError:  # bytes cp1252 leaves undefined
+            return raw.decode("latin-1"), "latin-1"
+    raise UndecodableInput(f"not valid UTF-8, UTF-16, {', '.join(CHINESE_ENCODINGS).upper()} or Western text")
+
+
+def _chinese(raw: bytes) -> tuple[str, str] | None:
     best = from_bytes(raw, cp_isolation=list(CHINESE_ENCODINGS)).best()
     if best is not None and best.encoding in {e.replace("-", "_") for e in CHINESE_ENCODINGS} | set(
         CHINESE_ENCODINGS
@@ -59,7 +123,7 @@ def decode(raw: bytes) -> tuple[str, str]:
             return raw.decode(encoding), encoding
         except UnicodeDecodeError:
             continue
-    raise UndecodableInput(f"not valid UTF-8, {', '.join(CHINESE_ENCODINGS).upper()} text")
+    return None
 
 
 def shown(text: str) -> str:

@@ -65,7 +65,7 @@ def test_undecodable_bytes_are_an_error(tmp_path: Path) -> None:
     path = write(tmp_path / "bad.txt", bytes(range(0x80, 0x100)) * 3)
     articles, errors = read_inputs([path])
     assert articles == []
-    assert errors[0].message == f"{path}: not valid UTF-8, GB18030, BIG5 text"
+    assert errors[0].message == f"{path}: not valid UTF-8, UTF-16, GB18030, BIG5 or Western text"
 
 
 def test_malformed_jsonl_lines_name_their_line(tmp_path: Path) -> None:
@@ -97,3 +97,25 @@ def test_duplicate_ids_keep_the_first_and_name_both_sources(tmp_path: Path) -> N
 def test_a_missing_path_refuses_before_starting(tmp_path: Path) -> None:
     with pytest.raises(InputRefusal, match="does not exist"):
         read_inputs([tmp_path / "nope"])
+
+
+@pytest.mark.parametrize(
+    ("encoding", "named"),
+    [("latin-1", "cp1252"), ("cp1252", "cp1252"), ("utf-16", "utf-16"), ("utf-16-be", "utf-16-be"),
+     ("utf-16-le", "utf-16-le"), ("utf-8-sig", "utf-8")],
+)  # fmt: skip
+def test_western_and_utf16_text_is_not_read_as_chinese_or_binary(
+    tmp_path: Path, encoding: str, named: str
+) -> None:
+    text = "Québec’s naïve plan: 12,000 jobs in Montréal. Employment rose 5% in 2024."
+    if encoding == "latin-1":
+        text = text.replace("’", "'")
+    path = write(tmp_path / "w.txt", text.encode(encoding))
+    [article], errors = read_inputs([path])
+    assert errors == [] and article.text == text and article.encoding == named
+
+
+def test_english_with_chinese_names_in_gb18030_stays_chinese(tmp_path: Path) -> None:
+    text = "Hubei (湖北省) created 560,000 jobs (城镇新增就业56万人) in 2023."
+    [article], _ = read_inputs([write(tmp_path / "g.txt", text.encode("gb18030"))])
+    assert article.text == text and article.encoding == "gb18030"
