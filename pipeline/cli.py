@@ -97,6 +97,9 @@ def run(
         int, typer.Option(min=1, help="Largest article accepted, in bytes.")
     ] = DEFAULT_MAX_BYTES,
     schema_dir: SchemaDirs = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a run with other settings already in --out.")
+    ] = False,
 ) -> None:
     """Extract records from articles into a run directory."""
     try:
@@ -131,7 +134,7 @@ def run(
     )
     for problem in input_errors:
         console.print(f"[yellow]input error:[/] {problem.message}")
-    plan = RunPlan(articles, input_errors, specs, chosen, out_dir, reason, concurrency)
+    plan = RunPlan(articles, input_errors, specs, chosen, out_dir, reason, concurrency, force=force)
     result = _run_with_progress(plan)
     _summary(result)
     if result.interrupted:

@@ -26,7 +26,7 @@ from pipeline.inputs import InputError
 from pipeline.learning.model import file_sha256
 from pipeline.quantities import Mention
 from pipeline.records import Article, ArticleContext, GroundedRecord
-from pipeline.runstore import RunStore, write_json
+from pipeline.runstore import RunDirError, RunStore, write_json
 from pipeline.spec import SchemaSpec
 from pipeline.usage import Usage, current_usage
 
@@ -217,6 +217,7 @@ class RunPlan:
     backend_reason: str = ""
     concurrency: int = 8
     command: list[str] = field(default_factory=lambda: list(sys.argv))
+    force: bool = False  # replace a run with other settings held in ``out``
 
 
 ProgressHook = Callable[[dict[str, Any]], None]
@@ -225,7 +226,20 @@ ProgressHook = Callable[[dict[str, Any]], None]
 async def execute(plan: RunPlan, on_article: ProgressHook | None = None) -> RunResult:
     store = RunStore(plan.out)
     store.prepare()
+    with store.lock():
+        return await _execute(plan, store, on_article)
+
+
+async def _execute(plan: RunPlan, store: RunStore, on_article: ProgressHook | None) -> RunResult:
     key = settings_key(plan.backend, plan.specs)
+    previous = store.previous_settings()
+    if previous and previous[0] != key:
+        if not plan.force:
+            raise RunDirError(
+                f"{plan.out} holds a run with other settings ({previous[1]}); "
+                "resume it with its own settings, choose another --out, or add --force to replace it"
+            )
+        store.clear()
     started_at = now()
     parts: dict[str, dict[str, Any]] = {}
     todo: list[Article] = []

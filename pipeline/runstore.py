@@ -6,13 +6,15 @@ unclaimed.jsonl and manifest.json. Every file is replaced atomically."""
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import io
 import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,51 @@ class RunStore:
             probe.unlink()
         except OSError as exc:
             raise RunDirError(f"output directory {self.root} is not writable: {exc.strerror or exc}") from exc
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Held for the whole run: a second run into the same directory is refused."""
+        with open(self.root / ".polex.lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise RunDirError(
+                    f"another polex run is writing to {self.root}; "
+                    "wait for it to finish or choose another --out"
+                ) from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def previous_settings(self) -> tuple[str, str] | None:
+        """(settings key, description) of the run this directory already holds."""
+        path = self.root / "manifest.json"
+        if not path.is_file():
+            return None
+        try:
+            manifest = json.loads(path.read_text("utf-8"))
+            backend = manifest["backend"]
+            described = f"backend {backend.get('backend')}, model {backend.get('model')}, "
+            return str(manifest["settings_key"]), described + f"schemas {', '.join(manifest['schemas'])}"
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None  # each part still carries its own settings key
+
+    def clear(self) -> None:
+        """Remove the parts and outputs of the run held here (``--force``)."""
+        for path in self.parts.glob("*.json"):
+            path.unlink()
+        for pattern in (
+            "*.jsonl",
+            "*.csv",
+            "*.parquet",
+            "manifest.json",
+            "report.html",
+            "eval.json",
+            "eval.md",
+        ):
+            for path in self.root.glob(pattern):
+                path.unlink()
 
     def part_path(self, article_id: str) -> Path:
         return self.parts / f"{_safe_name(article_id)}.json"

@@ -162,3 +162,36 @@ def test_the_report_data_cannot_end_or_bend_its_script_element() -> None:
     payload = page[start : page.index(";\n", start)]
     assert "<" not in payload and "\u2028" not in payload
     assert json.loads(payload) == hostile
+
+
+def test_a_run_directory_holding_other_settings_is_refused_unless_forced(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert polex("run", str(SEEDS), "--out", str(run), "--backend", "offline")[0] == 0
+    before = {p.name: p.read_bytes() for p in run.glob("*.jsonl")}
+    # fewer schemas, or another backend, into the same directory: refused, nothing touched
+    code, output = polex("run", str(SEEDS), "--out", str(run), "--backend", "offline", "--rules-only",
+                         "--schema", "PolicyMeasure")  # fmt: skip
+    assert code == 2 and "other settings" in output and "--force" in output
+    assert {p.name: p.read_bytes() for p in run.glob("*.jsonl")} == before
+    # the same settings resume
+    assert polex("run", str(SEEDS), "--out", str(run), "--backend", "offline")[0] == 0
+    # --force replaces: no stale QuantitativeTarget file is left for `polex report` to export
+    code, output = polex("run", str(SEEDS), "--out", str(run), "--backend", "offline", "--rules-only",
+                         "--schema", "PolicyMeasure", "--force")  # fmt: skip
+    assert code == 0, output
+    assert not (run / "QuantitativeTarget.jsonl").exists() and (run / "PolicyMeasure.jsonl").exists()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert list(manifest["schemas"]) == ["PolicyMeasure"] and manifest["totals"]["articles_resumed"] == 0
+
+
+def test_a_second_run_into_a_directory_being_written_is_refused(tmp_path: Path) -> None:
+    import fcntl
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / ".polex.lock", "a+") as held:  # what a running `polex run` holds
+        fcntl.flock(held, fcntl.LOCK_EX)
+        code, output = polex("run", str(SEED), "--out", str(run), "--backend", "offline")
+    assert code == 2 and "another polex run is writing to" in output
+    assert not (run / "manifest.json").exists()
+    assert polex("run", str(SEED), "--out", str(run), "--backend", "offline")[0] == 0
