@@ -5,10 +5,13 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 from pipeline.quantities import find_mentions
+from pipeline.text import MAX_SENTENCE_CHARS
 
 _MONTHS = {
     m: i + 1
@@ -89,11 +92,29 @@ def period_of_passage(text: str, start: int, year: int | None) -> str | None:
     period named earlier in the same paragraph ("In 2021, the province ... A total
     of 1.697 million people ..." are both 2021)."""
     paragraph_start = text.rfind("\n", 0, start) + 1
-    before = text[paragraph_start:start]
-    found: str | None = None
-    for sentence in re.split(r"(?<=[.;!?。])\s*", before):
-        found = period_in(sentence, year) or found
-    return found
+    cuts, found_by_cut = _passage_periods(text, paragraph_start, year)
+    index = bisect_right(cuts, start) - 1  # the last sentence start at or before ``start``
+    # the sentence ``start`` is in, up to ``start`` (bounded: an unpunctuated run is long)
+    partial = text[max(cuts[index], start - MAX_SENTENCE_CHARS) : start]
+    return period_in(partial, year) or found_by_cut[index]
+
+
+_PASSAGE_SENTENCE_END = re.compile(r"(?<=[.;!?。])\s*")
+
+
+@lru_cache(maxsize=256)
+def _passage_periods(text: str, paragraph_start: int, year: int | None) -> tuple[list[int], list[str | None]]:
+    """Sentence starts of the paragraph and, for each, the last period named in the
+    whole sentences before it: read once per paragraph, so the fallback costs the
+    same for every number whatever the paragraph's length."""
+    paragraph_end = text.find("\n", paragraph_start)
+    paragraph_end = len(text) if paragraph_end < 0 else paragraph_end
+    ends = _PASSAGE_SENTENCE_END.finditer(text, paragraph_start, paragraph_end)
+    cuts = [paragraph_start, *sorted({m.end() for m in ends} - {paragraph_start})]
+    found: list[str | None] = [None]
+    for begin, end in pairwise(cuts):
+        found.append(period_in(text[begin:end], year) or found[-1])
+    return cuts, found
 
 
 def period_in(fragment: str, year: int | None) -> str | None:

@@ -195,3 +195,31 @@ def test_a_second_run_into_a_directory_being_written_is_refused(tmp_path: Path) 
     assert code == 2 and "another polex run is writing to" in output
     assert not (run / "manifest.json").exists()
     assert polex("run", str(SEED), "--out", str(run), "--backend", "offline")[0] == 0
+
+
+def test_an_unpunctuated_run_is_cut_into_bounded_sentences_so_work_per_number_is_bounded() -> None:
+    from pipeline.text import MAX_SENTENCE_CHARS, sentences
+
+    text = "the city created 12,000 new urban jobs and trained 3,000 workers, " * 800  # 53 KB, no full stop
+    pieces = sentences(text)
+    assert max(p.end - p.start for p in pieces) <= MAX_SENTENCE_CHARS
+    assert all(text[p.start : p.end] == p.text for p in pieces)
+    assert "".join(p.text for p in pieces).replace(" ", "") == text.replace(" ", "")  # nothing lost
+
+
+def test_the_passage_period_fallback_reads_each_paragraph_once_and_agrees_with_a_plain_scan() -> None:
+    import re
+
+    from pipeline.periods import _passage_periods, period_in, period_of_passage
+
+    def plain(text: str, start: int) -> str | None:  # the definition: scan the paragraph so far
+        found = None
+        for sentence in re.split(r"(?<=[.;!?。])\s*", text[text.rfind("\n", 0, start) + 1 : start]):
+            found = period_in(sentence, 2023) or found
+        return found
+
+    text = SEED.read_text() + "\nIn 2021, the city grew. It created 5,000 jobs; then 7,000 more.\n"
+    _passage_periods.cache_clear()
+    for start in range(0, len(text), 7):
+        assert period_of_passage(text, start, 2023) == plain(text, start), start
+    assert _passage_periods.cache_info().misses == text.count("\n") + 1 - text.endswith("\n")
