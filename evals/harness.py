@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.corpus import MANIFEST_NAME, splits
-from evals.loading import Run, gold_span, load_articles, load_gold, load_run
+from evals.loading import EvalInputError, Run, gold_span, load_articles, load_gold, load_run
 from evals.scoring import ArticleScore, Item, prf, score_article, summarise
 from pipeline.spec import SchemaSpec
 
@@ -45,6 +45,11 @@ def evaluate(
     # a schema the run never extracted is not scored (rather than scored as all-missing)
     scored = [s for s in gold_schemas(specs, gold) if s.name in extracted]
     article_ids = sorted(gold)
+    if not any(a in run.statuses for a in article_ids):
+        raise EvalInputError(
+            f"run {run_dir} holds none of the {len(article_ids)} gold articles in {gold_dir}: "
+            "nothing to score (is it the run of these articles?)"
+        )
     texts = load_articles(article_ids, articles_dir, run)
     report: dict[str, Any] = {
         "run": str(run_dir),

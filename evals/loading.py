@@ -31,18 +31,45 @@ def load_run(path: Path, specs: list[SchemaSpec]) -> Run:
     manifest_path = path / "manifest.json"
     if not manifest_path.is_file():
         raise EvalInputError(f"{path} is not a run directory (no manifest.json)")
-    manifest = json.loads(manifest_path.read_text("utf-8"))
+    try:
+        manifest = json.loads(manifest_path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EvalInputError(f"{manifest_path}: not readable JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("articles"), list):
+        raise EvalInputError(f"{manifest_path}: not a polex run manifest (no article list)")
     records: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    extracted = manifest.get("schemas") or {}
     for spec in specs:
+        output = path / f"{spec.name}.jsonl"
+        if spec.name not in extracted and not output.is_file():
+            records[spec.name] = {}  # not extracted by this run: the harness does not score it
+            continue
+        if not output.is_file():
+            raise EvalInputError(
+                f"{output} is missing although the run's manifest lists {spec.name}: "
+                "the run directory is incomplete (run the same command again to rebuild it)"
+            )
         by_article: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in read_jsonl(path / f"{spec.name}.jsonl"):
+        for row in _rows(output):
             by_article[row["article_id"]].append(row)
         records[spec.name] = dict(by_article)
     rejected: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in read_jsonl(path / "rejected.jsonl"):
+    for row in _rows(path / "rejected.jsonl"):
         rejected[row["schema"]][row["article_id"]] += 1
     statuses = {a["id"]: a["status"] for a in manifest.get("articles", []) if a.get("id")}
     return Run(path, manifest, records, {k: dict(v) for k, v in rejected.items()}, statuses)
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a run's JSONL; a torn or foreign line is an error naming file and line."""
+    try:
+        rows = read_jsonl(path)
+    except (OSError, ValueError) as exc:
+        raise EvalInputError(f"{path}: not a readable JSONL file ({exc})") from exc
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or "article_id" not in row:
+            raise EvalInputError(f"{path}: row {number} is not a polex record (no article_id)")
+    return rows
 
 
 def load_gold(directory: Path) -> dict[str, dict[str, Any]]:
@@ -54,6 +81,8 @@ def load_gold(directory: Path) -> dict[str, dict[str, Any]]:
             data = json.loads(path.read_text("utf-8"))
         except json.JSONDecodeError as exc:
             raise EvalInputError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+        if not isinstance(data, dict):
+            raise EvalInputError(f"{path}: a gold file is a JSON object with a list of records per schema")
         article_id = data.get("article_id") or path.stem
         gold[article_id] = {**data, "_file": str(path)}
     if not gold:

@@ -223,3 +223,45 @@ def test_the_passage_period_fallback_reads_each_paragraph_once_and_agrees_with_a
     for start in range(0, len(text), 7):
         assert period_of_passage(text, start, 2023) == plain(text, start), start
     assert _passage_periods.cache_info().misses == text.count("\n") + 1 - text.endswith("\n")
+
+
+@pytest.fixture(scope="module")
+def seed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("eval") / "run"
+    assert polex("run", str(SEEDS), "--out", str(run), "--backend", "offline")[0] == 0
+    return run
+
+
+def _copy(run: Path, to: Path) -> Path:
+    import shutil
+
+    shutil.copytree(run, to)
+    return to
+
+
+def test_eval_on_broken_input_is_an_error_naming_it_not_a_score(seed_run: Path, tmp_path: Path) -> None:
+    from tests.conftest import GOLD
+
+    # a schema file the manifest lists but the directory lacks
+    missing = _copy(seed_run, tmp_path / "missing")
+    (missing / "QuantitativeTarget.jsonl").unlink()
+    code, output = polex("eval", str(missing), "--gold", str(GOLD))
+    assert code == 2 and "QuantitativeTarget.jsonl is missing" in output
+    # a torn JSONL line
+    torn = _copy(seed_run, tmp_path / "torn")
+    with open(torn / "PolicyMeasure.jsonl", "a") as handle:
+        handle.write('{"article_id": "000_f717e4e5ad01f3aa", "rec')
+    code, output = polex("eval", str(torn), "--gold", str(GOLD))
+    assert code == 2 and "PolicyMeasure.jsonl: not a readable JSONL file" in output
+    # a gold file that is a list
+    gold = tmp_path / "gold"
+    gold.mkdir()
+    (gold / "x.json").write_text("[]")
+    code, output = polex("eval", str(seed_run), "--gold", str(gold))
+    assert code == 2 and "x.json: a gold file is a JSON object" in output
+    # a run of other articles (an empty run scored 60 % before)
+    empty = tmp_path / "empty"
+    (tmp_path / "other.txt").write_text("The city will create 5,000 new urban jobs in 2024.")
+    assert polex("run", str(tmp_path / "other.txt"), "--out", str(empty), "--backend", "offline")[0] == 0
+    code, output = polex("eval", str(empty), "--gold", str(GOLD))
+    assert code == 2 and "holds none of the" in output
