@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -108,10 +109,16 @@ class RunStore:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
                 raise RunDirError(
-                    f"another polex run is writing to {self.root}; "
+                    f"another polex run is writing to {self.root} ({holder}); "
                     "wait for it to finish or choose another --out"
                 ) from exc
+            handle.seek(0)
+            handle.truncate()
+            handle.write(redact(f"pid {os.getpid()}: {' '.join(sys.argv)}")[:500])
+            handle.flush()
             try:
                 yield
             finally:

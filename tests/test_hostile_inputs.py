@@ -191,8 +191,10 @@ def test_a_second_run_into_a_directory_being_written_is_refused(tmp_path: Path) 
     run.mkdir()
     with open(run / ".polex.lock", "a+") as held:  # what a running `polex run` holds
         fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("pid 4242: polex run big.jsonl --out run")
+        held.flush()
         code, output = polex("run", str(SEED), "--out", str(run), "--backend", "offline")
-    assert code == 2 and "another polex run is writing to" in output
+    assert code == 2 and "another polex run is writing to" in output and "pid 4242" in output
     assert not (run / "manifest.json").exists()
     assert polex("run", str(SEED), "--out", str(run), "--backend", "offline")[0] == 0
 
