@@ -130,8 +130,8 @@ def unclaimed_mentions(
                 return True
         return False
 
-    if not claimers:
-        return []
+    if not any(spec.quantity_field for spec in specs):
+        return []  # no schema here claims numbers; with one, no record at all leaves every number unclaimed
     return [
         {"text": m.text, "char_start": m.start, "char_end": m.end, "value": m.value, "unit": m.unit}
         for m in ctx.mentions

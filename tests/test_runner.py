@@ -102,3 +102,18 @@ def test_an_unwritable_output_directory_is_refused(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(RunDirError, match="not writable"):
         run_offline(blocker / "run")
+
+
+def test_no_record_at_all_leaves_every_number_unclaimed_so_the_recall_alarm_sounds() -> None:
+    # an LLM that answers {"records": []} everywhere must not look like full recall
+    from pipeline.registry import select
+    from pipeline.runner import unclaimed_mentions
+
+    [article], _ = read_inputs([SEEDS / "000_f717e4e5ad01f3aa.txt"])
+    ctx = ArticleContext(article)
+    interesting = [m for m in ctx.mentions if m.of_interest]
+    assert len(interesting) > 3
+    unclaimed = unclaimed_mentions(ctx, {}, select(["QuantitativeTarget"]))
+    assert [u["char_start"] for u in unclaimed] == [m.start for m in interesting]
+    # a run of schemas that claim no numbers has nothing to report
+    assert unclaimed_mentions(ctx, {}, select(["PolicyMeasure"])) == []
