@@ -17,7 +17,7 @@ from pipeline.chunking import MIN_CHUNK_CHARS
 from pipeline.inputs import DEFAULT_MAX_BYTES, InputRefusal, read_inputs
 from pipeline.logs import configure as configure_logging
 from pipeline.registry import SchemaError, discover, select
-from pipeline.runner import RunPlan, RunResult, run_sync
+from pipeline.runner import DEFAULT_ARTICLE_TIMEOUT, RunPlan, RunResult, run_sync
 from pipeline.runstore import RunDirError
 from pipeline.transport import RetryPolicy
 
@@ -100,6 +100,10 @@ def run(
     force: Annotated[
         bool, typer.Option("--force", help="Replace a run with other settings already in --out.")
     ] = False,
+    article_timeout: Annotated[
+        float,
+        typer.Option(min=0.001, help="Seconds one article may take; then it fails and the batch goes on."),
+    ] = DEFAULT_ARTICLE_TIMEOUT,
 ) -> None:
     """Extract records from articles into a run directory."""
     try:
@@ -134,7 +138,17 @@ def run(
     )
     for problem in input_errors:
         console.print(f"[yellow]input error:[/] {problem.message}")
-    plan = RunPlan(articles, input_errors, specs, chosen, out_dir, reason, concurrency, force=force)
+    plan = RunPlan(
+        articles,
+        input_errors,
+        specs,
+        chosen,
+        out_dir,
+        reason,
+        concurrency,
+        force=force,
+        article_timeout=article_timeout,
+    )
     result = _run_with_progress(plan)
     _summary(result)
     if result.interrupted:

@@ -6,10 +6,12 @@ so a killed run resumes with the same command."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from collections.abc import Callable
@@ -31,6 +33,9 @@ from pipeline.spec import SchemaSpec
 from pipeline.usage import Usage, current_usage
 
 PART_FORMAT = 1
+# Generous: the offline backend takes well under a second per article; an LLM article
+# that takes longer than this is stuck, not slow.
+DEFAULT_ARTICLE_TIMEOUT = 1800.0
 
 
 @dataclass
@@ -177,6 +182,55 @@ async def process_article(article: Article, specs: list[SchemaSpec], backend: Ba
     }
 
 
+async def _process(article: Article, plan: RunPlan) -> dict[str, Any]:
+    """One article; a backend that computes without awaiting (offline) runs in a
+    daemon thread, so that the article's time limit can give up on it."""
+    work = process_article(article, plan.specs, plan.backend)
+    if not getattr(plan.backend, "blocks_event_loop", False):
+        return await work
+    return await _in_daemon_thread(lambda: asyncio.run(work))
+
+
+async def _in_daemon_thread(function: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``function()`` in a daemon thread: unlike ``asyncio.to_thread``, a thread given
+    up on at the time limit never keeps the process from exiting."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[dict[str, Any]] = loop.create_future()
+
+    def settle(result: dict[str, Any] | None, error: BaseException | None) -> None:
+        if not future.done():
+            future.set_exception(error) if error else future.set_result(result or {})
+
+    def work() -> None:
+        try:
+            result, error = function(), None
+        except BaseException as exc:  # handed to the awaiting task, which re-raises it
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the run has ended meanwhile
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, daemon=True, name="polex-article").start()
+    return await future
+
+
+def _timed_out(article: Article, seconds: float | None) -> dict[str, Any]:
+    return {
+        "article_id": article.id,
+        "source": article.source,
+        "text_sha256": article.sha256,
+        "encoding": article.encoding,
+        "status": "failed",
+        "error": f"timed out after {seconds:g} s (--article-timeout); the batch went on",
+        "schema_errors": {},
+        "records": {},
+        "rejected": [],
+        "unclaimed": [],
+        "usage": Usage().as_dict(),
+        "started": None,
+        "finished": now(),
+    }
+
+
 async def _extract_schema(
     ctx: ArticleContext, spec: SchemaSpec, backend: Backend
 ) -> tuple[list[GroundedRecord], list[dict[str, Any]]]:
@@ -218,6 +272,7 @@ class RunPlan:
     concurrency: int = 8
     command: list[str] = field(default_factory=lambda: list(sys.argv))
     force: bool = False  # replace a run with other settings held in ``out``
+    article_timeout: float | None = DEFAULT_ARTICLE_TIMEOUT  # seconds; None: no limit
 
 
 ProgressHook = Callable[[dict[str, Any]], None]
@@ -264,7 +319,10 @@ async def _execute(plan: RunPlan, store: RunStore, on_article: ProgressHook | No
 
     async def one(article: Article) -> None:
         async with semaphore:
-            part = await process_article(article, plan.specs, plan.backend)
+            try:
+                part = await asyncio.wait_for(_process(article, plan), plan.article_timeout)
+            except TimeoutError:
+                part = _timed_out(article, plan.article_timeout)
         part["settings_key"] = key
         store.write_part(part)
         parts[article.id] = part

@@ -14,9 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from evals.html_report import render
+from pipeline.backends.base import Candidates
 from pipeline.chunking import chunk
 from pipeline.cli import app
 from pipeline.inputs import read_inputs
+from pipeline.records import ArticleContext
 from pipeline.runstore import read_jsonl
 from tests.conftest import SEEDS
 
@@ -267,3 +269,53 @@ def test_eval_on_broken_input_is_an_error_naming_it_not_a_score(seed_run: Path, 
     assert polex("run", str(tmp_path / "other.txt"), "--out", str(empty), "--backend", "offline")[0] == 0
     code, output = polex("eval", str(empty), "--gold", str(GOLD))
     assert code == 2 and "holds none of the" in output
+
+
+class _Stuck:
+    """A backend that never finishes one article: synchronously (as a CPU-bound
+    extractor would) or at an await (as a server that never answers would)."""
+
+    name = "stuck"
+
+    def __init__(self, blocks_event_loop: bool) -> None:
+        import threading
+
+        self.blocks_event_loop = blocks_event_loop
+        self.never = threading.Event()
+
+    def describe(self) -> dict[str, object]:
+        return {"backend": self.name, "model": "stuck", "parameters": {}}
+
+    async def extract(self, ctx: ArticleContext, spec: object) -> Candidates:
+        import asyncio
+
+        if ctx.article.id == "stuck":
+            if self.blocks_event_loop:
+                self.never.wait()  # blocks its thread for good
+            else:
+                await asyncio.Event().wait()
+        return Candidates()
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("blocks_event_loop", [True, False])
+def test_an_article_over_its_time_limit_fails_by_name_and_the_batch_goes_on(
+    tmp_path: Path, blocks_event_loop: bool
+) -> None:
+    from pipeline.records import Article
+    from pipeline.registry import select
+    from pipeline.runner import RunPlan, run_sync
+
+    articles = [Article(i, "The city will create 5,000 new urban jobs in 2024.") for i in ("a", "stuck", "b")]
+    backend = _Stuck(blocks_event_loop)
+    plan = RunPlan(
+        articles, [], select(["QuantitativeTarget"]), backend, tmp_path / "run", article_timeout=0.2
+    )
+    result = run_sync(plan)  # returns although "stuck" never will
+    backend.never.set()  # let the abandoned thread end
+    statuses = {a["id"]: a["status"] for a in result.manifest["articles"]}
+    assert statuses == {"a": "ok", "stuck": "failed", "b": "ok"}
+    [error] = read_jsonl(tmp_path / "run" / "errors.jsonl")
+    assert error["article_id"] == "stuck" and "timed out after 0.2 s (--article-timeout)" in error["error"]

@@ -17,6 +17,9 @@ from pipeline.spec import SchemaSpec
 class OfflineBackend:
     name = "offline"
 
+    # computes without awaiting: the runner runs it in a thread, so a time limit holds
+    blocks_event_loop = True
+
     def __init__(self, rules_only: bool = False) -> None:
         self.rules_only = rules_only
 
