@@ -42,8 +42,11 @@ def atomic_write(path: Path, content: str) -> None:
     old file or the new one, never half of one. Secrets are redacted here, the one
     door every run file goes through."""
     content = redact(content)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
     os.fchmod(fd, _FILE_MODE)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
@@ -51,9 +54,18 @@ def atomic_write(path: Path, content: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # a full disk, a quota, a vanished directory
+            raise _unwritable(path, exc) from exc
         raise
+
+
+def _unwritable(path: Path, exc: OSError) -> RunDirError:
+    return RunDirError(
+        f"cannot write {path}: {exc.strerror or exc}; what was written before is intact "
+        "(finished articles are saved): fix the cause and run the same command to resume"
+    )
 
 
 def write_json(path: Path, data: Any) -> None:

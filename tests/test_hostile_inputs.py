@@ -319,3 +319,28 @@ def test_an_article_over_its_time_limit_fails_by_name_and_the_batch_goes_on(
     assert statuses == {"a": "ok", "stuck": "failed", "b": "ok"}
     [error] = read_jsonl(tmp_path / "run" / "errors.jsonl")
     assert error["article_id"] == "stuck" and "timed out after 0.2 s (--article-timeout)" in error["error"]
+
+
+def test_a_full_disk_is_a_clear_error_and_the_same_command_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    real_fsync, writes = os.fsync, []
+
+    def fsync_until_full(fd: int) -> None:
+        writes.append(fd)
+        if len(writes) > 3:  # the manifest and two article parts fit; then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    run = tmp_path / "run"
+    args = ("run", str(SEEDS), "--out", str(run), "--backend", "offline", "--concurrency", "1")
+    monkeypatch.setattr(os, "fsync", fsync_until_full)
+    code, output = polex(*args)
+    assert code == 2 and "No space left on device" in output and "run the same command to resume" in output
+    assert len(list((run / "parts").glob("*.json"))) == 2
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert polex(*args)[0] == 0
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["totals"]["articles_resumed"] == 2
