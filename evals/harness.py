@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from evals.corpus import MANIFEST_NAME, splits
 from evals.loading import EvalInputError, Run, gold_span, load_articles, load_gold, load_run
 from evals.scoring import ArticleScore, Item, prf, score_article, summarise
@@ -29,6 +31,24 @@ def gold_schemas(specs: list[SchemaSpec], gold: dict[str, dict[str, Any]]) -> li
     return [s for s in specs if any(s.name in g for g in gold.values())]
 
 
+def _refuse_invalid_gold(gold: dict[str, dict[str, Any]], specs: list[SchemaSpec]) -> None:
+    """A gold record its schema rejects (an unknown indicator id, a missing field) is
+    not scored silently: the evaluation stops and names it."""
+    problems = []
+    for labels in gold.values():
+        for spec in specs:
+            for index, record in enumerate(labels.get(spec.name) or []):
+                try:
+                    spec.model.model_validate(record)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(map(str, first["loc"]))
+                    problems.append(f"{labels['_file']}: {spec.name}[{index}].{where}: {first['msg']}")
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise EvalInputError(f"gold records the schema rejects ({shown}); `polex gold check` lists them all")
+
+
 def evaluate(
     run_dir: Path,
     gold_dir: Path,
@@ -44,6 +64,7 @@ def evaluate(
     extracted = set(run.manifest.get("schemas", {})) or {s.name for s in specs}
     # a schema the run never extracted is not scored (rather than scored as all-missing)
     scored = [s for s in gold_schemas(specs, gold) if s.name in extracted]
+    _refuse_invalid_gold(gold, scored)
     article_ids = sorted(gold)
     if not any(a in run.statuses for a in article_ids):
         raise EvalInputError(

@@ -344,3 +344,18 @@ def test_a_full_disk_is_a_clear_error_and_the_same_command_resumes(
     assert polex(*args)[0] == 0
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["totals"]["articles_resumed"] == 2
+
+
+def test_a_gold_record_its_schema_rejects_stops_the_eval_by_name(seed_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import GOLD
+
+    gold = tmp_path / "gold"
+    shutil.copytree(GOLD, gold)
+    path = sorted(gold.glob("*.json"))[0]
+    data = json.loads(path.read_text())
+    data["QuantitativeTarget"][0]["indicator"] = "jobs_for_unicorns"
+    path.write_text(json.dumps(data))
+    code, output = polex("eval", str(seed_run), "--gold", str(gold))
+    assert code == 2 and f"{path}: QuantitativeTarget[0].indicator" in output.replace("\n", "")
