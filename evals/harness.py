@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from evals.corpus import MANIFEST_NAME, splits
 from evals.loading import EvalInputError, Run, gold_span, load_articles, load_gold, load_run
 from evals.scoring import ArticleScore, Item, prf, score_article, summarise
+from pipeline.grounding import validation_errors
 from pipeline.spec import SchemaSpec
 
 SCORER_VERSION = 2
@@ -41,9 +42,7 @@ def _refuse_invalid_gold(gold: dict[str, dict[str, Any]], specs: list[SchemaSpec
                 try:
                     spec.model.model_validate(record)
                 except ValidationError as exc:
-                    first = exc.errors()[0]
-                    where = ".".join(map(str, first["loc"]))
-                    problems.append(f"{labels['_file']}: {spec.name}[{index}].{where}: {first['msg']}")
+                    problems.append(f"{labels['_file']}: {spec.name}[{index}].{validation_errors(exc)[0]}")
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise EvalInputError(f"gold records the schema rejects ({shown}); `polex gold check` lists them all")

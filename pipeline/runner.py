@@ -165,18 +165,41 @@ async def process_article(article: Article, specs: list[SchemaSpec], backend: Ba
                 errors[spec.name] = f"{type(exc).__name__}: {exc}"
     finally:
         current_usage.reset(token)
+    return _part(
+        article,
+        error="; ".join(f"{name}: {message}" for name, message in errors.items()) or None,
+        schema_errors=errors,
+        records={name: [r.as_dict() for r in rs] for name, rs in kept.items()},
+        rejected=rejected,
+        unclaimed=unclaimed_mentions(ctx, kept, specs) if not errors else [],
+        usage=usage,
+        started=started,
+    )
+
+
+def _part(
+    article: Article,
+    error: str | None,
+    schema_errors: dict[str, str] | None = None,
+    records: dict[str, list[dict[str, Any]]] | None = None,
+    rejected: list[dict[str, Any]] | None = None,
+    unclaimed: list[dict[str, Any]] | None = None,
+    usage: Usage | None = None,
+    started: str | None = None,
+) -> dict[str, Any]:
+    """The part file of one article: failed when ``error`` says why."""
     return {
         "article_id": article.id,
         "source": article.source,
         "text_sha256": article.sha256,
         "encoding": article.encoding,
-        "status": "failed" if errors else "ok",
-        "error": "; ".join(f"{name}: {message}" for name, message in errors.items()) or None,
-        "schema_errors": errors,
-        "records": {name: [r.as_dict() for r in rs] for name, rs in kept.items()},
-        "rejected": rejected,
-        "unclaimed": unclaimed_mentions(ctx, kept, specs) if not errors else [],
-        "usage": usage.as_dict(),
+        "status": "failed" if error else "ok",
+        "error": error,
+        "schema_errors": schema_errors or {},
+        "records": records or {},
+        "rejected": rejected or [],
+        "unclaimed": unclaimed or [],
+        "usage": (usage or Usage()).as_dict(),
         "started": started,
         "finished": now(),
     }
@@ -214,21 +237,7 @@ async def _in_daemon_thread(function: Callable[[], dict[str, Any]]) -> dict[str,
 
 
 def _timed_out(article: Article, seconds: float | None) -> dict[str, Any]:
-    return {
-        "article_id": article.id,
-        "source": article.source,
-        "text_sha256": article.sha256,
-        "encoding": article.encoding,
-        "status": "failed",
-        "error": f"timed out after {seconds:g} s (--article-timeout); the batch went on",
-        "schema_errors": {},
-        "records": {},
-        "rejected": [],
-        "unclaimed": [],
-        "usage": Usage().as_dict(),
-        "started": None,
-        "finished": now(),
-    }
+    return _part(article, error=f"timed out after {seconds:g} s (--article-timeout); the batch went on")
 
 
 async def _extract_schema(
