@@ -310,9 +310,7 @@ def test_an_article_over_its_time_limit_fails_by_name_and_the_batch_goes_on(
 
     articles = [Article(i, "The city will create 5,000 new urban jobs in 2024.") for i in ("a", "stuck", "b")]
     backend = _Stuck(blocks_event_loop)
-    plan = RunPlan(
-        articles, [], select(["QuantitativeTarget"]), backend, tmp_path / "run", article_timeout=0.2
-    )
+    plan = RunPlan(articles, [], select(["QuantitativeTarget"]), backend, tmp_path / "run", article_timeout=3)
     # 3 s: ample for the two articles that do finish (a stub answer), so a busy machine stays green
     result = run_sync(plan)  # returns although "stuck" never will
     backend.never.set()  # let the abandoned thread end
