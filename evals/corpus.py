@@ -26,6 +26,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.errors import PolexError
+
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 MANIFEST_NAME = "manifest.jsonl"
 SPLIT_SALT = "polex-split-v1:"
@@ -36,7 +38,7 @@ Split = Literal["dev", "test", "seed", "unassigned"]
 ORIGIN_PREFIX: dict[str, str] = {"official_english": "en", "machine_translated": "mt"}
 
 
-class CorpusError(Exception):
+class CorpusError(PolexError):
     """A manifest or article of the corpus that cannot be used; the message names it."""
 
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from evals.corpus import MANIFEST_NAME, splits
 from evals.loading import EvalInputError, Run, gold_span, load_articles, load_gold, load_run
 from evals.scoring import ArticleScore, Item, prf, score_article, summarise
+from pipeline.errors import PolexError
 from pipeline.grounding import validation_errors
 from pipeline.spec import SchemaSpec
 
@@ -289,7 +290,7 @@ def _pairs(
     return out
 
 
-class GateFailure(Exception):
+class GateFailure(PolexError):
     pass
 
 

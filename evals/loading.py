@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import PolexError
 from pipeline.grounding import locate
 from pipeline.inputs import decode
 from pipeline.runstore import read_jsonl
 from pipeline.spec import SchemaSpec
 
 
-class EvalInputError(Exception):
+class EvalInputError(PolexError):
     """A run, gold or article input the harness cannot read; the message names it."""
 
 

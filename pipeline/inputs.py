@@ -15,6 +15,7 @@ from typing import Any
 
 from charset_normalizer import from_bytes
 
+from pipeline.errors import PolexError
 from pipeline.records import Article
 
 TEXT_SUFFIXES = {".txt", ".md"}
@@ -36,11 +37,11 @@ class InputError:
         return {"article_id": self.article_id, "source": self.source, "stage": "input", "error": self.message}
 
 
-class InputRefusal(Exception):
+class InputRefusal(PolexError):
     """The inputs cannot be read at all (a path that does not exist, nothing to read)."""
 
 
-class UndecodableInput(ValueError):
+class UndecodableInput(PolexError, ValueError):
     pass
 
 

@@ -14,13 +14,14 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from pipeline.errors import PolexError
 from pipeline.spec import SchemaSpec
 
 ENTRY_POINT_GROUP = "polex.schemas"
 SCHEMA_PATH_ENV = "POLEX_SCHEMA_PATH"
 
 
-class SchemaError(Exception):
+class SchemaError(PolexError):
     """A schema could not be loaded or is malformed; the message names it."""
 
 

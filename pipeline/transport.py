@@ -38,23 +38,24 @@ from tenacity import (
 )
 from tenacity.wait import wait_base, wait_random_exponential
 
+from pipeline.errors import PolexError
 from pipeline.usage import ledger
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
-class ReplayMiss(RuntimeError):
+class ReplayMiss(PolexError, RuntimeError):
     """A replayed run asked for a request the recording does not hold."""
 
 
-class RetryableResponse(Exception):
+class RetryableResponse(PolexError):
     def __init__(self, status: int, retry_after: float | None, detail: str) -> None:
         super().__init__(f"HTTP {status}: {detail}")
         self.status = status
         self.retry_after = retry_after
 
 
-class TruncatedBody(Exception):
+class TruncatedBody(PolexError):
     """A 200 answer whose JSON body was cut off in transit."""
 
 

@@ -7,11 +7,12 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from pipeline.errors import PolexError
 from pipeline.records import ArticleContext, RejectedRecord
 from pipeline.spec import SchemaSpec
 
 
-class BackendError(Exception):
+class BackendError(PolexError):
     """A backend cannot be created or cannot serve an article; the message says why."""
 
 

@@ -14,13 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.errors import PolexError
 from pipeline.learning.linear import Calibrator, LinearClassifier, PairClassifier, Vocabulary
 
 MODEL_FORMAT = 2
 KEEP = "_keep"
 
 
-class ModelFileError(Exception):
+class ModelFileError(PolexError):
     """A trained model file that cannot be read; the message names it."""
 
 
