@@ -55,8 +55,8 @@ def measure(size: int, work: Path, engine: str = "learned") -> dict[str, float |
     started = time.perf_counter()
     result = run_sync(plan)
     seconds = time.perf_counter() - started
-    assert result.manifest["totals"]["articles_ok"] == size
-    records = sum(result.manifest["totals"]["records"].values())
+    assert result.manifest.totals.articles_ok == size
+    records = sum(result.manifest.totals.records.values())
     return {
         "engine": engine,
         "articles": size,

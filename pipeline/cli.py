@@ -8,20 +8,37 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from pipeline import __version__
+from pipeline.artifacts import Part
 from pipeline.backends import MODES, BackendError, BackendOptions, LLMSettings, create, resolve_name
 from pipeline.chunking import MIN_CHUNK_CHARS
-from pipeline.inputs import DEFAULT_MAX_BYTES, InputRefusal, read_inputs
+from pipeline.errors import PolexError
+from pipeline.inputs import DEFAULT_MAX_BYTES, read_inputs
 from pipeline.logs import configure as configure_logging
-from pipeline.registry import SchemaError, discover, select
+from pipeline.registry import discover, select
 from pipeline.runner import DEFAULT_ARTICLE_TIMEOUT, RunPlan, RunResult, run_sync
-from pipeline.runstore import RunDirError
 from pipeline.transport import RetryPolicy
 
+
+class _Commands(TyperGroup):
+    """Runs the commands; an error polex explains itself (a PolexError, whatever
+    the command) ends as its message and exit code 2, never as a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # a click Context (typer vendors its own click)
+        try:
+            return super().invoke(ctx)
+        except PolexError as exc:
+            console.print(f"[bold red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(2) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     add_completion=False,
     no_args_is_help=True,
     help="Extract quantitative targets and policy measures from employment-policy news.",
@@ -106,11 +123,8 @@ def run(
     ] = DEFAULT_ARTICLE_TIMEOUT,
 ) -> None:
     """Extract records from articles into a run directory."""
-    try:
-        specs = select(schema or [], schema_dir or [])
-        articles, input_errors = read_inputs(inputs, max_bytes, exclude=out_dir)
-    except (SchemaError, InputRefusal) as exc:
-        fail(str(exc))
+    specs = select(schema or [], schema_dir or [])
+    articles, input_errors = read_inputs(inputs, max_bytes, exclude=out_dir)
     name, reason = resolve_name(backend)
     llm = LLMSettings(
         model=model or os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
@@ -170,13 +184,10 @@ def _run_with_progress(plan: RunPlan) -> RunResult:
         with progress:
             task = progress.add_task("articles", total=len(plan.articles))
 
-            def advance(_part: dict[str, Any]) -> None:
+            def advance(_part: Part) -> None:
                 progress.advance(task)
 
             return run_sync(plan, advance)
-    except RunDirError as exc:
-        fail(str(exc))
-        raise
     except KeyboardInterrupt:
         console.print(
             f"[yellow]interrupted[/]: finished articles are saved in {plan.out}; "
@@ -186,25 +197,27 @@ def _run_with_progress(plan: RunPlan) -> RunResult:
 
 
 def _summary(result: RunResult) -> None:
-    totals = result.manifest["totals"]
-    usage = totals["usage_this_run"]
+    totals = result.manifest.totals
+    usage = totals.usage_this_run
     table = Table(title=f"run {result.run_dir}", show_header=False)
     table.add_row(
         "articles ok / failed",
-        f"{totals['articles_ok']} / {totals['articles_failed']}"
-        + (f" ({totals['articles_resumed']} resumed)" if totals["articles_resumed"] else ""),
+        f"{totals.articles_ok} / {totals.articles_failed}"
+        + (f" ({totals.articles_resumed} resumed)" if totals.articles_resumed else ""),
     )
-    for name, count in totals["records"].items():
+    if totals.parts_redone:
+        table.add_row("untrusted parts redone", f"{totals.parts_redone} (see the log or manifest.json)")
+    for name, count in totals.records.items():
         table.add_row(f"{name} records", str(count))
-    table.add_row("rejected records", str(totals["rejected"]))
-    table.add_row("unclaimed numbers", str(totals["unclaimed"]))
+    table.add_row("rejected records", str(totals.rejected))
+    table.add_row("unclaimed numbers", str(totals.unclaimed))
     table.add_row("requests / cache hits", f"{usage['requests']} / {usage['cache_hits']}")
     table.add_row(
         "tokens (all attempts)",
         f"{usage['total_tokens']} ({usage['reasks']} reasks, "
         f"{usage['transport_retries']} transport retries, {usage['splits']} splits)",
     )
-    cost = totals["cost_usd_this_run"]
+    cost = totals.cost_usd_this_run
     table.add_row("cost", "unknown for this model" if cost is None else f"${cost:.4f}")
     console.print(table)
     for name, path in result.outputs.items():
@@ -215,10 +228,7 @@ def _summary(result: RunResult) -> None:
 @app.command()
 def schemas(schema_dir: SchemaDirs = None) -> None:
     """List the registered schemas, their fields and prompt files."""
-    try:
-        registry = discover(schema_dir or [])
-    except SchemaError as exc:
-        fail(str(exc))
+    registry = discover(schema_dir or [])
     for spec in registry.values():
         table = Table(title=f"{spec.registry_name} - {spec.description}", title_justify="left")
         table.add_column("field")
@@ -249,12 +259,8 @@ def gold_check(
     Where a person's label disagrees with the extractor's cue heuristics (unit,
     comparator, kind), the disagreement is listed; it does not fail the check."""
     from evals.gold import check_gold
-    from evals.loading import EvalInputError
 
-    try:
-        problems, checked = check_gold(gold, articles, list(discover(schema_dir or []).values()))
-    except (EvalInputError, SchemaError) as exc:
-        fail(str(exc))
+    problems, checked = check_gold(gold, articles, list(discover(schema_dir or []).values()))
     errors = [p for p in problems if p.severity == "error"]
     disagreements = [p for p in problems if p.severity != "error"]
     for problem in disagreements:
@@ -280,12 +286,8 @@ def gold_agree(
     import json
 
     from evals.agreement import agreement
-    from evals.loading import EvalInputError
 
-    try:
-        result = agreement(gold_a, gold_b, articles, list(discover(schema_dir or []).values()))
-    except (EvalInputError, SchemaError) as exc:
-        fail(str(exc))
+    result = agreement(gold_a, gold_b, articles, list(discover(schema_dir or []).values()))
     if not result["articles"]:
         fail(f"{gold_a} and {gold_b} share no article")
     out.print(json.dumps(result, indent=1), markup=False, highlight=False)
@@ -325,18 +327,11 @@ def eval_command(
     """Score a run against gold: RUN_DIR/eval.json and eval.md, a table here, gates."""
     import json
 
-    from evals.corpus import CorpusError
     from evals.harness import GateFailure, check_gates, evaluate
-    from evals.loading import EvalInputError
     from evals.report import GROUP_HEADER, group_rows, headline_rows, render_markdown
     from pipeline.runstore import atomic_write, write_json
 
-    try:
-        result = evaluate(
-            run_dir, gold, list(discover(schema_dir or []).values()), articles, manifest=manifest
-        )
-    except (EvalInputError, SchemaError, CorpusError) as exc:
-        fail(str(exc))
+    result = evaluate(run_dir, gold, list(discover(schema_dir or []).values()), articles, manifest=manifest)
     write_json(run_dir / "eval.json", result.report)
     atomic_write(run_dir / "eval.md", render_markdown(result.report))
     table = Table(title=f"eval {run_dir}")
@@ -374,14 +369,10 @@ def compare(
 
     from evals.compare import compare_runs
     from evals.harness import evaluate
-    from evals.loading import EvalInputError
 
     specs = list(discover(schema_dir or []).values())
-    try:
-        a = evaluate(run_a, gold, specs, articles)
-        b = evaluate(run_b, gold, specs, articles)
-    except (EvalInputError, SchemaError) as exc:
-        fail(str(exc))
+    a = evaluate(run_a, gold, specs, articles)
+    b = evaluate(run_b, gold, specs, articles)
     result = compare_runs(a, b)
     table = Table(title=f"B = {run_b} minus A = {run_a}")
     for column in ("schema", "metric", "A", "B", "B - A", "95% CI", "only A right", "only B right"):
@@ -415,14 +406,10 @@ def report(
 ) -> None:
     """Write RUN_DIR/report.html (self-contained) and a Parquet file per schema."""
     from evals.html_report import write_parquet, write_report
-    from evals.loading import EvalInputError
 
-    try:
-        specs = [s for s in discover(schema_dir or []).values()]
-        page = write_report(run_dir, specs, gold, articles, max_articles)
-        tables = write_parquet(run_dir, specs)
-    except (EvalInputError, SchemaError) as exc:
-        fail(str(exc))
+    specs = [s for s in discover(schema_dir or []).values()]
+    page = write_report(run_dir, specs, gold, articles, max_articles)
+    tables = write_parquet(run_dir, specs)
     out.print(f"report: {page}")
     for table in tables:
         out.print(f"parquet: {table}")
@@ -452,8 +439,7 @@ def train(
     learn from that folder instead (a manifest.jsonl beside it keeps its test split out)."""
     import warnings
 
-    from evals.corpus import MANIFEST_NAME, CorpusError
-    from evals.loading import EvalInputError
+    from evals.corpus import MANIFEST_NAME
     from evals.training import DEFAULT_SOURCES, GoldSource, training_articles
     from pipeline.learning.train import train as fit
 
@@ -465,17 +451,11 @@ def train(
         beside = gold.parent / MANIFEST_NAME
         sources = (GoldSource(gold, articles, beside if beside.is_file() else None),)
 
-    try:
-        specs = select(schema or [], schema_dir or [])
-    except SchemaError as exc:
-        fail(str(exc))
+    specs = select(schema or [], schema_dir or [])
     if out_path is not None and len(specs) != 1:
         fail("--out needs exactly one --schema")
     for spec in specs:
-        try:
-            examples = training_articles(spec.name, sources, limit=max_articles)
-        except (CorpusError, EvalInputError) as exc:
-            fail(str(exc))
+        examples = training_articles(spec.name, sources, limit=max_articles)
         if not any(g.records for g in examples):
             console.print(f"{spec.name}: no gold records to learn from; skipped")
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _SECRET_NAMES = re.compile(r"(API_KEY|TOKEN|SECRET|PASSWORD)", re.IGNORECASE)
@@ -62,6 +63,16 @@ def _replacements() -> list[tuple[str, str]]:
 
 
 def redact(text: str) -> str:
-    for secret, replacement in _replacements():
-        text = text.replace(secret, replacement)
-    return text
+    return redactor()(text)
+
+
+def redactor() -> Callable[[str], str]:
+    """``redact`` with the secrets looked up once, for writing many pieces of one file."""
+    replacements = _replacements()
+
+    def apply(text: str) -> str:
+        for secret, replacement in replacements:
+            text = text.replace(secret, replacement)
+        return text
+
+    return apply

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -19,20 +20,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipeline import __version__
+from pipeline.artifacts import (
+    ArticleEntry,
+    ManifestHead,
+    OutputsStamp,
+    Part,
+    RunManifest,
+    SchemaFingerprint,
+    Totals,
+)
 from pipeline.backends import Backend
 from pipeline.grounding import apply_article_checks, deduplicate, ground
 from pipeline.inputs import InputError
 from pipeline.learning.model import file_sha256
 from pipeline.quantities import Mention
 from pipeline.records import Article, ArticleContext, GroundedRecord
-from pipeline.runstore import RunDirError, RunStore, write_json
+from pipeline.runstore import RunDirError, RunStore, UntrustedPart, write_json
 from pipeline.spec import SchemaSpec
 from pipeline.usage import Usage, current_usage
 
 PART_FORMAT = 1
+log = logging.getLogger("polex.runner")
 # Generous: the offline backend takes well under a second per article; an LLM article
 # that takes longer than this is stuck, not slow.
 DEFAULT_ARTICLE_TIMEOUT = 1800.0
@@ -41,13 +52,13 @@ DEFAULT_ARTICLE_TIMEOUT = 1800.0
 @dataclass
 class RunResult:
     run_dir: Path
-    manifest: dict[str, Any]
+    manifest: RunManifest
     outputs: dict[str, Path]
     interrupted: bool = False
 
     @property
     def failed(self) -> int:
-        return int(self.manifest["totals"]["articles_failed"])
+        return self.manifest.totals.articles_failed
 
 
 def now() -> str:
@@ -144,7 +155,7 @@ def unclaimed_mentions(
     ]
 
 
-async def process_article(article: Article, specs: list[SchemaSpec], backend: Backend) -> dict[str, Any]:
+async def process_article(article: Article, specs: list[SchemaSpec], backend: Backend) -> Part:
     """Every schema of one article. An exception fails that schema of this article
     only: the other schemas' records are kept, and the batch goes on."""
     usage = Usage()
@@ -186,26 +197,28 @@ def _part(
     unclaimed: list[dict[str, Any]] | None = None,
     usage: Usage | None = None,
     started: str | None = None,
-) -> dict[str, Any]:
-    """The part file of one article: failed when ``error`` says why."""
-    return {
-        "article_id": article.id,
-        "source": article.source,
-        "text_sha256": article.sha256,
-        "encoding": article.encoding,
-        "status": "failed" if error else "ok",
-        "error": error,
-        "schema_errors": schema_errors or {},
-        "records": records or {},
-        "rejected": rejected or [],
-        "unclaimed": unclaimed or [],
-        "usage": (usage or Usage()).as_dict(),
-        "started": started,
-        "finished": now(),
-    }
+) -> Part:
+    """The part of one article: failed when ``error`` says why."""
+    return Part.model_validate(
+        {
+            "article_id": article.id,
+            "source": article.source,
+            "text_sha256": article.sha256,
+            "encoding": article.encoding,
+            "status": "failed" if error else "ok",
+            "error": error,
+            "schema_errors": schema_errors or {},
+            "records": records or {},
+            "rejected": rejected or [],
+            "unclaimed": unclaimed or [],
+            "usage": (usage or Usage()).as_dict(),
+            "started": started,
+            "finished": now(),
+        }
+    )
 
 
-async def _process(article: Article, plan: RunPlan) -> dict[str, Any]:
+async def _process(article: Article, plan: RunPlan) -> Part:
     """One article; a backend that computes without awaiting (offline) runs in a
     daemon thread, so that the article's time limit can give up on it."""
     work = process_article(article, plan.specs, plan.backend)
@@ -214,15 +227,19 @@ async def _process(article: Article, plan: RunPlan) -> dict[str, Any]:
     return await _in_daemon_thread(lambda: asyncio.run(work))
 
 
-async def _in_daemon_thread(function: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+async def _in_daemon_thread(function: Callable[[], Part]) -> Part:
     """``function()`` in a daemon thread: unlike ``asyncio.to_thread``, a thread given
     up on at the time limit never keeps the process from exiting."""
     loop = asyncio.get_running_loop()
-    future: asyncio.Future[dict[str, Any]] = loop.create_future()
+    future: asyncio.Future[Part] = loop.create_future()
 
-    def settle(result: dict[str, Any] | None, error: BaseException | None) -> None:
-        if not future.done():
-            future.set_exception(error) if error else future.set_result(result or {})
+    def settle(result: Part | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if result is not None:
+            future.set_result(result)
+        else:
+            future.set_exception(error or RuntimeError("the article's thread ended without a result"))
 
     def work() -> None:
         try:
@@ -236,7 +253,7 @@ async def _in_daemon_thread(function: Callable[[], dict[str, Any]]) -> dict[str,
     return await future
 
 
-def _timed_out(article: Article, seconds: float | None) -> dict[str, Any]:
+def _timed_out(article: Article, seconds: float | None) -> Part:
     return _part(article, error=f"timed out after {seconds:g} s (--article-timeout); the batch went on")
 
 
@@ -284,7 +301,18 @@ class RunPlan:
     article_timeout: float | None = DEFAULT_ARTICLE_TIMEOUT  # seconds; None: no limit
 
 
-ProgressHook = Callable[[dict[str, Any]], None]
+ProgressHook = Callable[[Part], None]
+# Bump when the outputs rebuilt from the same parts would differ (their format changed).
+OUTPUTS_FORMAT = 1
+
+
+@dataclass
+class _Done:
+    """What the run keeps in memory of a finished article: its manifest entry and
+    the sha256 of its part file (the records stay on disk until the export)."""
+
+    entry: ArticleEntry
+    digest: str
 
 
 async def execute(plan: RunPlan, on_article: ProgressHook | None = None) -> RunResult:
@@ -296,34 +324,35 @@ async def execute(plan: RunPlan, on_article: ProgressHook | None = None) -> RunR
 
 async def _execute(plan: RunPlan, store: RunStore, on_article: ProgressHook | None) -> RunResult:
     key = settings_key(plan.backend, plan.specs)
-    previous = store.previous_settings()
-    if previous and previous[0] != key:
+    previous = store.previous_manifest()
+    if previous and previous.settings_key != key:
         if not plan.force:
+            described = store.previous_settings_description(previous)
             raise RunDirError(
-                f"{plan.out} holds a run with other settings ({previous[1]}); "
+                f"{plan.out} holds a run with other settings ({described}); "
                 "resume it with its own settings, choose another --out, or add --force to replace it"
             )
         store.clear()
+        previous = None
     started_at = now()
-    parts: dict[str, dict[str, Any]] = {}
+    done: dict[str, _Done] = {}
+    redone: dict[str, str] = {}  # article id -> why its part was not trusted
     todo: list[Article] = []
     for article in plan.articles:
-        part = store.read_part(article.id)
-        if (
-            part
-            and part.get("settings_key") == key
-            and part.get("text_sha256") == article.sha256
-            and part.get("status") == "ok"
-        ):
-            part["resumed"] = True
-            parts[article.id] = part
+        found, problem = _resumable_part(store, article, key)
+        if found is not None:
+            part, digest = found
+            done[article.id] = _Done(_entry(article, part, resumed=True), digest)
             if on_article:
                 on_article(part)
-        else:
-            todo.append(article)
+            continue
+        if problem:
+            log.warning("%s: its part is not trusted (%s); the article is redone", article.id, problem)
+            redone[article.id] = problem
+        todo.append(article)
 
-    manifest = _manifest(plan, key, started_at, parts, status="running")
-    write_json(plan.out / "manifest.json", manifest)
+    manifest = _manifest(plan, key, started_at, done, redone, status="running")
+    write_json(plan.out / "manifest.json", manifest.to_json_dict())
     semaphore = asyncio.Semaphore(max(1, plan.concurrency))
 
     async def one(article: Article) -> None:
@@ -332,9 +361,9 @@ async def _execute(plan: RunPlan, store: RunStore, on_article: ProgressHook | No
                 part = await asyncio.wait_for(_process(article, plan), plan.article_timeout)
             except TimeoutError:
                 part = _timed_out(article, plan.article_timeout)
-        part["settings_key"] = key
-        store.write_part(part)
-        parts[article.id] = part
+        part.settings_key = key
+        digest = store.write_part(part)
+        done[article.id] = _Done(_entry(article, part, resumed=False), digest)
         if on_article:
             on_article(part)
 
@@ -345,82 +374,143 @@ async def _execute(plan: RunPlan, store: RunStore, on_article: ProgressHook | No
         interrupted = True
     finally:
         await plan.backend.aclose()
-    ordered = [parts[a.id] for a in plan.articles if a.id in parts]
-    outputs = store.write_outputs(ordered, plan.specs, [e.as_dict() for e in plan.input_errors])
-    manifest = _manifest(plan, key, started_at, parts, status="interrupted" if interrupted else "complete")
-    write_json(plan.out / "manifest.json", manifest)
+    stamp, outputs = _export(plan, store, key, done, previous)
+    manifest = _manifest(
+        plan, key, started_at, done, redone, "interrupted" if interrupted else "complete", stamp
+    )
+    write_json(plan.out / "manifest.json", manifest.to_json_dict())
     return RunResult(plan.out, manifest, outputs, interrupted)
 
 
+def _resumable_part(
+    store: RunStore, article: Article, key: str
+) -> tuple[tuple[Part, str] | None, str | None]:
+    """The finished part of ``article`` with its file's sha256 when it can be
+    trusted; otherwise None and, when a part was there but is not trusted, why."""
+    try:
+        found = store.read_part(article.id)
+    except UntrustedPart as exc:
+        return None, str(exc)
+    if found is None or found[0].status != "ok":
+        return None, None  # not done yet, or failed: (re)tried, nothing to report
+    part = found[0]
+    if part.settings_key != key:
+        return None, f"made with other settings (key {part.settings_key}, this run {key})"
+    if part.text_sha256 != article.sha256:
+        return None, "the article's text changed since its part was made"
+    return found, None
+
+
+def _export(
+    plan: RunPlan, store: RunStore, key: str, done: dict[str, _Done], previous: ManifestHead | None
+) -> tuple[OutputsStamp, dict[str, Path]]:
+    """Rebuild the outputs from the parts, streamed in article order; left as they
+    are when they were made from the very same parts and are intact."""
+    finished = [a.id for a in plan.articles if a.id in done]
+    input_errors = [e.as_dict() for e in plan.input_errors]
+    content = {
+        "format": OUTPUTS_FORMAT,
+        "version": __version__,
+        "schemas": {s.name: list(s.model.model_fields) for s in plan.specs},
+        "input_errors": input_errors,
+        "parts": [[article_id, done[article_id].digest] for article_id in finished],
+    }
+    outputs_key = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    if (
+        previous is not None
+        and previous.outputs is not None
+        and store.outputs_intact(previous.outputs, outputs_key)
+    ):
+        return previous.outputs, store.output_paths(plan.specs)
+    files = store.write_outputs((store.trusted_part(i) for i in finished), plan.specs, input_errors)
+    return OutputsStamp(key=outputs_key, files=files.digests), files.paths
+
+
+def _entry(article: Article, part: Part, resumed: bool) -> ArticleEntry:
+    return ArticleEntry(
+        id=article.id,
+        source=article.source,
+        sha256=article.sha256,
+        encoding=article.encoding,
+        status=part.status,
+        error=part.error,
+        resumed=resumed,
+        records={name: len(rows) for name, rows in part.records.items()},
+        rejected=len(part.rejected),
+        unclaimed=len(part.unclaimed),
+        usage=part.usage,
+        started=part.started,
+        finished=part.finished,
+    )
+
+
 def _manifest(
-    plan: RunPlan, key: str, started_at: str, parts: dict[str, dict[str, Any]], status: str
-) -> dict[str, Any]:
+    plan: RunPlan,
+    key: str,
+    started_at: str,
+    done: dict[str, _Done],
+    redone: dict[str, str],
+    status: Literal["running", "interrupted", "complete"],
+    outputs: OutputsStamp | None = None,
+) -> RunManifest:
     total = Usage()
-    articles: list[dict[str, Any]] = []
+    articles: list[ArticleEntry] = []
     for article in plan.articles:
-        part = parts.get(article.id)
-        entry: dict[str, Any] = {
-            "id": article.id,
-            "source": article.source,
-            "sha256": article.sha256,
-            "encoding": article.encoding,
-            "status": "pending",
-        }
-        if part:
-            usage = Usage(**{k: v for k, v in part["usage"].items() if k != "total_tokens"})
-            if not part.get("resumed"):
-                total.add(usage)
-            entry.update(
-                status=part["status"],
-                error=part.get("error"),
-                resumed=bool(part.get("resumed")),
-                records={k: len(v) for k, v in part.get("records", {}).items()},
-                rejected=len(part.get("rejected", [])),
-                unclaimed=len(part.get("unclaimed", [])),
-                usage=part["usage"],
-                started=part.get("started"),
-                finished=part.get("finished"),
+        finished = done.get(article.id)
+        if finished is None:
+            entry = ArticleEntry(
+                id=article.id,
+                source=article.source,
+                sha256=article.sha256,
+                encoding=article.encoding,
+                status="pending",
             )
+        else:
+            entry = finished.entry
+            if not entry.resumed and entry.usage is not None:
+                total.add(entry.usage.as_usage())
+        if article.id in redone:
+            entry = entry.model_copy(update={"part_redone_because": redone[article.id]})
+            entry.model_fields_set.add("part_redone_because")
         articles.append(entry)
     for error in plan.input_errors:
         articles.append(
-            {"id": error.article_id, "source": error.source, "status": "input_error", "error": error.message}
+            ArticleEntry(id=error.article_id, source=error.source, status="input_error", error=error.message)
         )
+    entries = [d.entry for d in done.values()]
     described = plan.backend.describe()
-    counts = {
-        s.name: sum(len(p.get("records", {}).get(s.name, [])) for p in parts.values()) for s in plan.specs
-    }
-    return {
-        "tool": "polex",
-        "version": __version__,
-        "git_commit": git_commit(),
-        "command": plan.command,
-        "status": status,
-        "started_at": started_at,
-        "finished_at": now() if status != "running" else None,
-        "backend": {**described, "chosen_because": plan.backend_reason},
-        "settings_key": key,
-        "schemas": schema_fingerprints(plan.specs),
-        "totals": {
-            "articles": len(plan.articles) + len(plan.input_errors),
-            "articles_ok": sum(1 for p in parts.values() if p["status"] == "ok"),
-            "articles_failed": sum(1 for p in parts.values() if p["status"] == "failed")
-            + len(plan.input_errors),
-            "articles_resumed": sum(1 for p in parts.values() if p.get("resumed")),
-            "records": counts,
-            "rejected": sum(len(p.get("rejected", [])) for p in parts.values()),
-            "unclaimed": sum(len(p.get("unclaimed", [])) for p in parts.values()),
+    return RunManifest(
+        tool="polex",
+        version=__version__,
+        git_commit=git_commit(),
+        command=plan.command,
+        status=status,
+        started_at=started_at,
+        finished_at=now() if status != "running" else None,
+        backend={**described, "chosen_because": plan.backend_reason},
+        settings_key=key,
+        schemas={name: SchemaFingerprint(**f) for name, f in schema_fingerprints(plan.specs).items()},
+        totals=Totals(
+            articles=len(plan.articles) + len(plan.input_errors),
+            articles_ok=sum(1 for e in entries if e.status == "ok"),
+            articles_failed=sum(1 for e in entries if e.status == "failed") + len(plan.input_errors),
+            articles_resumed=sum(1 for e in entries if e.resumed),
+            parts_redone=len(redone),
+            records={s.name: sum(e.records.get(s.name, 0) for e in entries) for s in plan.specs},
+            rejected=sum(e.rejected for e in entries),
+            unclaimed=sum(e.unclaimed for e in entries),
             # notes stay with their article; the totals would only repeat them
-            "usage_this_run": {k: v for k, v in total.as_dict().items() if k != "notes"},
-            "cost_usd_this_run": estimate_cost(described.get("model"), total),
-        },
-        "articles": articles,
-    }
+            usage_this_run={k: v for k, v in total.as_dict().items() if k != "notes"},
+            cost_usd_this_run=estimate_cost(described.get("model"), total),
+        ),
+        articles=articles,
+        **({"outputs": outputs} if outputs is not None else {}),
+    )
 
 
 def run_sync(plan: RunPlan, on_article: ProgressHook | None = None) -> RunResult:
     started = time.monotonic()
     result = asyncio.run(execute(plan, on_article))
-    result.manifest["totals"]["seconds"] = round(time.monotonic() - started, 3)
-    write_json(plan.out / "manifest.json", result.manifest)
+    result.manifest.totals.seconds = round(time.monotonic() - started, 3)
+    write_json(plan.out / "manifest.json", result.manifest.to_json_dict())
     return result

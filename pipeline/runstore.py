@@ -1,64 +1,53 @@
 """The run directory: one JSON part per finished article (written atomically, so a
 killed run leaves whole parts or none), and the outputs rebuilt from the parts at
 the end of every run: a JSONL and a CSV per schema, rejected.jsonl, errors.jsonl,
-unclaimed.jsonl and manifest.json. Every file is replaced atomically."""
+unclaimed.jsonl and manifest.json. The outputs are streamed, one part at a time, so
+memory does not grow with the number of articles; every file is replaced atomically."""
 
 from __future__ import annotations
 
 import csv
 import fcntl
 import hashlib
-import io
 import json
 import os
 import re
 import sys
-import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from pipeline.redact import redact
+from pydantic import ValidationError
+
+from pipeline.artifacts import ManifestHead, OutputsStamp, Part, RecordRow
+from pipeline.errors import PolexError
+from pipeline.files import atomic_open
+from pipeline.files import atomic_write as _atomic_write
+from pipeline.redact import redact, redactor
 from pipeline.spec import SchemaSpec
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
-# mkstemp creates 0600 files; outputs get the permissions any new file would get.
-_FILE_MODE = 0o666 & ~_umask()
-
-
-class RunDirError(Exception):
+class RunDirError(PolexError):
     """The run directory cannot be used; the message names it."""
 
 
+class UntrustedPart(PolexError):
+    """A part file that cannot be read as a part; the message says what is wrong."""
+
+
 def atomic_write(path: Path, content: str) -> None:
-    """Write via a temporary file and rename, so a reader (or a killed run) sees the
-    old file or the new one, never half of one. Secrets are redacted here, the one
-    door every run file goes through."""
-    content = redact(content)
+    """Replace a run file atomically (``pipeline.files``). Secrets are redacted here,
+    the one door every run file goes through."""
+    _replace(path, redact(content))
+
+
+def _replace(path: Path, content: str) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
+        _atomic_write(path, content)
+    except OSError as exc:  # a full disk, a quota, a vanished directory
         raise _unwritable(path, exc) from exc
-    os.fchmod(fd, _FILE_MODE)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):  # a full disk, a quota, a vanished directory
-            raise _unwritable(path, exc) from exc
-        raise
 
 
 def _unwritable(path: Path, exc: OSError) -> RunDirError:
@@ -68,8 +57,12 @@ def _unwritable(path: Path, exc: OSError) -> RunDirError:
     )
 
 
+def json_text(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+
+
 def write_json(path: Path, data: Any) -> None:
-    atomic_write(path, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+    atomic_write(path, json_text(data))
 
 
 # Characters some line readers (str.splitlines, JavaScript) treat as line ends: written
@@ -90,6 +83,15 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return []
     # split on "\n" only: U+2028 or U+0085 inside a JSON string is not a line end
     return [json.loads(line) for line in path.read_text("utf-8").split("\n") if line.strip()]
+
+
+def file_digest(path: Path) -> str | None:
+    """sha256 of a file, None when it cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def _safe_name(article_id: str) -> str:
@@ -136,18 +138,23 @@ class RunStore:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def previous_settings(self) -> tuple[str, str] | None:
-        """(settings key, description) of the run this directory already holds."""
+    def previous_manifest(self) -> ManifestHead | None:
+        """What a new run needs of the manifest this directory already holds (its
+        settings and its outputs' stamp); None when there is none or it is unreadable."""
         path = self.root / "manifest.json"
         if not path.is_file():
             return None
         try:
-            manifest = json.loads(path.read_text("utf-8"))
-            backend = manifest["backend"]
-            described = f"backend {backend.get('backend')}, model {backend.get('model')}, "
-            return str(manifest["settings_key"]), described + f"schemas {', '.join(manifest['schemas'])}"
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return ManifestHead.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError):
             return None  # each part still carries its own settings key
+
+    @staticmethod
+    def previous_settings_description(head: ManifestHead) -> str:
+        """The settings of a previous run, in words, for an error message."""
+        backend = head.backend
+        described = f"backend {backend.get('backend')}, model {backend.get('model')}, "
+        return described + f"schemas {', '.join(head.schemas)}"
 
     def clear(self) -> None:
         """Remove the parts and outputs of the run held here (``--force``)."""
@@ -168,73 +175,177 @@ class RunStore:
     def part_path(self, article_id: str) -> Path:
         return self.parts / f"{_safe_name(article_id)}.json"
 
-    def read_part(self, article_id: str) -> dict[str, Any] | None:
+    def read_part(self, article_id: str) -> tuple[Part, str] | None:
+        """The part of ``article_id`` and the sha256 of its file; None when there is
+        none. Raises UntrustedPart when the file is damaged, has the wrong shape or
+        holds another article."""
         path = self.part_path(article_id)
-        if not path.is_file():
-            return None
         try:
-            part: dict[str, Any] = json.loads(path.read_text("utf-8"))
-        except (OSError, json.JSONDecodeError):
-            return None  # never trust a damaged part: the article is redone
-        return part if part.get("article_id") == article_id else None
+            content = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise UntrustedPart(f"cannot read {path}: {exc.strerror or exc}") from exc
+        try:
+            part = Part.model_validate(json.loads(content))
+        except (ValueError, ValidationError) as exc:  # torn JSON, bad UTF-8, wrong fields
+            first = str(exc).strip().splitlines()
+            raise UntrustedPart(f"{path} is not a valid part ({first[0] if first else exc})") from exc
+        if part.article_id != article_id:
+            raise UntrustedPart(f"{path} holds article {part.article_id!r}, not {article_id!r}")
+        return part, hashlib.sha256(content).hexdigest()
 
-    def write_part(self, part: dict[str, Any]) -> None:
-        write_json(self.part_path(part["article_id"]), part)
+    def write_part(self, part: Part) -> str:
+        """Save ``part``; returns the sha256 of the file written."""
+        content = redact(json_text(part.to_json_dict()))
+        _replace(self.part_path(part.article_id), content)
+        return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+    def trusted_part(self, article_id: str) -> Part:
+        """The part of an article this run has finished (for the export)."""
+        try:
+            found = self.read_part(article_id)
+        except UntrustedPart as exc:
+            raise RunDirError(f"a part changed while the run was writing its outputs: {exc}") from exc
+        if found is None:
+            raise RunDirError(f"the part of {article_id} vanished from {self.parts} during the run")
+        return found[0]
+
+    def outputs_intact(self, stamp: OutputsStamp, key: str) -> bool:
+        """Whether the outputs here were made from the same parts (``key``) and are
+        unchanged since: then a re-run has nothing to rewrite."""
+        return stamp.key == key and all(
+            file_digest(self.root / name) == digest for name, digest in stamp.files.items()
+        )
+
+    def output_paths(self, specs: list[SchemaSpec]) -> dict[str, Path]:
+        """The JSONL file of each schema."""
+        return {spec.name: self.root / f"{spec.name}.jsonl" for spec in specs}
 
     def write_outputs(
-        self, parts: list[dict[str, Any]], specs: list[SchemaSpec], input_errors: list[dict[str, Any]]
-    ) -> dict[str, Path]:
-        written: dict[str, Path] = {}
-        for spec in specs:
-            rows = [row for part in parts for row in part.get("records", {}).get(spec.name, [])]
-            jsonl = self.root / f"{spec.name}.jsonl"
-            write_jsonl(jsonl, rows)
-            atomic_write(self.root / f"{spec.name}.csv", _csv(rows, spec))
-            written[spec.name] = jsonl
-        write_jsonl(self.root / "rejected.jsonl", (r for p in parts for r in p.get("rejected", [])))
-        errors = [*input_errors]
-        errors += [
-            {
-                "article_id": p["article_id"],
-                "source": p.get("source"),
-                "stage": "extract",
-                "error": p["error"],
-            }
-            for p in parts
-            if p.get("status") == "failed"
-        ]
-        write_jsonl(self.root / "errors.jsonl", errors)
-        write_jsonl(
-            self.root / "unclaimed.jsonl",
-            ({"article_id": p["article_id"], **m} for p in parts for m in p.get("unclaimed", [])),
+        self, parts: Iterable[Part], specs: list[SchemaSpec], input_errors: list[dict[str, Any]]
+    ) -> WrittenOutputs:
+        """Stream ``parts`` (in article order) into the outputs: each part's rows are
+        written and dropped before the next part is read. Each file is replaced
+        atomically when all parts are written, so a killed export leaves the old
+        files whole."""
+        try:
+            return self._write_outputs(parts, specs, input_errors)
+        except OSError as exc:
+            raise _unwritable(self.root, exc) from exc
+
+    def _write_outputs(
+        self, parts: Iterable[Part], specs: list[SchemaSpec], input_errors: list[dict[str, Any]]
+    ) -> WrittenOutputs:
+        clean = redactor()
+        digests: dict[str, _Sha256Writer] = {}
+        with ExitStack() as stack:
+
+            def open_output(name: str) -> _Sha256Writer:
+                writer = _Sha256Writer(stack.enter_context(atomic_open(self.root / name)))
+                digests[name] = writer
+                return writer
+
+            jsonl = {s.name: open_output(f"{s.name}.jsonl") for s in specs}
+            tables = {s.name: _CsvTable(open_output(f"{s.name}.csv"), s, clean) for s in specs}
+            rejected = open_output("rejected.jsonl")
+            errors = open_output("errors.jsonl")
+            unclaimed = open_output("unclaimed.jsonl")
+            errors.write(clean("".join(jsonl_line(e) for e in input_errors)))
+            for part in parts:
+                for spec in specs:
+                    rows = part.records.get(spec.name, [])
+                    if rows:
+                        jsonl[spec.name].write(clean("".join(jsonl_line(r.to_json_dict()) for r in rows)))
+                        tables[spec.name].write(rows)
+                if part.rejected:
+                    rejected.write(clean("".join(jsonl_line(r.to_json_dict()) for r in part.rejected)))
+                if part.status == "failed":
+                    error = {
+                        "article_id": part.article_id,
+                        "source": part.source,
+                        "stage": "extract",
+                        "error": part.error,
+                    }
+                    errors.write(clean(jsonl_line(error)))
+                if part.unclaimed:
+                    lines = (
+                        jsonl_line({"article_id": part.article_id, **m.to_json_dict()})
+                        for m in part.unclaimed
+                    )
+                    unclaimed.write(clean("".join(lines)))
+        return WrittenOutputs(
+            self.output_paths(specs), {name: writer.hexdigest() for name, writer in digests.items()}
         )
-        return written
 
 
-def _csv(rows: list[dict[str, Any]], spec: SchemaSpec) -> str:
-    fields = list(spec.model.model_fields)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["article_id", *fields, "confidence", "char_start", "char_end", "alignment", "flags"])
-    for row in rows:
-        record = row["record"]
-        values = [
-            ";".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
-            for v in (record.get(f) for f in fields)
-        ]
-        flags = ";".join(f["code"] for f in row.get("flags", []))
-        confidence = row.get("confidence")
-        cells = [
-            row["article_id"],
-            *values,
-            "" if confidence is None else confidence,
-            row["char_start"],
-            row["char_end"],
-            row["alignment"],
-            flags,
-        ]
-        writer.writerow([_inert(cell) for cell in cells])
-    return buffer.getvalue()
+@dataclass(frozen=True)
+class WrittenOutputs:
+    paths: dict[str, Path]  # the JSONL file of each schema
+    digests: dict[str, str]  # file name -> sha256 of every output written
+
+
+class _Sha256Writer:
+    """Writes text through to ``handle`` and keeps the sha256 of its UTF-8 bytes."""
+
+    def __init__(self, handle: TextIO) -> None:
+        self.handle = handle
+        self.sha256 = hashlib.sha256()
+
+    def write(self, text: str) -> int:
+        self.sha256.update(text.encode("utf-8"))
+        return self.handle.write(text)
+
+    def hexdigest(self) -> str:
+        return self.sha256.hexdigest()
+
+
+class _CsvTable:
+    """A schema's CSV: one row per record, list fields joined with ';'."""
+
+    def __init__(self, handle: _Sha256Writer, spec: SchemaSpec, clean: Callable[[str], str]) -> None:
+        self.fields = list(spec.model.model_fields)
+        self.handle = handle
+        self.clean = clean
+        self.buffer = _LineBuffer()
+        self.writer = csv.writer(self.buffer)
+        header = ["article_id", *self.fields, "confidence", "char_start", "char_end", "alignment", "flags"]
+        self.writer.writerow(header)
+        self._flush()
+
+    def write(self, rows: list[RecordRow]) -> None:
+        for row in rows:
+            record = row.record
+            values = [
+                ";".join(map(str, v)) if isinstance(v, list) else ("" if v is None else v)
+                for v in (record.get(f) for f in self.fields)
+            ]
+            cells = [
+                row.article_id,
+                *values,
+                "" if row.confidence is None else row.confidence,
+                row.char_start,
+                row.char_end,
+                row.alignment,
+                ";".join(f.code for f in row.flags),
+            ]
+            self.writer.writerow([_inert(cell) for cell in cells])
+        self._flush()
+
+    def _flush(self) -> None:
+        self.handle.write(self.clean("".join(self.buffer.lines)))
+        self.buffer.lines.clear()
+
+
+class _LineBuffer:
+    """What csv.writer writes to: the rows of one part, until they are flushed."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.lines.append(text)
+        return len(text)
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

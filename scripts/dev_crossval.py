@@ -66,8 +66,8 @@ def main() -> None:
         ]
         run_dir = work / f"fold{k}"
         result = run_sync(RunPlan(articles, [], fold_specs, OfflineBackend(), run_dir))
-        merged_manifest = merged_manifest or dict(result.manifest)
-        articles_meta.extend(result.manifest["articles"])
+        merged_manifest = merged_manifest or result.manifest.to_json_dict()
+        articles_meta.extend(a.to_json_dict() for a in result.manifest.articles)
         for spec in specs:
             rows[spec.name].extend(read_jsonl(run_dir / f"{spec.name}.jsonl"))
         rejected.extend(read_jsonl(run_dir / "rejected.jsonl"))

@@ -314,7 +314,7 @@ def test_an_article_over_its_time_limit_fails_by_name_and_the_batch_goes_on(
     # 3 s: ample for the two articles that do finish (a stub answer), so a busy machine stays green
     result = run_sync(plan)  # returns although "stuck" never will
     backend.never.set()  # let the abandoned thread end
-    statuses = {a["id"]: a["status"] for a in result.manifest["articles"]}
+    statuses = {a.id: a.status for a in result.manifest.articles}
     assert statuses == {"a": "ok", "stuck": "failed", "b": "ok"}
     [error] = read_jsonl(tmp_path / "run" / "errors.jsonl")
     assert error["article_id"] == "stuck" and "timed out after 3 s (--article-timeout)" in error["error"]

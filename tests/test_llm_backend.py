@@ -61,7 +61,7 @@ def backend(server: FakeServer, tmp_path: Path | None = None, **settings: Any) -
 def run(b: OpenAICompatBackend, article: Article = ARTICLE) -> dict[str, Any]:
     async def go() -> dict[str, Any]:
         try:
-            return await process_article(article, [QT], b)
+            return (await process_article(article, [QT], b)).to_json_dict()
         finally:
             await b.aclose()
 

@@ -342,7 +342,7 @@ def test_a_prompt_injection_cannot_change_the_schema_or_escape_grounding(tmp_pat
     # the article stays data: it is inside the delimiters, after the instructions
     user = server.requests[0]["messages"][-1]["content"]
     assert user.index("<article>") < user.index("Ignore the instructions") < user.index("</article>")
-    assert result.manifest["totals"]["articles_ok"] == 1
+    assert result.manifest.totals.articles_ok == 1
 
 
 def test_api_keys_never_reach_manifests_logs_or_error_files(

@@ -28,14 +28,14 @@ def test_every_written_record_is_grounded_in_its_article(tmp_path: Path) -> None
     result = run_offline(tmp_path / "run")
     texts = {p.stem: p.read_text("utf-8") for p in SEEDS.glob("*.txt")}
     total = 0
-    for name in result.manifest["schemas"]:
+    for name in result.manifest.schemas:
         for row in read_jsonl(tmp_path / "run" / f"{name}.jsonl"):
             total += 1
             text = texts[row["article_id"]]
             span = text[row["char_start"] : row["char_end"]]
             assert " ".join(span.lower().split()) == " ".join(row["record"]["evidence"].lower().split())
-    assert total == sum(result.manifest["totals"]["records"].values()) > 100
-    assert result.manifest["totals"]["articles_ok"] == 5
+    assert total == sum(result.manifest.totals.records.values()) > 100
+    assert result.manifest.totals.articles_ok == 5
 
 
 def test_the_run_directory_is_complete(tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ def test_a_second_run_resumes_and_writes_identical_outputs(tmp_path: Path) -> No
     (out / "parts" / "001_af90ca12de1d48dc.json").unlink()  # as if killed before this article finished
     (out / "parts" / "002_b54908c3101e4205.json").write_text('{"article_id": "002_b5')  # a torn write
     result = run_offline(out)
-    assert result.manifest["totals"]["articles_resumed"] == 3
+    assert result.manifest.totals.articles_resumed == 3
     assert {p.name: p.read_bytes() for p in out.glob("*.jsonl")} == first
 
 
@@ -92,7 +92,7 @@ def test_one_failing_schema_keeps_the_other_schemas_records(tmp_path: Path) -> N
 def test_input_errors_are_reported_and_the_batch_completes(tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_text("")
     result = run_offline(tmp_path / "run", inputs=[SEEDS, tmp_path / "empty.txt"])
-    assert result.manifest["totals"]["articles_ok"] == 5
+    assert result.manifest.totals.articles_ok == 5
     errors = read_jsonl(tmp_path / "run" / "errors.jsonl")
     assert [e["article_id"] for e in errors] == ["empty"]
 
