@@ -18,8 +18,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +37,7 @@ from tenacity import (
 from tenacity.wait import wait_base, wait_random_exponential
 
 from pipeline.errors import PolexError
+from pipeline.files import atomic_write
 from pipeline.usage import ledger
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -73,7 +72,7 @@ def request_key(request: httpx.Request, namespace: str) -> str:
 
 
 class ResponseStore:
-    """One JSON file per answered request, written atomically."""
+    """One JSON file per answered request, written atomically (fsynced, then renamed)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -92,12 +91,7 @@ class ResponseStore:
             return None  # a damaged entry is a miss, never a crash
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(entry, handle, ensure_ascii=False)
-        os.replace(tmp, path)
+        atomic_write(self._path(key), json.dumps(entry, ensure_ascii=False))
 
 
 class CachingTransport(httpx.AsyncBaseTransport):
