@@ -188,9 +188,14 @@ class RunStore:
             raise UntrustedPart(f"cannot read {path}: {exc.strerror or exc}") from exc
         try:
             part = Part.model_validate(json.loads(content))
-        except (ValueError, ValidationError) as exc:  # torn JSON, bad UTF-8, wrong fields
-            first = str(exc).strip().splitlines()
-            raise UntrustedPart(f"{path} is not a valid part ({first[0] if first else exc})") from exc
+        except ValidationError as exc:  # JSON, but not the shape of a part
+            first = exc.errors()[0]
+            where = ".".join(str(step) for step in first["loc"]) or "the top level"
+            raise UntrustedPart(
+                f"{path} is not a valid part ({where}: {first['msg']}; {exc.error_count()} problem(s))"
+            ) from exc
+        except ValueError as exc:  # torn JSON, bad UTF-8
+            raise UntrustedPart(f"{path} is not a valid part (unreadable JSON: {exc})") from exc
         if part.article_id != article_id:
             raise UntrustedPart(f"{path} holds article {part.article_id!r}, not {article_id!r}")
         return part, hashlib.sha256(content).hexdigest()
