@@ -13,15 +13,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from pipeline import __version__
+from pipeline import __version__, defaults
 from pipeline.artifacts import Part
-from pipeline.backends import MODES, BackendError, BackendOptions, LLMSettings, create, resolve_name
+from pipeline.backends import BUILTIN, MODES, BackendError, BackendOptions, LLMSettings, create, resolve_name
 from pipeline.chunking import MIN_CHUNK_CHARS
 from pipeline.errors import PolexError
 from pipeline.inputs import DEFAULT_MAX_BYTES, read_inputs
 from pipeline.logs import configure as configure_logging
 from pipeline.registry import discover, select
-from pipeline.runner import DEFAULT_ARTICLE_TIMEOUT, RunPlan, RunResult, run_sync
+from pipeline.runner import RunPlan, RunResult, run_sync
 from pipeline.transport import RetryPolicy
 
 
@@ -45,8 +45,6 @@ app = typer.Typer(
 )
 console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line (greppable logs)
 out = Console(soft_wrap=True)
-
-DEFAULT_CACHE = Path(os.environ.get("POLEX_CACHE_DIR", Path.home() / ".cache" / "polex" / "responses"))
 
 
 def _show_version(value: bool) -> None:
@@ -82,24 +80,43 @@ def run(
     schema: Annotated[
         list[str] | None, typer.Option("--schema", help="Schema to extract (repeat); all by default.")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Model name (env OPENAI_MODEL).")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Model name (env OPENAI_MODEL; else {defaults.MODEL}, or the GGUF's name for llamacpp)."
+        ),
+    ] = None,
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible endpoint (env OPENAI_BASE_URL).")
     ] = None,
-    mode: Annotated[str, typer.Option(help=f"Structured-output mode: {', '.join(MODES)}.")] = "json_schema",
-    temperature: Annotated[float, typer.Option(min=0.0)] = 0.0,
-    seed: int = 0,
-    max_tokens: Annotated[int, typer.Option(min=1)] = 2048,
-    max_reasks: Annotated[int, typer.Option(min=0, help="Validation reasks per call.")] = 2,
-    concurrency: Annotated[int, typer.Option(min=1, help="Articles processed at once.")] = 8,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Structured-output mode: {', '.join(MODES)} "
+            f"(default {defaults.MODE}; {defaults.LLAMACPP_MODE} for llamacpp)."
+        ),
+    ] = None,
+    temperature: Annotated[float, typer.Option(min=0.0)] = defaults.TEMPERATURE,
+    seed: int = defaults.SEED,
+    max_tokens: Annotated[int, typer.Option(min=1)] = defaults.MAX_TOKENS,
+    max_reasks: Annotated[int, typer.Option(min=0, help="Validation reasks per call.")] = defaults.MAX_REASKS,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Articles processed at once.")
+    ] = defaults.CONCURRENCY,
     rpm: Annotated[float | None, typer.Option(min=0.001, help="Requests-per-minute limit.")] = None,
     tpm: Annotated[float | None, typer.Option(min=0.001, help="Tokens-per-minute limit.")] = None,
-    retries: Annotated[int, typer.Option(min=1, help="Transport tries per request (429/5xx/timeouts).")] = 6,
-    timeout: Annotated[float, typer.Option(min=0.001, help="Seconds per request.")] = 120.0,
+    retries: Annotated[
+        int, typer.Option(min=1, help="Transport tries per request (429/5xx/timeouts).")
+    ] = defaults.RETRY_ATTEMPTS,
+    timeout: Annotated[
+        float, typer.Option(min=0.001, help="Seconds per request.")
+    ] = defaults.REQUEST_TIMEOUT,
     chunk_chars: Annotated[
         int, typer.Option(min=MIN_CHUNK_CHARS, help="Longest piece of an article sent in one request.")
-    ] = 6000,
-    cache_dir: Annotated[Path, typer.Option(help="Response cache (also a recording).")] = DEFAULT_CACHE,
+    ] = defaults.CHUNK_CHARS,
+    cache_dir: Annotated[
+        Path, typer.Option(help="Response cache (also a recording; env POLEX_CACHE_DIR).")
+    ] = defaults.CACHE_DIR,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
     ] = False,
@@ -120,14 +137,25 @@ def run(
     article_timeout: Annotated[
         float,
         typer.Option(min=0.001, help="Seconds one article may take; then it fails and the batch goes on."),
-    ] = DEFAULT_ARTICLE_TIMEOUT,
+    ] = defaults.ARTICLE_TIMEOUT,
 ) -> None:
     """Extract records from articles into a run directory."""
     specs = select(schema or [], schema_dir or [])
     articles, input_errors = read_inputs(inputs, max_bytes, exclude=out_dir)
     name, reason = resolve_name(backend)
+    _refuse_ignored_options(
+        name,
+        reason,
+        {
+            "--model": model is not None,
+            "--mode": mode is not None,
+            "--base-url": base_url is not None,
+            "--model-path": model_path is not None,
+            "--rules-only": rules_only,
+        },
+    )
     llm = LLMSettings(
-        model=model or os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
+        model=model or os.environ.get("OPENAI_MODEL"),
         base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
         mode=mode,
         temperature=temperature,
@@ -169,6 +197,29 @@ def run(
         console.print("[yellow]interrupted[/]: finished articles are saved; run the same command to resume.")
         raise typer.Exit(130)
     raise typer.Exit(1 if result.failed else 0)
+
+
+# Which built-in backends read each option; given to another, it would be ignored.
+_OPTION_READERS = {
+    "--model": ("openai", "llamacpp"),
+    "--mode": ("openai", "llamacpp"),
+    "--base-url": ("openai",),
+    "--model-path": ("llamacpp",),
+    "--rules-only": ("offline",),
+}
+
+
+def _refuse_ignored_options(name: str, reason: str, given: dict[str, bool]) -> None:
+    """An option typed for another backend than the one chosen is refused, naming
+    it, instead of being silently dropped (a plugin backend reads what it likes)."""
+    if name not in BUILTIN:
+        return
+    for option, readers in _OPTION_READERS.items():
+        if given[option] and name not in readers:
+            fail(
+                f"{option} does not apply to the {name} backend ({reason}); it is read by "
+                f"--backend {' or '.join(readers)}: choose one of those or leave {option} out"
+            )
 
 
 def _run_with_progress(plan: RunPlan) -> RunResult:

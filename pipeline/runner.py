@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline import __version__
+from pipeline import __version__, defaults
 from pipeline.artifacts import (
     ArticleEntry,
     ManifestHead,
@@ -44,9 +44,6 @@ from pipeline.usage import Usage, current_usage
 
 PART_FORMAT = 1
 log = logging.getLogger("polex.runner")
-# Generous: the offline backend takes well under a second per article; an LLM article
-# that takes longer than this is stuck, not slow.
-DEFAULT_ARTICLE_TIMEOUT = 1800.0
 
 
 @dataclass
@@ -295,10 +292,10 @@ class RunPlan:
     backend: Backend
     out: Path
     backend_reason: str = ""
-    concurrency: int = 8
+    concurrency: int = defaults.CONCURRENCY
     command: list[str] = field(default_factory=lambda: list(sys.argv))
     force: bool = False  # replace a run with other settings held in ``out``
-    article_timeout: float | None = DEFAULT_ARTICLE_TIMEOUT  # seconds; None: no limit
+    article_timeout: float | None = defaults.ARTICLE_TIMEOUT  # seconds; None: no limit
 
 
 ProgressHook = Callable[[Part], None]

@@ -36,6 +36,7 @@ from tenacity import (
 )
 from tenacity.wait import wait_base, wait_random_exponential
 
+from pipeline import defaults
 from pipeline.errors import PolexError
 from pipeline.files import atomic_write
 from pipeline.usage import ledger
@@ -157,7 +158,7 @@ class _WaitRetryAfter(wait_base):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 6
+    attempts: int = defaults.RETRY_ATTEMPTS
     # Longer than several request timeouts: a budget no longer than one timeout would
     # stop after a first attempt that timed out, without retrying it.
     budget_seconds: float = 600.0

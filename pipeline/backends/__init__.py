@@ -37,8 +37,6 @@ def _openai(options: BackendOptions) -> Backend:
 def _llamacpp(options: BackendOptions) -> Backend:
     from pipeline.backends.llamacpp import LlamaCppBackend
 
-    if options.llm.mode == "json_schema":
-        options.llm.mode = "json_object_schema"  # llama.cpp's dialect of structured output
     return LlamaCppBackend(options.llm, options.model_path)
 
 

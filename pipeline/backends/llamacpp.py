@@ -5,9 +5,11 @@ reasks, grounding and accounting are the same code as for a server."""
 from __future__ import annotations
 
 import importlib.metadata
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pipeline import defaults
 from pipeline.backends.base import BackendError
 from pipeline.backends.openai_compat import LLMSettings, OpenAICompatBackend
 from pipeline.transport import InProcessLlamaTransport
@@ -35,6 +37,7 @@ def shipped_gguf() -> Path:
 
 class LlamaCppBackend(OpenAICompatBackend):
     name = "llamacpp"
+    default_mode = defaults.LLAMACPP_MODE
 
     def __init__(
         self,
@@ -43,6 +46,12 @@ class LlamaCppBackend(OpenAICompatBackend):
         n_ctx: int = 8192,
         n_threads: int | None = None,
     ) -> None:
+        if settings.mode == "json_schema":
+            raise BackendError(
+                "--mode json_schema does not work with the llamacpp backend: llama-cpp-python in process "
+                "ignores a json_schema response_format, so nothing would constrain the answers; use "
+                f"--mode {defaults.LLAMACPP_MODE} (its default), json or md_json"
+            )
         try:
             from llama_cpp import Llama
         except ImportError as exc:
@@ -56,9 +65,8 @@ class LlamaCppBackend(OpenAICompatBackend):
         llama = Llama(
             model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, seed=settings.seed or 0, verbose=False
         )
-        settings.model = settings.model if settings.model not in ("", "gpt-4o-mini") else path.name
-        settings.base_url = "http://in-process.llamacpp/v1"
-        super().__init__(settings, transport=InProcessLlamaTransport(llama))
+        named = replace(settings, model=settings.model or path.name, base_url="http://in-process.llamacpp/v1")
+        super().__init__(named, transport=InProcessLlamaTransport(llama))
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()

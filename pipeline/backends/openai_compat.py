@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from instructor.core.hooks import Hooks
 from openai import APIError, AsyncOpenAI
 from pydantic import BaseModel, ValidationInfo, create_model, model_validator
 
+from pipeline import defaults
 from pipeline.backends.base import BackendError, Candidates
 from pipeline.chunking import Chunk, chunk, halve
 from pipeline.grounding import record_problems
@@ -57,17 +58,17 @@ MODES: dict[str, instructor.Mode] = {
 
 @dataclass
 class LLMSettings:
-    model: str = "gpt-4o-mini"
+    model: str | None = None  # None: the backend's default (defaults.MODEL; llamacpp: the GGUF's name)
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
-    mode: str = "json_schema"
-    temperature: float = 0.0
-    seed: int | None = 0
-    max_tokens: int = 2048
-    max_reasks: int = 2
-    timeout: float = 120.0
-    chunk_chars: int = 6000
-    chunk_overlap: int = 400
+    mode: str | None = None  # None: the backend's default mode
+    temperature: float = defaults.TEMPERATURE
+    seed: int | None = defaults.SEED
+    max_tokens: int = defaults.MAX_TOKENS
+    max_reasks: int = defaults.MAX_REASKS
+    timeout: float = defaults.REQUEST_TIMEOUT
+    chunk_chars: int = defaults.CHUNK_CHARS
+    chunk_overlap: int = defaults.CHUNK_OVERLAP
     max_splits: int = 3
     cache_dir: Path | None = None
     replay: bool = False
@@ -164,12 +165,15 @@ def _cause(exc: BaseException) -> BaseException:
 
 class OpenAICompatBackend:
     name = "openai"
+    default_mode = defaults.MODE
 
     def __init__(self, settings: LLMSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        if settings.mode not in MODES:
+        mode = settings.mode or self.default_mode
+        if mode not in MODES:
             raise BackendError(
-                f"unknown structured-output mode '{settings.mode}'; choose from {sorted(MODES)}"
+                f"unknown structured-output mode '{mode}' (--mode); choose from {sorted(MODES)}"
             )
+        settings = replace(settings, mode=mode, model=settings.model or defaults.MODEL)
         self.settings = settings
         stack: httpx.AsyncBaseTransport = RetryTransport(
             transport or httpx.AsyncHTTPTransport(retries=0),
@@ -193,7 +197,7 @@ class OpenAICompatBackend:
             http_client=self._http,  # type: ignore[arg-type]
             max_retries=0,
         )
-        self._instructor = instructor.from_openai(self._client, mode=MODES[settings.mode])
+        self._instructor = instructor.from_openai(self._client, mode=MODES[mode])
 
     def cache_namespace(self) -> str:
         return f"{self.name}:{self.settings.model}"
