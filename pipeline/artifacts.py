@@ -18,11 +18,18 @@ Number = int | float  # kept as written: an int stays an int, a float a float
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # NaN and infinities are written as Python's json module writes them, so a value
+    # survives the trip through a part file unchanged.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, ser_json_inf_nan="constants")
 
     def to_json_dict(self) -> dict[str, Any]:
         """The JSON object of this model, with the keys it was made with."""
         return self.model_dump(by_alias=True, exclude_unset=True)
+
+    def to_json_text(self) -> str:
+        """``to_json_dict`` as indented JSON text (serialised by pydantic, not by the
+        slower pure-Python indenting encoder)."""
+        return self.model_dump_json(indent=1, by_alias=True, exclude_unset=True) + "\n"
 
 
 class FlagRow(_Strict):

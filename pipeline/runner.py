@@ -38,7 +38,7 @@ from pipeline.inputs import InputError
 from pipeline.learning.model import file_sha256
 from pipeline.quantities import Mention
 from pipeline.records import Article, ArticleContext, GroundedRecord
-from pipeline.runstore import RunDirError, RunStore, UntrustedPart, write_json
+from pipeline.runstore import RunDirError, RunStore, UntrustedPart, atomic_write
 from pipeline.spec import SchemaSpec
 from pipeline.usage import Usage, current_usage
 
@@ -313,13 +313,16 @@ class _Done:
 
 
 async def execute(plan: RunPlan, on_article: ProgressHook | None = None) -> RunResult:
+    started = time.monotonic()
     store = RunStore(plan.out)
     store.prepare()
     with store.lock():
-        return await _execute(plan, store, on_article)
+        return await _execute(plan, store, on_article, started)
 
 
-async def _execute(plan: RunPlan, store: RunStore, on_article: ProgressHook | None) -> RunResult:
+async def _execute(
+    plan: RunPlan, store: RunStore, on_article: ProgressHook | None, started: float
+) -> RunResult:
     key = settings_key(plan.backend, plan.specs)
     previous = store.previous_manifest()
     if previous and previous.settings_key != key:
@@ -349,7 +352,7 @@ async def _execute(plan: RunPlan, store: RunStore, on_article: ProgressHook | No
         todo.append(article)
 
     manifest = _manifest(plan, key, started_at, done, redone, status="running")
-    write_json(plan.out / "manifest.json", manifest.to_json_dict())
+    atomic_write(plan.out / "manifest.json", manifest.to_json_text())
     semaphore = asyncio.Semaphore(max(1, plan.concurrency))
 
     async def one(article: Article) -> None:
@@ -375,7 +378,8 @@ async def _execute(plan: RunPlan, store: RunStore, on_article: ProgressHook | No
     manifest = _manifest(
         plan, key, started_at, done, redone, "interrupted" if interrupted else "complete", stamp
     )
-    write_json(plan.out / "manifest.json", manifest.to_json_dict())
+    manifest.totals.seconds = round(time.monotonic() - started, 3)
+    atomic_write(plan.out / "manifest.json", manifest.to_json_text())
     return RunResult(plan.out, manifest, outputs, interrupted)
 
 
@@ -506,8 +510,4 @@ def _manifest(
 
 
 def run_sync(plan: RunPlan, on_article: ProgressHook | None = None) -> RunResult:
-    started = time.monotonic()
-    result = asyncio.run(execute(plan, on_article))
-    result.manifest.totals.seconds = round(time.monotonic() - started, 3)
-    write_json(plan.out / "manifest.json", result.manifest.to_json_dict())
-    return result
+    return asyncio.run(execute(plan, on_article))

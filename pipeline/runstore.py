@@ -187,22 +187,20 @@ class RunStore:
         except OSError as exc:
             raise UntrustedPart(f"cannot read {path}: {exc.strerror or exc}") from exc
         try:
-            part = Part.model_validate(json.loads(content))
-        except ValidationError as exc:  # JSON, but not the shape of a part
+            part = Part.model_validate_json(content)
+        except ValidationError as exc:  # torn JSON, bad UTF-8, or not the shape of a part
             first = exc.errors()[0]
             where = ".".join(str(step) for step in first["loc"]) or "the top level"
             raise UntrustedPart(
                 f"{path} is not a valid part ({where}: {first['msg']}; {exc.error_count()} problem(s))"
             ) from exc
-        except ValueError as exc:  # torn JSON, bad UTF-8
-            raise UntrustedPart(f"{path} is not a valid part (unreadable JSON: {exc})") from exc
         if part.article_id != article_id:
             raise UntrustedPart(f"{path} holds article {part.article_id!r}, not {article_id!r}")
         return part, hashlib.sha256(content).hexdigest()
 
     def write_part(self, part: Part) -> str:
         """Save ``part``; returns the sha256 of the file written."""
-        content = redact(json_text(part.to_json_dict()))
+        content = redact(part.to_json_text())
         _replace(self.part_path(part.article_id), content)
         return hashlib.sha256(content.encode("utf-8")).hexdigest()
 

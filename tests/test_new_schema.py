@@ -166,7 +166,7 @@ def test_changing_a_template_invalidates_exactly_its_own_cache_entries(tmp_path:
         )
         articles, _ = read_inputs([SEEDS / f"{ARTICLE}.txt"])
         specs = select(["QuantitativeTarget", "PercentFigure"], [schemas])
-        return run_sync(RunPlan(articles, [], specs, backend, tmp_path / out)).manifest
+        return run_sync(RunPlan(articles, [], specs, backend, tmp_path / out)).manifest.to_json_dict()
 
     first = run(make_schema_dir(tmp_path / "v1"), "r1")
     assert first["totals"]["usage_this_run"]["requests"] == 2

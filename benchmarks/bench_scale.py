@@ -1,0 +1,143 @@
+"""Scale of the offline run: cost per article, peak memory and the cached re-run,
+at growing corpus sizes, side by side in one invocation.
+
+The corpus repeats the seeds and the corpus's dev articles (never test) under new
+ids, each copy with a unique closing line so nothing can be served from a cache.
+Each size runs in a fresh process (so peak RSS is that size's own): a first run,
+then the same command again with every article finished (the cached re-run).
+
+    python benchmarks/bench_scale.py [--sizes 250 2000 20000] [--out-dir DIR]
+
+Figures: ms per article of the first run and its ratio to the smallest size (flat
+cost is about 1.0); peak RSS, and how much of it the run adds beyond the inputs
+held in memory; the cached re-run's seconds beyond reading the inputs, per 1,000
+articles, and as a fraction of the first run. Quote ratios: absolute speeds depend
+on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def source_articles() -> list[tuple[str, str]]:
+    """(id, text) of the seeds and of the corpus's dev split."""
+    found = [(p.stem, p.read_text("utf-8")) for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    corpus = ROOT / "evals" / "corpus"
+    for line in (corpus / "manifest.jsonl").read_text("utf-8").splitlines():
+        row = json.loads(line)
+        article = corpus / "articles" / f"{row['id']}.txt"
+        if row["split"] == "dev" and article.is_file():
+            found.append((row["id"], article.read_text("utf-8")))
+    return found
+
+
+def make_corpus(path: Path, size: int) -> Path:
+    sources = source_articles()
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(size):
+            stem, text = sources[i % len(sources)]
+            out.write(
+                json.dumps({"id": f"{stem}-{i}", "text": text + f"\n(Copy {i} of the corpus.)\n"}) + "\n"
+            )
+    return path
+
+
+def current_rss_mb() -> float:
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def measure_one(size: int, work: Path) -> dict[str, float]:
+    """One size, in this process: inputs, first run, cached re-run."""
+    from pipeline.backends.offline import OfflineBackend
+    from pipeline.inputs import read_inputs
+    from pipeline.registry import discover
+    from pipeline.runner import RunPlan, run_sync
+
+    corpus = make_corpus(work / f"corpus-{size}.jsonl", size)
+    out = work / f"run-{size}"
+    figures: dict[str, float] = {"articles": size}
+    for attempt in ("first", "cached"):
+        started = time.perf_counter()
+        articles, errors = read_inputs([corpus])
+        figures[f"{attempt}_inputs_s"] = time.perf_counter() - started
+        assert not errors and len(articles) == size
+        if attempt == "first":
+            figures["rss_after_inputs_mb"] = current_rss_mb()
+        plan = RunPlan(articles, [], list(discover().values()), OfflineBackend(), out, "benchmark")
+        started = time.perf_counter()
+        result = run_sync(plan)
+        figures[f"{attempt}_run_s"] = time.perf_counter() - started
+        totals = result.manifest.totals
+        assert totals.articles_ok == size
+        assert totals.articles_resumed == (size if attempt == "cached" else 0)
+        if attempt == "first":
+            figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            figures["records"] = sum(totals.records.values())
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[250, 2000, 20000])
+    parser.add_argument("--out-dir", type=Path, default=None)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size here
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure_one(args.one, args.out_dir)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.out_dir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for size in args.sizes:
+            child = [sys.executable, __file__, "--one", str(size), "--out-dir", str(work)]
+            done = subprocess.run(child, capture_output=True, text=True, check=True)
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    base = 1000 * rows[0]["first_run_s"] / rows[0]["articles"]
+    header = (
+        "articles",
+        "first s",
+        "ms/art",
+        "cost ratio",
+        "peak RSS MB",
+        "RSS inputs MB",
+        "run adds MB",
+        "cached s",
+        "cached s/1000",
+        "cached/first",
+        "inputs s",
+    )
+    print(" ".join(f"{h:>13}" for h in header))
+    for row in rows:
+        ms = 1000 * row["first_run_s"] / row["articles"]
+        cells = (
+            f"{row['articles']:.0f}",
+            f"{row['first_run_s']:.2f}",
+            f"{ms:.2f}",
+            f"{ms / base:.2f}",
+            f"{row['peak_rss_mb']:.0f}",
+            f"{row['rss_after_inputs_mb']:.0f}",
+            f"{row['peak_rss_mb'] - row['rss_after_inputs_mb']:.0f}",
+            f"{row['cached_run_s']:.2f}",
+            f"{1000 * row['cached_run_s'] / row['articles']:.2f}",
+            f"{row['cached_run_s'] / row['first_run_s']:.3f}",
+            f"{row['cached_inputs_s']:.2f}",
+        )
+        print(" ".join(f"{c:>13}" for c in cells))
+
+
+if __name__ == "__main__":
+    main()
