@@ -120,9 +120,10 @@ class SchemaFingerprint(_Strict):
 
 class ArticleEntry(_Strict):
     """One article in the manifest: only ``id``, ``source`` and ``status`` for an
-    input error; the part's summary once the article is done."""
+    input error (whose id is null when the input did not say, e.g. a malformed JSONL
+    line); the part's summary once the article is done."""
 
-    id: str
+    id: str | None
     source: str | None
     sha256: str | None = None
     encoding: str | None = None
