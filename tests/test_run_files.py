@@ -5,9 +5,13 @@ leaves intact outputs alone."""
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
 import logging
 import os
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -158,3 +162,31 @@ def test_the_response_cache_writes_through_the_atomic_writer(
         store.put("ab" * 32, {"status": 200, "body": {"answer": 3}})
     assert store.get("ab" * 32) == {"status": 200, "body": {"answer": 2}}  # the old entry, whole
     assert [p.name for p in (tmp_path / "ab").iterdir()] == ["ab" * 32 + ".json"]
+
+
+def test_the_export_holds_no_more_than_the_part_it_is_writing(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run_offline(out)
+    store = RunStore(out)
+    ids = [p.stem for p in sorted(SEEDS.glob("*.txt"))]
+    alive: list[weakref.ref[Part]] = []
+    held_when_read: list[int] = []
+
+    def parts() -> Iterator[Part]:
+        for article_id in ids * 3:
+            gc.collect()
+            held_when_read.append(sum(ref() is not None for ref in alive))
+            part = store.trusted_part(article_id)
+            alive.append(weakref.ref(part))
+            yield part
+            del part
+
+    written = store.write_outputs(parts(), list(discover().values()), [])
+    assert len(held_when_read) == 15 and max(held_when_read) <= 1  # only the part being written
+    rows = (out / "QuantitativeTarget.jsonl").read_text("utf-8").splitlines()
+    once = [json.loads(line) for line in rows[: len(rows) // 3]]
+    assert [json.loads(line) for line in rows] == once * 3
+    assert (
+        written.digests["QuantitativeTarget.jsonl"]
+        == hashlib.sha256((out / "QuantitativeTarget.jsonl").read_bytes()).hexdigest()
+    )
