@@ -472,7 +472,6 @@ def _manifest(
                 total.add(entry.usage.as_usage())
         if article.id in redone:
             entry = entry.model_copy(update={"part_redone_because": redone[article.id]})
-            entry.model_fields_set.add("part_redone_because")
         articles.append(entry)
     for error in plan.input_errors:
         articles.append(
