@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from evals.compare_fields import Span, compare, is_empty
+from evals.field_match import Span, compare, is_empty
 from pipeline.spec import FieldScore, SchemaSpec
 
 BOOTSTRAP_SAMPLES = 1000

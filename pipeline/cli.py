@@ -14,7 +14,7 @@ from rich.table import Table
 from pipeline import __version__
 from pipeline.backends import MODES, BackendError, BackendOptions, LLMSettings, create, resolve_name
 from pipeline.chunking import MIN_CHUNK_CHARS
-from pipeline.inputs import DEFAULT_MAX_BYTES, InputRefusal, read_inputs
+from pipeline.inputs import DEFAULT_MAX_BYTES, InputError, read_inputs
 from pipeline.logs import configure as configure_logging
 from pipeline.registry import SchemaError, discover, select
 from pipeline.runner import DEFAULT_ARTICLE_TIMEOUT, RunPlan, RunResult, run_sync
@@ -109,7 +109,7 @@ def run(
     try:
         specs = select(schema or [], schema_dir or [])
         articles, input_errors = read_inputs(inputs, max_bytes, exclude=out_dir)
-    except (SchemaError, InputRefusal) as exc:
+    except (SchemaError, InputError) as exc:
         fail(str(exc))
     name, reason = resolve_name(backend)
     llm = LLMSettings(
@@ -326,9 +326,9 @@ def eval_command(
     import json
 
     from evals.corpus import CorpusError
+    from evals.eval_summary import GROUP_HEADER, group_rows, headline_rows, render_markdown
     from evals.harness import GateFailure, check_gates, evaluate
     from evals.loading import EvalInputError
-    from evals.report import GROUP_HEADER, group_rows, headline_rows, render_markdown
     from pipeline.runstore import atomic_write, write_json
 
     try:
@@ -372,7 +372,7 @@ def compare(
     """Paired differences between two runs on the same gold."""
     import json
 
-    from evals.compare import compare_runs
+    from evals.compare_runs import compare_runs
     from evals.harness import evaluate
     from evals.loading import EvalInputError
 
@@ -414,8 +414,8 @@ def report(
     schema_dir: SchemaDirs = None,
 ) -> None:
     """Write RUN_DIR/report.html (self-contained) and a Parquet file per schema."""
-    from evals.html_report import write_parquet, write_report
     from evals.loading import EvalInputError
+    from evals.run_report import write_parquet, write_report
 
     try:
         specs = [s for s in discover(schema_dir or []).values()]

@@ -22,8 +22,8 @@ import warnings
 from pathlib import Path
 
 from evals.corpus import CORPUS_DIR, MANIFEST_NAME, load_manifest, split_rank
+from evals.eval_summary import render_markdown
 from evals.harness import evaluate
-from evals.report import render_markdown
 from evals.training import training_articles
 from pipeline.backends.offline import OfflineBackend
 from pipeline.learning.train import train

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from evals.compare import compare_runs
+from evals.compare_runs import compare_runs
 from evals.harness import GateFailure, check_gates, evaluate
 from evals.scoring import Item, score_article
 from pipeline.cli import app

@@ -234,7 +234,7 @@ def _targets_vs_actuals(run: Any) -> list[dict[str, Any]]:
 def render(data: dict[str, Any]) -> str:
     # every "<" escaped: no "</script>" or "<!--" in the data can end or bend the script element
     payload = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace("\u2028", "\\u2028")
-    template = (Path(__file__).with_name("report_template.html")).read_text("utf-8")
+    template = (Path(__file__).with_name("run_report_template.html")).read_text("utf-8")
     return template.replace("/*DATA*/null", payload)
 
 
