@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from evals.eval_report import EvalReport, PairRow
+
 WORST_ERRORS = 25
 
 
@@ -15,21 +17,23 @@ def _interval(ci: list[float]) -> str:
     return f"[{_pct(ci[0])}, {_pct(ci[1])}]"
 
 
-def headline_rows(report: dict[str, Any]) -> list[list[str]]:
+def headline_rows(report: EvalReport) -> list[list[str]]:
     rows = []
-    for name, s in report["schemas"].items():
+    for name, s in report.schemas.items():
         for level in ("lenient", "strict"):
-            macro, micro = s["records"][level]["macro"], s["records"][level]["micro"]
+            lenient = level == "lenient"
+            scores = s.records.lenient if lenient else s.records.strict
+            intervals = s.intervals_95.lenient if lenient else s.intervals_95.strict
             rows.append(
                 [
                     name,
                     level,
-                    _pct(macro["precision"]),
-                    _pct(macro["recall"]),
-                    _pct(macro["f1"]),
-                    _interval(s["intervals_95"][level]["macro_f1"]),
-                    _pct(micro["f1"]),
-                    _interval(s["intervals_95"][level]["micro_f1"]),
+                    _pct(scores.macro.precision),
+                    _pct(scores.macro.recall),
+                    _pct(scores.macro.f1),
+                    _interval(intervals.macro_f1),
+                    _pct(scores.micro.f1),
+                    _interval(intervals.micro_f1),
                 ]
             )
     return rows
@@ -52,34 +56,33 @@ GROUP_HEADER = [
 ]
 
 
-def group_rows(report: dict[str, Any]) -> list[list[str]]:
+def group_rows(report: EvalReport) -> list[list[str]]:
     """One row per corpus group (split, origin) and schema: the figures a reader
     needs to judge generalisation, with intervals."""
     rows = []
-    for group, data in report.get("groups", {}).items():
-        for name, s in data["schemas"].items():
-            lenient = s["records"]["lenient"]["macro"]["f1"]
-            value = next((v for k, v in s["subset_f1"].items() if "+" not in k), None)
-            value_kind = next((v for k, v in s["subset_f1"].items() if "+" in k), None)
-            set_f1 = next(iter(s["set_f1"].values()), None)
-            cal = s.get("calibration", {})
-            high_n = cal.get("records_at_0.9")
-            high_p = cal.get("precision_at_0.9")
+    for group, data in report.groups.items():
+        for name, s in data.schemas.items():
+            value = next((v for k, v in s.subset_f1.items() if "+" not in k), None)
+            value_kind = next((v for k, v in s.subset_f1.items() if "+" in k), None)
+            set_f1 = next(iter(s.set_f1.values()), None)
+            cal = s.calibration
             rows.append(
                 [
                     group,
                     name,
-                    str(data["articles"]),
-                    _pct(lenient),
-                    _interval(s["intervals_95"]["lenient"]["macro_f1"]),
-                    _pct(s["records"]["strict"]["macro"]["f1"]),
+                    str(data.articles),
+                    _pct(s.records.lenient.macro.f1),
+                    _interval(s.intervals_95.lenient.macro_f1),
+                    _pct(s.records.strict.macro.f1),
                     _pct(value) if value is not None else "",
                     _pct(value_kind) if value_kind is not None else "",
-                    _pct(s["fields_f1"]["period"]) if "period" in s["fields_f1"] else "",
-                    _pct(s["fields_f1"]["region"]) if "region" in s["fields_f1"] else "",
+                    _pct(s.fields_f1["period"]) if "period" in s.fields_f1 else "",
+                    _pct(s.fields_f1["region"]) if "region" in s.fields_f1 else "",
                     _pct(set_f1) if set_f1 is not None else "",
-                    f"{cal['ece']:.3f}" if "ece" in cal else "",
-                    f"{_pct(high_p)} ({high_n})" if high_p is not None else "",
+                    f"{cal.ece:.3f}" if cal.ece is not None else "",
+                    f"{_pct(cal.precision_at_high)} ({cal.records_at_high})"
+                    if cal.precision_at_high is not None
+                    else "",
                 ]
             )
     return rows
@@ -106,14 +109,14 @@ def _brief(record: dict[str, Any] | None) -> str:
     return f"{text}<br>“{evidence}”".replace("|", "\\|")
 
 
-def render_markdown(report: dict[str, Any]) -> str:
+def render_markdown(report: EvalReport) -> str:
     out = [
-        f"# Evaluation of `{report['run']}` against `{report['gold']}`",
+        f"# Evaluation of `{report.run}` against `{report.gold}`",
         "",
-        f"Backend: {report['backend'].get('backend')} / {report['backend'].get('model')}. "
-        f"Articles scored: {len(report['articles_scored'])}; evidence compared as "
-        f"{report['evidence_compared_as']}. Macro = mean over articles (headline); micro = over records; "
-        "95% intervals resample articles (bootstrap, 1000 draws).",
+        f"Backend: {report.backend.get('backend')} / {report.backend.get('model')}. "
+        f"Articles scored: {len(report.articles_scored)}; evidence compared as "
+        f"{report.evidence_compared_as}. Macro = mean over articles (headline); micro = over records; "
+        "95% intervals resample articles (percentile bootstrap, 1000 resamples).",
         "",
         "## Headline",
         "",
@@ -122,7 +125,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             headline_rows(report),
         ),
     ]
-    if report.get("groups"):
+    if report.groups:
         out += [
             "",
             "## By split and origin",
@@ -132,36 +135,36 @@ def render_markdown(report: dict[str, Any]) -> str:
             "",
             _table(GROUP_HEADER, group_rows(report)),
         ]
-    for name, s in report["schemas"].items():
+    for name, s in report.schemas.items():
+        grounding, muc = s.grounding, s.muc
         out += [
             "",
             f"## {name}",
             "",
-            f"Gold records {s['n_gold']}, predicted {s['n_pred']}. Grounding: {s['grounding']['kept']} kept, "
-            f"{s['grounding']['rejected']} rejected (rate {_pct(s['grounding']['grounding_rate'])}%), "
-            f"{s['grounding']['flagged']} flagged. "
-            f"MUC: undergeneration {_pct(s['muc']['undergeneration'])}%, "
-            f"overgeneration {_pct(s['muc']['overgeneration'])}%, "
-            f"substitution {_pct(s['muc']['substitution'])}%.",
+            f"Gold records {s.n_gold}, predicted {s.n_pred}. Grounding: {grounding.kept} kept, "
+            f"{grounding.rejected} rejected (rate {_pct(grounding.grounding_rate)}%), "
+            f"{grounding.flagged} flagged. "
+            f"MUC: undergeneration {_pct(muc.undergeneration)}%, "
+            f"overgeneration {_pct(muc.overgeneration)}%, "
+            f"substitution {_pct(muc.substitution)}%.",
         ]
-        for key in s:
-            if key.endswith("_set_f1"):
-                out.append(f"Per-article {key.removesuffix('_set_f1')} set F1: {_pct(s[key])}.")
-        cal = s.get("calibration", {})
-        if cal.get("records"):
+        for field, value in s.set_f1.items():
+            out.append(f"Per-article {field} set F1: {_pct(value)}.")
+        cal = s.calibration
+        if cal.records:
+            high_precision = _pct(cal.precision_at_high) if cal.precision_at_high is not None else "-"
             out += [
                 "",
                 "### Confidence reliability",
                 "",
-                f"{cal['records']} records with a confidence; expected calibration error {cal['ece']:.3f}; "
-                f"at confidence >= 0.9: {cal['records_at_0.9']} records, precision "
-                f"{_pct(cal['precision_at_0.9']) if cal['precision_at_0.9'] is not None else '-'}%.",
+                f"{cal.records} records with a confidence; expected calibration error {cal.ece or 0:.3f}; "
+                f"at confidence >= 0.9: {cal.records_at_high} records, precision {high_precision}%.",
                 "",
                 _table(
                     ["confidence", "records", "mean confidence", "observed precision (lenient)"],
                     [
-                        [b["bin"], str(b["records"]), f"{b['mean_confidence']:.3f}", _pct(b["precision"])]
-                        for b in cal["bins"]
+                        [b.bin, str(b.records), f"{b.mean_confidence:.3f}", _pct(b.precision)]
+                        for b in cal.bins
                     ],
                 ),
             ]
@@ -174,15 +177,15 @@ def render_markdown(report: dict[str, Any]) -> str:
                 [
                     [
                         f,
-                        str(c["correct"]),
-                        str(c["incorrect"]),
-                        str(c["missing"]),
-                        str(c["spurious"]),
-                        _pct(c["precision"]),
-                        _pct(c["recall"]),
-                        _pct(c["f1"]),
+                        str(c.correct),
+                        str(c.incorrect),
+                        str(c.missing),
+                        str(c.spurious),
+                        _pct(c.precision),
+                        _pct(c.recall),
+                        _pct(c.f1),
                     ]
-                    for f, c in s["fields"].items()
+                    for f, c in s.fields.items()
                 ],
             ),
         ]
@@ -194,38 +197,35 @@ def render_markdown(report: dict[str, Any]) -> str:
                 ["article", "status", "gold", "pred", "lenient F1", "strict F1"],
                 [
                     [
-                        a["article_id"],
-                        a["status"],
-                        str(a["n_gold"]),
-                        str(a["n_pred"]),
-                        _pct(a["lenient"]["f1"]),
-                        _pct(a["strict"]["f1"]),
+                        a.article_id,
+                        a.status,
+                        str(a.n_gold),
+                        str(a.n_pred),
+                        _pct(a.lenient.f1),
+                        _pct(a.strict.f1),
                     ]
-                    for a in sorted(s["articles"], key=lambda a: a["lenient"]["f1"])
+                    for a in sorted(s.articles, key=lambda a: a.lenient.f1)
                 ],
             ),
         ]
-        errors = [p for p in report["pairs"][name] if not p["strict"]]
-        errors.sort(key=lambda p: (p["gold"] is not None and p["pred"] is not None, p["similarity"]))
+        errors = [p for p in report.pairs[name] if not p.strict]
+        errors.sort(key=lambda p: (p.gold is not None and p.pred is not None, p.similarity))
         out += [
             "",
             f"### Worst errors ({min(WORST_ERRORS, len(errors))} of {len(errors)})",
             "",
             _table(
                 ["article", "error", "gold", "prediction"],
-                [
-                    [p["article_id"], _kind(p), _brief(p["gold"]), _brief(p["pred"])]
-                    for p in errors[:WORST_ERRORS]
-                ],
+                [[p.article_id, _kind(p), _brief(p.gold), _brief(p.pred)] for p in errors[:WORST_ERRORS]],
             ),
         ]
     return "\n".join(out) + "\n"
 
 
-def _kind(pair: dict[str, Any]) -> str:
-    if pair["pred"] is None:
+def _kind(pair: PairRow) -> str:
+    if pair.pred is None:
         return "missing"
-    if pair["gold"] is None:
+    if pair.gold is None:
         return "spurious"
-    wrong = [f for f, v in pair["fields"].items() if v not in ("correct", "both_empty")]
+    wrong = [f for f, v in pair.fields.items() if v not in ("correct", "both_empty")]
     return "wrong " + ", ".join(wrong)

@@ -110,9 +110,9 @@ def build(
         unclaimed[row["article_id"]].append(row)
     f1: dict[str, dict[str, float]] = defaultdict(dict)
     if evaluation is not None:
-        for name, summary in evaluation.report["schemas"].items():
-            for row in summary["articles"]:
-                f1[row["article_id"]][name] = row["lenient"]["f1"]
+        for name, summary in evaluation.report.schemas.items():
+            for scored in summary.articles:
+                f1[scored.article_id][name] = scored.lenient.f1
     articles = []
     for article_id in article_ids:
         text = texts.get(article_id, "")
@@ -186,17 +186,8 @@ def build(
 def _evaluation_summary(evaluation: Evaluation | None) -> dict[str, Any] | None:
     if evaluation is None:
         return None
-    return {
-        name: {
-            "records": s["records"],
-            "intervals_95": s["intervals_95"],
-            "fields": s["fields"],
-            "muc": s["muc"],
-            "n_gold": s["n_gold"],
-            "n_pred": s["n_pred"],
-        }
-        for name, s in evaluation.report["schemas"].items()
-    }
+    shown = {"records", "intervals_95", "fields", "muc", "n_gold", "n_pred"}
+    return {name: s.model_dump(include=shown) for name, s in evaluation.report.schemas.items()}
 
 
 def _categories(run: Any, specs: list[SchemaSpec]) -> dict[str, dict[str, int]]:

@@ -323,13 +323,12 @@ def eval_command(
     schema_dir: SchemaDirs = None,
 ) -> None:
     """Score a run against gold: RUN_DIR/eval.json and eval.md, a table here, gates."""
-    import json
-
     from evals.corpus import CorpusError
+    from evals.eval_report import load_baseline
     from evals.eval_summary import GROUP_HEADER, group_rows, headline_rows, render_markdown
     from evals.harness import GateFailure, check_gates, evaluate
     from evals.loading import EvalInputError
-    from pipeline.runstore import atomic_write, write_json
+    from pipeline.runstore import atomic_write
 
     try:
         result = evaluate(
@@ -337,7 +336,7 @@ def eval_command(
         )
     except (EvalInputError, SchemaError, CorpusError) as exc:
         fail(str(exc))
-    write_json(run_dir / "eval.json", result.report)
+    atomic_write(run_dir / "eval.json", result.report.to_json())
     atomic_write(run_dir / "eval.md", render_markdown(result.report))
     table = Table(title=f"eval {run_dir}")
     for column in ("schema", "level", "P", "R", "F1 macro", "95% CI", "F1 micro", "95% CI"):
@@ -345,7 +344,7 @@ def eval_command(
     for row in headline_rows(result.report):
         table.add_row(*row)
     out.print(table)
-    if result.report["groups"]:
+    if result.report.groups:
         out.print("by split and origin (F1 in %; lenient/strict macro with 95% CI, the rest micro):")
         for row in group_rows(result.report):
             if not row[0].startswith("split="):
@@ -353,12 +352,13 @@ def eval_command(
             out.print("  " + "  ".join(f"{h}={v}" for h, v in zip(GROUP_HEADER, row, strict=True) if v))
     out.print(f"report: {run_dir / 'eval.md'}  data: {run_dir / 'eval.json'}")
     try:
-        base = json.loads(baseline.read_text("utf-8")) if baseline else None
-        check_gates(result.report["headline"], fail_under or [], base, max_drop)
+        base = load_baseline(baseline) if baseline else None
+    except EvalInputError as exc:
+        fail(str(exc))
+    try:
+        check_gates(result.report.headline, fail_under or [], base, max_drop)
     except GateFailure as exc:
         fail(f"gate failed: {exc}", 1)
-    except (OSError, ValueError) as exc:
-        fail(f"baseline {baseline}: {exc}")
 
 
 @app.command()

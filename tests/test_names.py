@@ -18,7 +18,11 @@ def _literals_of_the_comparator_values(path: Path) -> int:
     """How many `Literal[...]` subscripts in this file list exactly the comparator values."""
     found = 0
     for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "Literal":
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "Literal"
+        ):
             items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
             if [getattr(item, "value", None) for item in items] == COMPARATOR_VALUES:
                 found += 1
