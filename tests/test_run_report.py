@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -49,7 +50,7 @@ def test_in_chromium_it_loads_cleanly_and_a_click_shows_the_record(report: Path,
     with chromium() as driver:
         driver.get((report / "report.html").as_uri())
         assert "Scores against gold" in driver.find_element(By.ID, "summary").text
-        assert driver.find_element(By.ID, "targets-chart").get_attribute("height")
+        assert driver.find_element(By.ID, "chart-QuantitativeTarget").get_attribute("height")
         driver.find_element(By.ID, "tab-articles").click()
         rows = driver.find_elements(By.CSS_SELECTOR, "tr.article-row")
         assert len(rows) == 5
@@ -77,5 +78,157 @@ def test_in_chromium_it_loads_cleanly_and_a_click_shows_the_record(report: Path,
         assert "correct" in detail
         shot = tmp_path / "report.png"
         assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == [], json.dumps(errors)
+
+
+# A schema defined only here: no code of the report knows its name or its fields.
+FIGURE_SCHEMA = '''
+from pathlib import Path
+from typing import Any
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from pipeline.spec import FieldScore, SchemaSpec, Scoring
+
+
+class LabourFigure(BaseModel):
+    """A number of the article and its scale."""
+
+    evidence: str = Field(description="The words holding the number, verbatim.")
+    value: float = Field(description="The number.")
+    scale: Literal["percent", "count"] = Field(description="percent or count.")
+    region: str | None = Field(default=None, description="The jurisdiction, or null.")
+
+
+def rules(ctx):
+    return [
+        (LabourFigure(evidence=m.text, value=m.value, scale="percent" if m.unit == "percent" else "count"), m.start)
+        for m in ctx.mentions
+        if m.of_interest
+    ]
+
+
+SPEC = SchemaSpec(
+    name="LabourFigure",
+    version=1,
+    model=LabourFigure,
+    prompt=Path(__file__).with_name("labour_figure.v1.md"),
+    offline=rules,
+    quantity_field="value",
+    scoring=Scoring(
+        fields=(
+            FieldScore("value", "numeric", key=True),
+            FieldScore("scale", "exact", key=True),
+            FieldScore("region", "region"),
+            FieldScore("evidence", "span"),
+        ),
+        anchors=("value", "evidence"),
+    ),
+)
+'''
+FIGURE_ARTICLE = "000_f717e4e5ad01f3aa"
+
+
+@pytest.fixture(scope="module")
+def figure_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run of LabourFigure only, scored against two gold records, and its report."""
+    root = tmp_path_factory.mktemp("figure")
+    schemas = root / "lab_schemas"
+    schemas.mkdir()
+    (schemas / "labour_figure.py").write_text(FIGURE_SCHEMA)
+    (schemas / "labour_figure.v1.md").write_text("List every {{ schema_name }}.\n=== user ===\n{{ text }}\n")
+    gold = root / "gold"
+    gold.mkdir()
+    (gold / f"{FIGURE_ARTICLE}.json").write_text(
+        json.dumps(
+            {
+                "article_id": FIGURE_ARTICLE,
+                "LabourFigure": [
+                    {"evidence": "108.9%", "value": 108.9, "scale": "percent"},
+                    {"evidence": "686000 new jobs", "value": 686000, "scale": "count"},
+                ],
+            }
+        )
+    )
+    run = root / "run"
+    cli = CliRunner()
+    extra = ["--schema-dir", str(schemas)]
+    ran = cli.invoke(
+        app,
+        [
+            "run",
+            str(SEEDS / f"{FIGURE_ARTICLE}.txt"),
+            "--out",
+            str(run),
+            "--backend",
+            "offline",
+            "--schema",
+            "LabourFigure",
+            *extra,
+        ],
+    )
+    assert ran.exit_code == 0, ran.output
+    made = cli.invoke(app, ["report", str(run), "--gold", str(gold), "--articles", str(SEEDS), *extra])
+    assert made.exit_code == 0, made.output
+    return run
+
+
+def _page_data(run: Path) -> dict[str, Any]:
+    """The data the page embeds (the JSON after `const DATA = `)."""
+    page = (run / "report.html").read_text()
+    data, _ = json.JSONDecoder().raw_decode(page.split("const DATA = ", 1)[1])
+    assert isinstance(data, dict)
+    return data
+
+
+def test_a_schema_unknown_to_the_report_gets_its_table_facets_colours_and_chart(figure_report: Path) -> None:
+    data = _page_data(figure_report)
+    [view] = data["schemas"]
+    assert view["name"] == "LabourFigure"
+    assert view["columns"] == ["evidence", "value", "scale", "region"]
+    assert [(f["field"], f["allowed"]) for f in view["facets"]] == [("scale", ["percent", "count"])]
+    assert view["colour_field"] == "scale" and set(view["value_colours"]) == {"percent", "count"}
+    assert view["counts"]["scale"]["percent"] >= 2
+    assert view["chart"]["groups"] and {
+        b["value_of"] for g in view["chart"]["groups"] for b in g["bars"]
+    } == {
+        "percent",
+        "count",
+    }
+    marks = [m for m in data["articles"][0]["marks"] if m["schema"] == "LabourFigure"]
+    assert {m["status"] for m in marks} == {"correct", "spurious"}
+    percent = next(m for m in marks if m["fields"]["value"] == 108.9)
+    assert view["value_colours"]["percent"] in percent["style"]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(browser_missing() is not None, reason=str(browser_missing()))
+def test_in_chromium_a_new_schema_is_filtered_listed_and_highlighted(figure_report: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    with chromium() as driver:
+        driver.get((figure_report / "report.html").as_uri())
+        assert driver.find_element(By.ID, "chart-LabourFigure").get_attribute("height")
+        driver.find_element(By.ID, "tab-records").click()
+        rows = driver.find_elements(By.CSS_SELECTOR, "#records-LabourFigure tr.record-row")
+        assert len(rows) > 2
+
+        def shown() -> list[str]:
+            return [r.text for r in rows if r.is_displayed()]
+
+        Select(driver.find_element(By.ID, "filter-LabourFigure-scale")).select_by_value("percent")
+        assert shown() and all(" percent" in text for text in shown())
+        Select(driver.find_element(By.ID, "filter-status")).select_by_value("correct")
+        [row] = [r for r in rows if r.is_displayed()]
+        assert "108.9" in row.text
+        row.click()  # opens the article on that record
+        detail = driver.find_element(By.ID, "detail").text
+        assert "LabourFigure" in detail and "108.9" in detail and "correct" in detail
+        spans = driver.find_elements(By.CSS_SELECTOR, ".article-text .mark")
+        drawn = [s.text for s in spans if "filtered" not in (s.get_attribute("class") or "")]
+        assert drawn and all("108.9" in text for text in drawn)  # the filters reach the highlighting
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == [], json.dumps(errors)
