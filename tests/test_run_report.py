@@ -232,3 +232,17 @@ def test_in_chromium_a_new_schema_is_filtered_listed_and_highlighted(figure_repo
         assert drawn and all("108.9" in text for text in drawn)  # the filters reach the highlighting
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == [], json.dumps(errors)
+
+
+def test_each_shipped_schema_is_coloured_by_its_own_key_field() -> None:
+    from evals.schema_view import colour_field_of, facets_of
+    from pipeline.registry import discover
+
+    colour_fields = {name: colour_field_of(spec, facets_of(spec)) for name, spec in discover().items()}
+    assert colour_fields == {
+        "QuantitativeTarget": "kind",
+        "FundingAllocation": "action",
+        "PolicyMeasure": "category",
+    }
+    target_groups = next(f for f in facets_of(discover()["PolicyMeasure"]) if f.field == "target_groups")
+    assert target_groups.many and "youth" in target_groups.allowed
