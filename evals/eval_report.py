@@ -38,6 +38,9 @@ class RecordScores(Strict):
     lenient: LevelScores
     strict: LevelScores
 
+    def level(self, name: str) -> LevelScores:
+        return self.lenient if name == "lenient" else self.strict
+
 
 class LevelIntervals(Strict):
     """95% bootstrap intervals [low, high] over articles (evals/bootstrap.py)."""
@@ -49,6 +52,9 @@ class LevelIntervals(Strict):
 class Intervals(Strict):
     lenient: LevelIntervals
     strict: LevelIntervals
+
+    def level(self, name: str) -> LevelIntervals:
+        return self.lenient if name == "lenient" else self.strict
 
 
 class FieldScores(Strict):

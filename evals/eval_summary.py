@@ -21,9 +21,7 @@ def headline_rows(report: EvalReport) -> list[list[str]]:
     rows = []
     for name, s in report.schemas.items():
         for level in ("lenient", "strict"):
-            lenient = level == "lenient"
-            scores = s.records.lenient if lenient else s.records.strict
-            intervals = s.intervals_95.lenient if lenient else s.intervals_95.strict
+            scores, intervals = s.records.level(level), s.intervals_95.level(level)
             rows.append(
                 [
                     name,

@@ -106,7 +106,7 @@ def evaluate(
         )
         pairs[spec.name] = _pairs(per_article, run, spec, gold)
         for level in ("lenient", "strict"):
-            level_scores = getattr(summary.records, level)
+            level_scores = summary.records.level(level)
             for key, value in level_scores.macro.model_dump().items():
                 headline[f"{spec.name}.{level}_{key}"] = round(value, 4)
             headline[f"{spec.name}.{level}_micro_f1"] = round(level_scores.micro.f1, 4)
@@ -196,7 +196,7 @@ def group_summary(spec: SchemaSpec, articles: list[ArticleScore], run: Run) -> G
 def group_headline(summary: GroupSchemaReport) -> dict[str, float]:
     out: dict[str, float] = {}
     for level in ("lenient", "strict"):
-        level_scores = getattr(summary.records, level)
+        level_scores = summary.records.level(level)
         out[f"{level}_f1"] = round(level_scores.macro.f1, 4)
         out[f"{level}_micro_f1"] = round(level_scores.micro.f1, 4)
     for fields, value in summary.subset_f1.items():
