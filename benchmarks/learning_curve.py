@@ -52,7 +52,7 @@ def main() -> None:
             sized.append(dataclasses.replace(spec, learned_model=path))
         run = work / f"run-{size}"
         run_sync(RunPlan(articles, [], sized, OfflineBackend(), run))
-        headline = evaluate(run, CORPUS_DIR / "gold", specs, CORPUS_DIR / "articles").report["headline"]
+        headline = evaluate(run, CORPUS_DIR / "gold", specs, CORPUS_DIR / "articles").report.headline
         cells = []
         for schema, metric in FIGURES:
             value = headline.get(f"split=test/{schema}.{metric}")

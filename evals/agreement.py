@@ -30,15 +30,15 @@ def agreement(gold_a: Path, gold_b: Path, articles_dir: Path, specs: list[Schema
             scores.append(score_article(spec, i, other, reference))
         summary = summarise(spec, scores)
         row: dict[str, Any] = {
-            "records_a": summary["n_gold"],
-            "records_b": summary["n_pred"],
-            "lenient_micro_f1": summary["records"]["lenient"]["micro"]["f1"],
-            "strict_micro_f1": summary["records"]["strict"]["micro"]["f1"],
-            "fields_f1": {name: f["f1"] for name, f in summary["fields"].items()},
+            "records_a": summary.n_gold,
+            "records_b": summary.n_pred,
+            "lenient_micro_f1": summary.records.lenient.micro.f1,
+            "strict_micro_f1": summary.records.strict.micro.f1,
+            "fields_f1": {name: f.f1 for name, f in summary.fields.items()},
         }
         if spec.quantity_field:
             row[f"{spec.quantity_field}_f1"] = subset_f1(scores, (spec.quantity_field,))
-        for name in spec.scoring.set_fields:
-            row[f"{name}_set_f1"] = summary[f"{name}_set_f1"]
+        for name, value in summary.set_f1.items():
+            row[f"{name}_set_f1"] = value
         out["schemas"][spec.name] = row
     return out

@@ -10,6 +10,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from evals.corpus import MANIFEST_NAME, splits
+from evals.eval_report import (
+    HIGH_CONFIDENCE,
+    PRF,
+    ArticleRow,
+    Baseline,
+    Calibration,
+    ConfidenceBin,
+    EvalReport,
+    Grounding,
+    GroupReport,
+    GroupSchemaReport,
+    PairRow,
+    SchemaReport,
+)
 from evals.loading import EvalInputError, Run, gold_span, load_articles, load_gold, load_run
 from evals.scoring import ArticleScore, Item, prf, score_article, summarise
 from pipeline.errors import PolexError
@@ -18,12 +32,11 @@ from pipeline.spec import SchemaSpec
 
 SCORER_VERSION = 2
 CONFIDENCE_BINS = 10
-HIGH_CONFIDENCE = 0.9
 
 
 @dataclass
 class Evaluation:
-    report: dict[str, Any]
+    report: EvalReport
     scores: dict[str, list[ArticleScore]]
 
 
@@ -54,7 +67,6 @@ def evaluate(
     gold_dir: Path,
     specs: list[SchemaSpec],
     articles_dir: Path | None = None,
-    bootstrap: bool = True,
     manifest: Path | None = None,
 ) -> Evaluation:
     """Scores every gold article; with a corpus manifest (given, or manifest.jsonl
@@ -72,23 +84,10 @@ def evaluate(
             "nothing to score (is it the run of these articles?)"
         )
     texts = load_articles(article_ids, articles_dir, run)
-    report: dict[str, Any] = {
-        "run": str(run_dir),
-        "gold": str(gold_dir),
-        "scorer_version": SCORER_VERSION,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "backend": run.manifest.get("backend", {}),
-        "articles_scored": article_ids,
-        "articles_missing_from_run": [a for a in article_ids if a not in run.statuses],
-        "articles_without_gold": sorted(set(run.statuses) - set(article_ids)),
-        "evidence_compared_as": "character spans"
-        if len(texts) == len(article_ids)
-        else "text (articles missing)",
-        "headline": {},
-        "schemas": {},
-        "groups": {},
-        "pairs": {},
-    }
+    spans_known = len(texts) == len(article_ids)
+    headline: dict[str, float] = {}
+    schemas: dict[str, SchemaReport] = {}
+    pairs: dict[str, list[PairRow]] = {}
     scores: dict[str, list[ArticleScore]] = {}
     for spec in scored:
         per_article: list[ArticleScore] = []
@@ -99,31 +98,47 @@ def evaluate(
             golds = [Item(g, gold_span(g, text)) for g in gold[article_id].get(spec.name, [])]
             per_article.append(score_article(spec, article_id, preds, golds))
         scores[spec.name] = per_article
-        summary = summarise(spec, per_article) if bootstrap else {}
-        summary["articles"] = [_article_row(a, run) for a in per_article]
-        summary["grounding"] = _grounding(spec, run, article_ids)
-        report["schemas"][spec.name] = summary
-        report["pairs"][spec.name] = _pairs(per_article, run, spec, gold)
-        if bootstrap:
-            for level in ("lenient", "strict"):
-                for key, value in summary["records"][level]["macro"].items():
-                    report["headline"][f"{spec.name}.{level}_{key}"] = round(value, 4)
-                report["headline"][f"{spec.name}.{level}_micro_f1"] = round(
-                    summary["records"][level]["micro"]["f1"], 4
-                )
-            for name in spec.scoring.set_fields:
-                report["headline"][f"{spec.name}.{name}_set_f1"] = round(summary[f"{name}_set_f1"], 4)
-        summary["calibration"] = calibration(per_article, run, spec)
+        summary = summarise(spec, per_article)
+        schemas[spec.name] = SchemaReport(
+            **dict(summary),
+            articles=[_article_row(a, run) for a in per_article],
+            grounding=_grounding(spec, run, article_ids),
+            calibration=calibration(per_article, run, spec),
+        )
+        pairs[spec.name] = _pairs(per_article, run, spec, gold)
+        for level in ("lenient", "strict"):
+            level_scores = summary.records.level(level)
+            for key, value in level_scores.macro.model_dump().items():
+                headline[f"{spec.name}.{level}_{key}"] = round(value, 4)
+            headline[f"{spec.name}.{level}_micro_f1"] = round(level_scores.micro.f1, 4)
+        for name, value in summary.set_f1.items():
+            headline[f"{spec.name}.{name}_set_f1"] = round(value, 4)
+    groups: dict[str, GroupReport] = {}
     manifest = manifest or gold_dir.parent / MANIFEST_NAME
-    if manifest.is_file() and bootstrap:
+    if manifest.is_file():
         for group, members in article_groups(article_ids, manifest).items():
-            by_schema: dict[str, Any] = {}
+            by_schema: dict[str, GroupSchemaReport] = {}
             for spec in scored:
                 subset = [a for a in scores[spec.name] if a.article_id in members]
                 by_schema[spec.name] = group_summary(spec, subset, run)
-                for key, value in group_headline(spec, by_schema[spec.name]).items():
-                    report["headline"][f"{group}/{spec.name}.{key}"] = value
-            report["groups"][group] = {"articles": len(members), "schemas": by_schema}
+                for key, value in group_headline(by_schema[spec.name]).items():
+                    headline[f"{group}/{spec.name}.{key}"] = value
+            groups[group] = GroupReport(articles=len(members), schemas=by_schema)
+    report = EvalReport(
+        run=str(run_dir),
+        gold=str(gold_dir),
+        scorer_version=SCORER_VERSION,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        backend=run.manifest.get("backend", {}),
+        articles_scored=article_ids,
+        articles_missing_from_run=[a for a in article_ids if a not in run.statuses],
+        articles_without_gold=sorted(set(run.statuses) - set(article_ids)),
+        evidence_compared_as="character spans" if spans_known else "text (articles missing)",
+        headline=headline,
+        schemas=schemas,
+        groups=groups,
+        pairs=pairs,
+    )
     return Evaluation(report, scores)
 
 
@@ -156,49 +171,48 @@ def subset_f1(articles: list[ArticleScore], fields: tuple[str, ...]) -> float:
     return prf(tp, sum(a.n_pred for a in articles), sum(a.n_gold for a in articles))["f1"]
 
 
-def group_summary(spec: SchemaSpec, articles: list[ArticleScore], run: Run) -> dict[str, Any]:
+def group_summary(spec: SchemaSpec, articles: list[ArticleScore], run: Run) -> GroupSchemaReport:
     full = summarise(spec, articles)
     quantity = spec.quantity_field
     key_fields = spec.scoring.key_fields
-    out: dict[str, Any] = {
-        "n_articles": full["n_articles"],
-        "n_gold": full["n_gold"],
-        "n_pred": full["n_pred"],
-        "records": full["records"],
-        "intervals_95": full["intervals_95"],
-        "fields_f1": {name: round(f["f1"], 4) for name, f in full["fields"].items()},
-        "calibration": calibration(articles, run, spec),
-    }
     subsets: dict[str, float] = {}
     if quantity:
         subsets[quantity] = subset_f1(articles, (quantity,))
         rest = tuple(k for k in key_fields if k not in (quantity, "indicator"))
         if rest:
             subsets["+".join((quantity, *rest))] = subset_f1(articles, (quantity, *rest))
-    out["subset_f1"] = subsets
-    out["set_f1"] = {name: full[f"{name}_set_f1"] for name in spec.scoring.set_fields}
-    return out
+    return GroupSchemaReport(
+        n_articles=full.n_articles,
+        n_gold=full.n_gold,
+        n_pred=full.n_pred,
+        records=full.records,
+        intervals_95=full.intervals_95,
+        fields_f1={name: round(f.f1, 4) for name, f in full.fields.items()},
+        calibration=calibration(articles, run, spec),
+        subset_f1=subsets,
+        set_f1=full.set_f1,
+    )
 
 
-def group_headline(spec: SchemaSpec, summary: dict[str, Any]) -> dict[str, float]:
+def group_headline(summary: GroupSchemaReport) -> dict[str, float]:
     out: dict[str, float] = {}
     for level in ("lenient", "strict"):
-        out[f"{level}_f1"] = round(summary["records"][level]["macro"]["f1"], 4)
-        out[f"{level}_micro_f1"] = round(summary["records"][level]["micro"]["f1"], 4)
-    for fields, value in summary["subset_f1"].items():
+        level_scores = summary.records.level(level)
+        out[f"{level}_f1"] = round(level_scores.macro.f1, 4)
+        out[f"{level}_micro_f1"] = round(level_scores.micro.f1, 4)
+    for fields, value in summary.subset_f1.items():
         out[f"{fields}_f1"] = round(value, 4)
-    for name, value in summary["set_f1"].items():
+    for name, value in summary.set_f1.items():
         out[f"{name}_set_f1"] = round(value, 4)
     for name in ("period", "region"):
-        if name in summary["fields_f1"]:
-            out[f"{name}_field_f1"] = summary["fields_f1"][name]
-    ece = summary["calibration"].get("ece")
-    if ece is not None:
-        out["ece"] = ece
+        if name in summary.fields_f1:
+            out[f"{name}_field_f1"] = summary.fields_f1[name]
+    if summary.calibration.ece is not None:
+        out["ece"] = summary.calibration.ece
     return out
 
 
-def calibration(articles: list[ArticleScore], run: Run, spec: SchemaSpec) -> dict[str, Any]:
+def calibration(articles: list[ArticleScore], run: Run, spec: SchemaSpec) -> Calibration:
     """Reliability of the records' ``confidence``: per bin, how many records, their
     mean confidence and the share that is right (lenient); the expected calibration
     error; and the precision of records at or above HIGH_CONFIDENCE."""
@@ -212,8 +226,8 @@ def calibration(articles: list[ArticleScore], run: Run, spec: SchemaSpec) -> dic
             if isinstance(confidence, int | float):
                 items.append((float(confidence), p.lenient))
     if not items:
-        return {"records": 0}
-    bins = []
+        return Calibration(records=0)
+    bins: list[ConfidenceBin] = []
     ece = 0.0
     for b in range(CONFIDENCE_BINS):
         low, high = b / CONFIDENCE_BINS, (b + 1) / CONFIDENCE_BINS
@@ -224,68 +238,68 @@ def calibration(articles: list[ArticleScore], run: Run, spec: SchemaSpec) -> dic
         right = sum(ok for _, ok in members) / len(members)
         ece += len(members) / len(items) * abs(right - mean)
         bins.append(
-            {
-                "bin": f"{low:.1f}-{high:.1f}",
-                "records": len(members),
-                "mean_confidence": round(mean, 4),
-                "precision": round(right, 4),
-            }
+            ConfidenceBin(
+                bin=f"{low:.1f}-{high:.1f}",
+                records=len(members),
+                mean_confidence=round(mean, 4),
+                precision=round(right, 4),
+            )
         )
     confident = [ok for c, ok in items if c >= HIGH_CONFIDENCE]
-    return {
-        "records": len(items),
-        "bins": bins,
-        "ece": round(ece, 4),
-        f"records_at_{HIGH_CONFIDENCE}": len(confident),
-        f"precision_at_{HIGH_CONFIDENCE}": round(sum(confident) / len(confident), 4) if confident else None,
-    }
+    return Calibration(
+        records=len(items),
+        bins=bins,
+        ece=round(ece, 4),
+        records_at_high=len(confident),
+        precision_at_high=round(sum(confident) / len(confident), 4) if confident else None,
+    )
 
 
-def _article_row(a: ArticleScore, run: Run) -> dict[str, Any]:
-    return {
-        "article_id": a.article_id,
-        "status": run.statuses.get(a.article_id, "missing"),
-        "n_gold": a.n_gold,
-        "n_pred": a.n_pred,
-        "lenient": prf(a.lenient_tp, a.n_pred, a.n_gold),
-        "strict": prf(a.strict_tp, a.n_pred, a.n_gold),
-    }
+def _article_row(a: ArticleScore, run: Run) -> ArticleRow:
+    return ArticleRow(
+        article_id=a.article_id,
+        status=run.statuses.get(a.article_id, "missing"),
+        n_gold=a.n_gold,
+        n_pred=a.n_pred,
+        lenient=PRF(**prf(a.lenient_tp, a.n_pred, a.n_gold)),
+        strict=PRF(**prf(a.strict_tp, a.n_pred, a.n_gold)),
+    )
 
 
-def _grounding(spec: SchemaSpec, run: Run, article_ids: list[str]) -> dict[str, Any]:
+def _grounding(spec: SchemaSpec, run: Run, article_ids: list[str]) -> Grounding:
     rows = [r for a in article_ids for r in run.records.get(spec.name, {}).get(a, [])]
     rejected = sum(run.rejected.get(spec.name, {}).get(a, 0) for a in article_ids)
     proposed = len(rows) + rejected
-    return {
-        "kept": len(rows),
-        "rejected": rejected,
-        "grounding_rate": len(rows) / proposed if proposed else 1.0,
-        "exact_alignment": sum(r.get("alignment") == "exact" for r in rows),
-        "normalised_alignment": sum(r.get("alignment") == "normalised" for r in rows),
-        "flagged": sum(bool(r.get("flags")) for r in rows),
-    }
+    return Grounding(
+        kept=len(rows),
+        rejected=rejected,
+        grounding_rate=len(rows) / proposed if proposed else 1.0,
+        exact_alignment=sum(r.get("alignment") == "exact" for r in rows),
+        normalised_alignment=sum(r.get("alignment") == "normalised" for r in rows),
+        flagged=sum(bool(r.get("flags")) for r in rows),
+    )
 
 
 def _pairs(
     articles: list[ArticleScore], run: Run, spec: SchemaSpec, gold: dict[str, dict[str, Any]]
-) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+) -> list[PairRow]:
+    out: list[PairRow] = []
     for a in articles:
         rows = run.records.get(spec.name, {}).get(a.article_id, [])
         golds = gold[a.article_id].get(spec.name, [])
         for p in a.pairs:
             out.append(
-                {
-                    "article_id": a.article_id,
-                    "gold_index": p.gold,
-                    "pred_index": p.pred,
-                    "similarity": round(p.similarity, 4),
-                    "lenient": p.lenient,
-                    "strict": p.strict,
-                    "fields": p.fields,
-                    "gold": golds[p.gold] if p.gold is not None else None,
-                    "pred": rows[p.pred]["record"] if p.pred is not None else None,
-                }
+                PairRow(
+                    article_id=a.article_id,
+                    gold_index=p.gold,
+                    pred_index=p.pred,
+                    similarity=round(p.similarity, 4),
+                    lenient=p.lenient,
+                    strict=p.strict,
+                    fields=p.fields,
+                    gold=golds[p.gold] if p.gold is not None else None,
+                    pred=rows[p.pred]["record"] if p.pred is not None else None,
+                )
             )
     return out
 
@@ -295,7 +309,7 @@ class GateFailure(PolexError):
 
 
 def check_gates(
-    headline: dict[str, float], fail_under: list[str], baseline: dict[str, Any] | None, max_drop: float
+    headline: dict[str, float], fail_under: list[str], baseline: Baseline | None, max_drop: float
 ) -> None:
     """Raise GateFailure with a one-line reason when a gate is not met."""
     for gate in fail_under:
@@ -307,7 +321,7 @@ def check_gates(
         if headline[metric] < float(threshold):
             raise GateFailure(f"{metric} = {headline[metric]:.4f} is under {float(threshold):.4f}")
     if baseline is not None:
-        for metric, before in baseline.get("headline", {}).items():
+        for metric, before in baseline.headline.items():
             now = headline.get(metric)
             if now is None:
                 raise GateFailure(f"baseline metric {metric} is missing from this evaluation")

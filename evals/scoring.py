@@ -4,11 +4,10 @@ normalise -> pair similarity -> one-to-one assignment (scipy linear_sum_assignme
 with a gate so unrelated records are never forced together -> per field: correct /
 incorrect / missing / spurious (SemEval/MUC) -> lenient and strict record P/R/F1,
 macro over articles and micro over records, with bootstrap intervals that resample
-articles. What is compared, and how, comes from each schema's Scoring declaration."""
+articles (evals/bootstrap.py). What is compared, and how, comes from each schema's Scoring declaration."""
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,10 +15,21 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from evals.compare_fields import Span, compare, is_empty
+from evals.bootstrap import article_interval, mean, micro_f1
+from evals.eval_report import (
+    PRF,
+    FieldScores,
+    Intervals,
+    LevelIntervals,
+    LevelScores,
+    Muc,
+    RecordScores,
+    ScoreSummary,
+)
+from evals.field_match import Span, compare, is_empty
 from pipeline.spec import FieldScore, SchemaSpec
 
-BOOTSTRAP_SAMPLES = 1000
+BOOTSTRAP_SEED = 13
 COUNTS = ("correct", "incorrect", "missing", "spurious")
 
 
@@ -150,17 +160,17 @@ def score_article(spec: SchemaSpec, article_id: str, preds: list[Item], golds: l
     return ArticleScore(article_id, len(golds), len(preds), pairs, counts, sets)
 
 
-def _record_metrics(articles: list[ArticleScore]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _record_scores(articles: list[ArticleScore]) -> RecordScores:
+    levels: dict[str, LevelScores] = {}
     for level in ("lenient", "strict"):
         tp = [a.lenient_tp if level == "lenient" else a.strict_tp for a in articles]
         per_article = [prf(t, a.n_pred, a.n_gold) for t, a in zip(tp, articles, strict=True)]
         n = max(1, len(articles))
-        out[level] = {
-            "macro": {k: sum(m[k] for m in per_article) / n for k in ("precision", "recall", "f1")},
-            "micro": prf(sum(tp), sum(a.n_pred for a in articles), sum(a.n_gold for a in articles)),
-        }
-    return out
+        levels[level] = LevelScores(
+            macro=PRF(**{k: sum(m[k] for m in per_article) / n for k in ("precision", "recall", "f1")}),
+            micro=PRF(**prf(sum(tp), sum(a.n_pred for a in articles), sum(a.n_gold for a in articles))),
+        )
+    return RecordScores(**levels)
 
 
 def _set_f1(articles: list[ArticleScore], name: str) -> float:
@@ -171,46 +181,41 @@ def _set_f1(articles: list[ArticleScore], name: str) -> float:
     return sum(scores) / max(1, len(scores))
 
 
-def _bootstrap(articles: list[ArticleScore], seed: int = 13) -> dict[str, dict[str, list[float]]]:
+def _intervals(articles: list[ArticleScore], seed: int = BOOTSTRAP_SEED) -> Intervals:
     """95% percentile intervals of macro and micro F1, resampling articles."""
-    rng = random.Random(seed)
-    samples: dict[str, dict[str, list[float]]] = {
-        level: {"macro_f1": [], "micro_f1": []} for level in ("lenient", "strict")
-    }
-    if not articles:
-        return {level: {k: [0.0, 0.0] for k in v} for level, v in samples.items()}
-    for _ in range(BOOTSTRAP_SAMPLES):
-        draw = [articles[rng.randrange(len(articles))] for _ in articles]
-        metrics = _record_metrics(draw)
-        for level in samples:
-            samples[level]["macro_f1"].append(metrics[level]["macro"]["f1"])
-            samples[level]["micro_f1"].append(metrics[level]["micro"]["f1"])
-    return {
-        level: {k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] for k, v in d.items()}
-        for level, d in samples.items()
-    }
+    n_pred = np.array([a.n_pred for a in articles], dtype=float)
+    n_gold = np.array([a.n_gold for a in articles], dtype=float)
+    out: dict[str, LevelIntervals] = {}
+    for level in ("lenient", "strict"):
+        tp = np.array([a.lenient_tp if level == "lenient" else a.strict_tp for a in articles], dtype=float)
+        f1 = np.array([prf(t, p, g)["f1"] for t, p, g in zip(tp, n_pred, n_gold, strict=True)], dtype=float)
+        out[level] = LevelIntervals(
+            macro_f1=article_interval([f1], mean, seed),
+            micro_f1=article_interval([tp, n_pred, n_gold], micro_f1, seed),
+        )
+    return Intervals(**out)
 
 
-def _muc(articles: list[ArticleScore]) -> dict[str, float]:
+def _muc(articles: list[ArticleScore]) -> Muc:
     pairs = [p for a in articles for p in a.pairs]
     cor = sum(p.lenient for p in pairs)
     inc = sum(p.gold is not None and p.pred is not None and not p.lenient for p in pairs)
     mis = sum(p.pred is None for p in pairs)
     spu = sum(p.gold is None for p in pairs)
     possible, actual = cor + inc + mis, cor + inc + spu
-    return {
-        "correct": cor,
-        "incorrect": inc,
-        "missing": mis,
-        "spurious": spu,
-        "undergeneration": mis / possible if possible else 0.0,
-        "overgeneration": spu / actual if actual else 0.0,
-        "substitution": inc / (cor + inc) if cor + inc else 0.0,
-    }
+    return Muc(
+        correct=cor,
+        incorrect=inc,
+        missing=mis,
+        spurious=spu,
+        undergeneration=mis / possible if possible else 0.0,
+        overgeneration=spu / actual if actual else 0.0,
+        substitution=inc / (cor + inc) if cor + inc else 0.0,
+    )
 
 
-def _field_table(spec: SchemaSpec, articles: list[ArticleScore]) -> dict[str, dict[str, float]]:
-    table: dict[str, dict[str, float]] = {}
+def _field_table(spec: SchemaSpec, articles: list[ArticleScore]) -> dict[str, FieldScores]:
+    table: dict[str, FieldScores] = {}
     for f in spec.scoring.fields:
         c: Counter[str] = Counter()
         for a in articles:
@@ -218,29 +223,26 @@ def _field_table(spec: SchemaSpec, articles: list[ArticleScore]) -> dict[str, di
         cor, inc, mis, spu = (c[k] for k in COUNTS)
         p = cor / (cor + inc + spu) if cor + inc + spu else 0.0
         r = cor / (cor + inc + mis) if cor + inc + mis else 0.0
-        table[f.name] = {
-            "correct": cor,
-            "incorrect": inc,
-            "missing": mis,
-            "spurious": spu,
-            "precision": p,
-            "recall": r,
-            "f1": 2 * p * r / (p + r) if p + r else 0.0,
-        }
+        table[f.name] = FieldScores(
+            correct=cor,
+            incorrect=inc,
+            missing=mis,
+            spurious=spu,
+            precision=p,
+            recall=r,
+            f1=2 * p * r / (p + r) if p + r else 0.0,
+        )
     return table
 
 
-def summarise(spec: SchemaSpec, articles: list[ArticleScore]) -> dict[str, Any]:
-    metrics = _record_metrics(articles)
-    summary: dict[str, Any] = {
-        "records": metrics,
-        "intervals_95": _bootstrap(articles),
-        "fields": _field_table(spec, articles),
-        "muc": _muc(articles),
-        "n_articles": len(articles),
-        "n_gold": sum(a.n_gold for a in articles),
-        "n_pred": sum(a.n_pred for a in articles),
-    }
-    for name in spec.scoring.set_fields:
-        summary[f"{name}_set_f1"] = _set_f1(articles, name)
-    return summary
+def summarise(spec: SchemaSpec, articles: list[ArticleScore]) -> ScoreSummary:
+    return ScoreSummary(
+        records=_record_scores(articles),
+        intervals_95=_intervals(articles),
+        fields=_field_table(spec, articles),
+        muc=_muc(articles),
+        n_articles=len(articles),
+        n_gold=sum(a.n_gold for a in articles),
+        n_pred=sum(a.n_pred for a in articles),
+        set_f1={name: _set_f1(articles, name) for name in spec.scoring.set_fields},
+    )

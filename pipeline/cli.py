@@ -376,14 +376,13 @@ def eval_command(
     schema_dir: SchemaDirs = None,
 ) -> None:
     """Score a run against gold: RUN_DIR/eval.json and eval.md, a table here, gates."""
-    import json
-
+    from evals.eval_report import load_baseline
+    from evals.eval_summary import GROUP_HEADER, group_rows, headline_rows, render_markdown
     from evals.harness import GateFailure, check_gates, evaluate
-    from evals.report import GROUP_HEADER, group_rows, headline_rows, render_markdown
-    from pipeline.runstore import atomic_write, write_json
+    from pipeline.runstore import atomic_write
 
     result = evaluate(run_dir, gold, list(discover(schema_dir or []).values()), articles, manifest=manifest)
-    write_json(run_dir / "eval.json", result.report)
+    atomic_write(run_dir / "eval.json", result.report.to_json())
     atomic_write(run_dir / "eval.md", render_markdown(result.report))
     table = Table(title=f"eval {run_dir}")
     for column in ("schema", "level", "P", "R", "F1 macro", "95% CI", "F1 micro", "95% CI"):
@@ -391,20 +390,18 @@ def eval_command(
     for row in headline_rows(result.report):
         table.add_row(*row)
     out.print(table)
-    if result.report["groups"]:
+    if result.report.groups:
         out.print("by split and origin (F1 in %; lenient/strict macro with 95% CI, the rest micro):")
         for row in group_rows(result.report):
             if not row[0].startswith("split="):
                 continue
             out.print("  " + "  ".join(f"{h}={v}" for h, v in zip(GROUP_HEADER, row, strict=True) if v))
     out.print(f"report: {run_dir / 'eval.md'}  data: {run_dir / 'eval.json'}")
+    base = load_baseline(baseline) if baseline else None
     try:
-        base = json.loads(baseline.read_text("utf-8")) if baseline else None
-        check_gates(result.report["headline"], fail_under or [], base, max_drop)
+        check_gates(result.report.headline, fail_under or [], base, max_drop)
     except GateFailure as exc:
         fail(f"gate failed: {exc}", 1)
-    except (OSError, ValueError) as exc:
-        fail(f"baseline {baseline}: {exc}")
 
 
 @app.command()
@@ -418,7 +415,7 @@ def compare(
     """Paired differences between two runs on the same gold."""
     import json
 
-    from evals.compare import compare_runs
+    from evals.compare_runs import compare_runs
     from evals.harness import evaluate
 
     specs = list(discover(schema_dir or []).values())
@@ -456,7 +453,7 @@ def report(
     schema_dir: SchemaDirs = None,
 ) -> None:
     """Write RUN_DIR/report.html (self-contained) and a Parquet file per schema."""
-    from evals.html_report import write_parquet, write_report
+    from evals.run_report import write_parquet, write_report
 
     specs = [s for s in discover(schema_dir or []).values()]
     page = write_report(run_dir, specs, gold, articles, max_articles)

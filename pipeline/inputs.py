@@ -28,7 +28,7 @@ MAX_WESTERN_NON_ASCII = 0.2
 
 
 @dataclass(frozen=True)
-class InputError:
+class InputProblem:
     source: str
     article_id: str | None
     message: str
@@ -37,7 +37,7 @@ class InputError:
         return {"article_id": self.article_id, "source": self.source, "stage": "input", "error": self.message}
 
 
-class InputRefusal(PolexError):
+class InputError(PolexError):
     """The inputs cannot be read at all (a path that does not exist, nothing to read)."""
 
 
@@ -138,7 +138,7 @@ def _expand(paths: Iterable[Path], exclude: Path | None = None) -> list[Path]:
     skipped = exclude.resolve() if exclude else None
     for path in paths:
         if not path.exists():
-            raise InputRefusal(f"input {shown(str(path))} does not exist")
+            raise InputError(f"input {shown(str(path))} does not exist")
         if path.is_dir():
             found = sorted(
                 p
@@ -148,7 +148,7 @@ def _expand(paths: Iterable[Path], exclude: Path | None = None) -> list[Path]:
                 and not (skipped and p.resolve().is_relative_to(skipped))
             )
             if not found:
-                raise InputRefusal(f"input folder {path} has no .txt, .md or .jsonl files")
+                raise InputError(f"input folder {path} has no .txt, .md or .jsonl files")
             files.extend(found)
         else:
             files.append(path)
@@ -163,12 +163,12 @@ def _check_text(text: str, source: str) -> str | None:
     return None
 
 
-def _read_text_file(path: Path, max_bytes: int) -> tuple[Article | None, InputError | None]:
+def _read_text_file(path: Path, max_bytes: int) -> tuple[Article | None, InputProblem | None]:
     article_id = shown(path.stem)
     source = shown(str(path))
     size = path.stat().st_size
     if size > max_bytes:
-        return None, InputError(
+        return None, InputProblem(
             source,
             article_id,
             f"{source}: {size / 1e6:.1f} MB is over the limit of "
@@ -177,21 +177,21 @@ def _read_text_file(path: Path, max_bytes: int) -> tuple[Article | None, InputEr
     try:
         text, encoding = decode(path.read_bytes())
     except (UndecodableInput, OSError) as exc:
-        return None, InputError(source, article_id, f"{source}: {exc}")
+        return None, InputProblem(source, article_id, f"{source}: {exc}")
     problem = _check_text(text, source)
     if problem:
-        return None, InputError(source, article_id, problem)
+        return None, InputProblem(source, article_id, problem)
     return Article(article_id, text, source=source, encoding=encoding), None
 
 
-def _read_jsonl(path: Path, max_bytes: int) -> tuple[list[Article], list[InputError]]:
+def _read_jsonl(path: Path, max_bytes: int) -> tuple[list[Article], list[InputProblem]]:
     articles: list[Article] = []
-    errors: list[InputError] = []
+    errors: list[InputProblem] = []
     source = shown(str(path))
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        return [], [InputError(source, None, f"{source}: {exc}")]
+        return [], [InputProblem(source, None, f"{source}: {exc}")]
     # JSON Lines are UTF-8 and end at "\n" only: a U+2028 inside a string is text, and
     # a bad byte costs its own line, not the file.
     for number, raw_line in enumerate(raw.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
@@ -200,7 +200,7 @@ def _read_jsonl(path: Path, max_bytes: int) -> tuple[list[Article], list[InputEr
             line = raw_line.decode("utf-8")
         except UnicodeDecodeError as exc:
             bad = f"byte {raw_line[exc.start]:#04x} at column {exc.start + 1}"
-            errors.append(InputError(where, None, f"{where}: not valid UTF-8 ({bad})"))
+            errors.append(InputProblem(where, None, f"{where}: not valid UTF-8 ({bad})"))
             continue
         if not line.strip():
             continue
@@ -208,21 +208,23 @@ def _read_jsonl(path: Path, max_bytes: int) -> tuple[list[Article], list[InputEr
             item = json.loads(line)
         except json.JSONDecodeError as exc:
             errors.append(
-                InputError(where, None, f"{where}: malformed JSON ({exc.msg} at column {exc.colno})")
+                InputProblem(where, None, f"{where}: malformed JSON ({exc.msg} at column {exc.colno})")
             )
             continue
         if not isinstance(item, dict) or "id" not in item or "text" not in item:
             errors.append(
-                InputError(where, None, f"{where}: each line must be an object with 'id' and 'text'")
+                InputProblem(where, None, f"{where}: each line must be an object with 'id' and 'text'")
             )
             continue
         if isinstance(item["id"], bool) or not isinstance(item["id"], str | int) or item["id"] == "":
-            errors.append(InputError(where, None, f"{where}: 'id' must be a non-empty string or an integer"))
+            errors.append(
+                InputProblem(where, None, f"{where}: 'id' must be a non-empty string or an integer")
+            )
             continue
         article_id = str(item["id"])
         text = item["text"]
         if not isinstance(text, str):
-            errors.append(InputError(where, article_id, f"{where}: 'text' must be a string"))
+            errors.append(InputProblem(where, article_id, f"{where}: 'text' must be a string"))
             continue
         problem = _check_text(text, where)
         if problem is None and len(text.encode("utf-8")) > max_bytes:
@@ -230,7 +232,7 @@ def _read_jsonl(path: Path, max_bytes: int) -> tuple[list[Article], list[InputEr
                 f"{where}: text is over the limit of {max_bytes / 1e6:.1f} MB (raise it with --max-bytes)"
             )
         if problem:
-            errors.append(InputError(where, article_id, problem))
+            errors.append(InputProblem(where, article_id, problem))
             continue
         raw_metadata = item.get("metadata")
         metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
@@ -240,16 +242,16 @@ def _read_jsonl(path: Path, max_bytes: int) -> tuple[list[Article], list[InputEr
 
 def read_inputs(
     paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES, exclude: Path | None = None
-) -> tuple[list[Article], list[InputError]]:
+) -> tuple[list[Article], list[InputProblem]]:
     """All readable articles, in input order, and an error for each unreadable one.
     A later article whose id was already seen is an error naming both sources.
     Files under ``exclude`` (the run directory, when it sits inside an input folder)
     are not read."""
     articles: list[Article] = []
-    errors: list[InputError] = []
+    errors: list[InputProblem] = []
     files = _expand(paths, exclude)
     if not files:
-        raise InputRefusal("no inputs given")
+        raise InputError("no inputs given")
     for path in files:
         if path.suffix.lower() in JSONL_SUFFIXES:
             found, problems = _read_jsonl(path, max_bytes)
@@ -266,7 +268,7 @@ def read_inputs(
     for article in articles:
         if article.id in seen:
             errors.append(
-                InputError(
+                InputProblem(
                     article.source,
                     article.id,
                     f"duplicate article id '{article.id}' in "

@@ -19,6 +19,8 @@ from importlib import resources
 from typing import Any, Literal
 
 Role = Literal["quantity", "year", "date", "ordinal", "name", "count_of_measures", "stray"]
+# How a figure relates to its number ("about", "more than", "within"): the one
+# declaration every schema with a comparator field imports.
 Comparator = Literal["eq", "approx", "at_least", "at_most"]
 
 

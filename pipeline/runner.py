@@ -34,7 +34,7 @@ from pipeline.artifacts import (
 )
 from pipeline.backends import Backend
 from pipeline.grounding import apply_article_checks, deduplicate, ground
-from pipeline.inputs import InputError
+from pipeline.inputs import InputProblem
 from pipeline.learning.model import file_sha256
 from pipeline.quantities import Mention
 from pipeline.records import Article, ArticleContext, GroundedRecord
@@ -287,7 +287,7 @@ def estimate_cost(model: str | None, usage: Usage) -> float | None:
 @dataclass
 class RunPlan:
     articles: list[Article]
-    input_errors: list[InputError]
+    input_errors: list[InputProblem]
     specs: list[SchemaSpec]
     backend: Backend
     out: Path

@@ -22,8 +22,8 @@ import warnings
 from pathlib import Path
 
 from evals.corpus import CORPUS_DIR, MANIFEST_NAME, load_manifest, split_rank
+from evals.eval_summary import render_markdown
 from evals.harness import evaluate
-from evals.report import render_markdown
 from evals.training import training_articles
 from pipeline.backends.offline import OfflineBackend
 from pipeline.learning.train import train
@@ -85,9 +85,9 @@ def main() -> None:
         shutil.copy(CORPUS_DIR / "gold" / f"{article_id}.json", gold_dir)
     shutil.copy(CORPUS_DIR / MANIFEST_NAME, work / MANIFEST_NAME)
     evaluation = evaluate(args.out, gold_dir, specs, CORPUS_DIR / "articles", manifest=work / MANIFEST_NAME)
-    write_json(args.out / "eval.json", evaluation.report)
+    atomic_write(args.out / "eval.json", evaluation.report.to_json())
     atomic_write(args.out / "eval.md", render_markdown(evaluation.report))
-    for key, value in sorted(evaluation.report["headline"].items()):
+    for key, value in sorted(evaluation.report.headline.items()):
         if key.startswith("split=dev/") or key.startswith("split=dev,"):
             print(key, value)
     print(json.dumps({"out": str(args.out)}))

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from evals.compare import compare_runs
+from evals.compare_runs import compare_runs
+from evals.eval_report import Baseline
 from evals.harness import GateFailure, check_gates, evaluate
 from evals.scoring import Item, score_article
 from pipeline.cli import app
@@ -73,23 +74,23 @@ def make_run(
 
 
 def headline(tmp: Path, records: dict[str, Any], **kwargs: Any) -> dict[str, float]:
-    return evaluate(make_run(tmp, records, **kwargs), GOLD, SPECS, SEEDS).report["headline"]
+    return evaluate(make_run(tmp, records, **kwargs), GOLD, SPECS, SEEDS).report.headline
 
 
 def test_gold_against_itself_is_perfect_everywhere(tmp_path: Path) -> None:
     result = evaluate(make_run(tmp_path / "r", gold_records()), GOLD, SPECS, SEEDS).report
-    assert result["headline"] and all(v == 1.0 for v in result["headline"].values()), result["headline"]
-    for schema in result["schemas"].values():
-        assert schema["intervals_95"]["strict"]["macro_f1"] == [1.0, 1.0]
-        assert all(f["f1"] == 1.0 for f in schema["fields"].values())
-        assert schema["muc"]["missing"] == schema["muc"]["spurious"] == schema["muc"]["incorrect"] == 0
+    assert result.headline and all(v == 1.0 for v in result.headline.values()), result.headline
+    for schema in result.schemas.values():
+        assert schema.intervals_95.strict.macro_f1 == [1.0, 1.0]
+        assert all(f.f1 == 1.0 for f in schema.fields.values())
+        assert schema.muc.missing == schema.muc.spurious == schema.muc.incorrect == 0
 
 
 def test_an_empty_run_scores_zero_recall_and_every_record_missing(tmp_path: Path) -> None:
     empty = {a: {s.name: [] for s in SPECS} for a in ARTICLES}
     report = evaluate(make_run(tmp_path / "r", empty), GOLD, SPECS, SEEDS).report
-    assert report["headline"]["QuantitativeTarget.lenient_recall"] == 0.0
-    assert report["schemas"]["QuantitativeTarget"]["muc"]["missing"] == 68
+    assert report.headline["QuantitativeTarget.lenient_recall"] == 0.0
+    assert report.schemas["QuantitativeTarget"].muc.missing == 68
 
 
 def test_a_failed_or_absent_article_scores_as_empty_output(tmp_path: Path) -> None:
@@ -98,7 +99,7 @@ def test_a_failed_or_absent_article_scores_as_empty_output(tmp_path: Path) -> No
     h = headline(tmp_path / "r", records)
     assert h["QuantitativeTarget.lenient_f1"] == pytest.approx(0.8)  # 4 of 5 articles perfect
     report = evaluate(tmp_path / "r", GOLD, SPECS, SEEDS).report
-    assert report["articles_missing_from_run"] == ["004_76301af96bdc979d"]
+    assert report.articles_missing_from_run == ["004_76301af96bdc979d"]
 
 
 def test_spurious_and_duplicate_records_cost_precision_only(tmp_path: Path) -> None:
@@ -173,12 +174,12 @@ def test_swapping_record_order_changes_nothing(tmp_path: Path) -> None:
     # make the run imperfect so the order could matter
     records["004_76301af96bdc979d"]["QuantitativeTarget"][3]["value"] = 0.17
     records["002_b54908c3101e4205"]["QuantitativeTarget"].pop()
-    first = evaluate(make_run(tmp_path / "a", records), GOLD, SPECS, SEEDS).report["headline"]
+    first = evaluate(make_run(tmp_path / "a", records), GOLD, SPECS, SEEDS).report.headline
     shuffled = copy.deepcopy(records)
     for by_schema in shuffled.values():
         for recs in by_schema.values():
             random.Random(3).shuffle(recs)
-    second = evaluate(make_run(tmp_path / "b", shuffled), GOLD, SPECS, SEEDS).report["headline"]
+    second = evaluate(make_run(tmp_path / "b", shuffled), GOLD, SPECS, SEEDS).report.headline
     assert first == second
 
 
@@ -206,8 +207,8 @@ def test_gates(tmp_path: Path) -> None:
     with pytest.raises(GateFailure, match=r"under 0\.9000"):
         check_gates(h, ["QuantitativeTarget.lenient_f1=0.9"], None, 0.0)
     with pytest.raises(GateFailure, match=r"dropped from 0\.9000 to 0\.8000"):
-        check_gates(h, [], {"headline": {"QuantitativeTarget.lenient_f1": 0.9}}, 0.05)
-    check_gates(h, [], {"headline": {"QuantitativeTarget.lenient_f1": 0.82}}, 0.05)
+        check_gates(h, [], Baseline(headline={"QuantitativeTarget.lenient_f1": 0.9}), 0.05)
+    check_gates(h, [], Baseline(headline={"QuantitativeTarget.lenient_f1": 0.82}), 0.05)
     with pytest.raises(GateFailure, match="unknown metric"):
         check_gates(h, ["nope=1"], None, 0.0)
 
@@ -262,3 +263,70 @@ def test_gold_agreement_is_one_with_itself_and_drops_with_a_changed_label(tmp_pa
     n = changed["records_a"]
     assert changed["records_b"] == n - 1
     assert changed["lenient_micro_f1"] == pytest.approx(2 * (n - 2) / (2 * n - 1))
+
+
+def test_compare_resamples_both_runs_on_the_same_articles(tmp_path: Path) -> None:
+    """Paired: a run compared with itself differs by exactly 0 in every resample."""
+    records = gold_records()
+    records["003_85cd8f6cae44c8d1"]["QuantitativeTarget"] = []
+    run = evaluate(make_run(tmp_path / "a", records), GOLD, SPECS, SEEDS)
+    same = compare_runs(run, run)["schemas"]["QuantitativeTarget"]["lenient_macro_f1"]
+    assert same["b_minus_a"] == 0.0 and same["interval_95"] == [0.0, 0.0]
+
+
+def test_intervals_are_scipy_percentile_bootstrap_over_articles_with_a_fixed_seed() -> None:
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    from evals.bootstrap import RESAMPLES, article_interval, mean
+
+    f1 = np.array([0.0, 0.5, 1.0, 1.0, 0.25, 0.75])
+    ours = article_interval([f1], mean, seed=13)
+    theirs = bootstrap(
+        (f1,), np.mean, n_resamples=RESAMPLES, method="percentile", rng=np.random.default_rng(13)
+    ).confidence_interval
+    assert ours == pytest.approx([theirs.low, theirs.high])
+    assert ours == article_interval([f1], mean, seed=13)  # deterministic
+    assert article_interval([f1[:1]], mean, seed=13) == [0.0, 0.0]  # one article: the value itself
+    assert article_interval([f1[:0]], mean, seed=13) == [0.0, 0.0]
+
+
+def test_eval_json_reads_back_as_the_typed_report_it_was_written_from(tmp_path: Path) -> None:
+    from evals.eval_report import load_eval_report
+
+    run = make_run(tmp_path / "r", gold_records())
+    result = CliRunner().invoke(app, ["eval", str(run), "--gold", str(GOLD), "--articles", str(SEEDS)])
+    assert result.exit_code == 0, result.output
+    report = load_eval_report(run / "eval.json")
+    expected = evaluate(run, GOLD, SPECS, SEEDS).report
+    assert report.model_dump(exclude={"created"}) == expected.model_dump(exclude={"created"})
+    assert report.schemas["PolicyMeasure"].set_f1 == {"category": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{not json", "is not a baseline"),
+        ('{"articles": []}', "headline"),
+        ('{"headline": {"x": "high"}}', "headline.x"),
+    ],
+)
+def test_a_corrupt_or_foreign_baseline_is_an_error_naming_the_file(
+    tmp_path: Path, content: str, problem: str
+) -> None:
+    run = make_run(tmp_path / "r", gold_records())
+    baseline = tmp_path / "my-baseline.json"
+    baseline.write_text(content)
+    result = CliRunner().invoke(app, ["eval", str(run), "--gold", str(GOLD), "--baseline", str(baseline)])
+    assert result.exit_code == 2
+    assert "my-baseline.json" in result.output and problem in result.output
+    assert (run / "eval.json").is_file()  # the evaluation itself is kept
+
+
+def test_a_foreign_file_is_not_read_as_an_eval_report(tmp_path: Path) -> None:
+    from evals.eval_report import load_eval_report
+    from evals.loading import EvalInputError
+
+    run = make_run(tmp_path / "r", gold_records())
+    with pytest.raises(EvalInputError, match=r"manifest\.json is not a polex evaluation report"):
+        load_eval_report(run / "manifest.json")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evals.html_report import render
+from evals.run_report import render
 from pipeline.backends.base import Candidates
 from pipeline.chunking import chunk
 from pipeline.cli import app

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.inputs import InputRefusal, read_inputs
+from pipeline.inputs import InputError, read_inputs
 
 CHINESE = "就业是最大的民生。今年新增就业三十四万人，登记失业率控制在百分之四点五以内。"
 
@@ -95,7 +95,7 @@ def test_duplicate_ids_keep_the_first_and_name_both_sources(tmp_path: Path) -> N
 
 
 def test_a_missing_path_refuses_before_starting(tmp_path: Path) -> None:
-    with pytest.raises(InputRefusal, match="does not exist"):
+    with pytest.raises(InputError, match="does not exist"):
         read_inputs([tmp_path / "nope"])
 
 

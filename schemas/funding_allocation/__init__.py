@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.checks import number_in_evidence
+from pipeline.quantities import Comparator
 from pipeline.spec import FieldScore, SchemaSpec, Scoring
 from schemas.funding_allocation.offline import RULES_FILE, extract
 
@@ -43,7 +44,7 @@ class FundingAllocation(BaseModel):
     beneficiary_unit: Literal["persons", "person_times", "enterprises", "households"] | None = Field(
         default=None, description="What the beneficiaries count, or null."
     )
-    comparator: Literal["eq", "approx", "at_least", "at_most"] = Field(
+    comparator: Comparator = Field(
         default="eq", description="eq; approx ('about'); at_least ('more than'); at_most ('within')."
     )
     period: str | None = Field(

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from pipeline.quantities import Comparator
 from schemas.quantitative_target.taxonomy import indicators
 
 Unit = Literal[
@@ -24,7 +25,6 @@ Unit = Literal[
     "other",
 ]
 Kind = Literal["actual", "target", "completion_rate", "change"]
-Comparator = Literal["eq", "approx", "at_least", "at_most"]
 INDICATOR_IDS: list[JsonValue] = [*sorted(indicators())]
 PERIOD_PATTERN = (
     r"^[0-9]{4}(-[0-9]{2})?(/[0-9]{4}(-[0-9]{2})?)?$"  # [0-9], not \\d: llama.cpp grammars reject \\d

@@ -1,28 +1,38 @@
 """`polex report RUN_DIR [--gold DIR]`: one self-contained HTML file (no network at
-view time) to look at a run: every article with its evidence spans highlighted by
-schema and kind, a click showing a record's fields and flags, unclaimed numbers
-marked, and, with gold, correct / incorrect / missing / spurious records marked and
-the article list sortable by F1. A summary page gives the scores with intervals,
-the per-field table, records per category, and targets versus actuals per region
-and indicator. Parquet files of every schema are written beside it."""
+view time) to look at a run. Every schema of the run gets the same views, derived
+from its SchemaSpec (evals/schema_view.py): its evidence spans highlighted in the
+schema's colour and underlined by its colour field, a click showing a record's
+fields and flags; a table of its records; filters by schema, verdict and each of
+its closed-set fields; records per value of its key fields; and, for a schema with
+a quantity field, a chart of its figures. Unclaimed numbers are marked, and with
+gold, correct / incorrect / missing / spurious records are marked and the article
+list is sortable by F1. A summary page gives the scores with intervals and the
+per-field table. Parquet files of every schema are written beside it."""
 
 from __future__ import annotations
 
 import html
 import itertools
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from evals.harness import Evaluation, evaluate
 from evals.loading import gold_span, load_articles, load_gold, load_run
+from evals.schema_view import build_view, mark_style
 from pipeline.runstore import atomic_write, read_jsonl
 from pipeline.spec import SchemaSpec
 
-SCHEMA_COLOURS = ("#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be123c")
-KIND_COLOURS = {"target": "#f59e0b", "actual": "#10b981", "completion_rate": "#6366f1", "change": "#ef4444"}
 DEFAULT_MAX_ARTICLES = 500
+STATUS_COLOURS = {
+    "correct": "#16a34a",
+    "incorrect": "#f59e0b",
+    "spurious": "#dc2626",
+    "missing": "#7c3aed",
+    "unscored": "#6b7280",
+}
+UNCLAIMED = "unclaimed number"
 
 
 def _status_of_pairs(evaluation: Evaluation | None) -> dict[tuple[str, str, int], str]:
@@ -64,16 +74,22 @@ def _missing(
     return out
 
 
+def _drawable(mark: dict[str, Any], text: str) -> bool:
+    start, end = mark.get("start"), mark.get("end")
+    return isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)
+
+
 def _segments(text: str, marks: list[dict[str, Any]]) -> str:
-    """The article as HTML: the text cut at every mark boundary, each piece carrying
-    the indices of the marks that cover it."""
+    """The article as HTML: the text cut at every boundary of a mark with a span in
+    it, each piece carrying the indices (in ``marks``) of the marks that cover it."""
+    drawn = [i for i, m in enumerate(marks) if _drawable(m, text)]
     cuts = {0, len(text)}
-    for mark in marks:
-        cuts.update((mark["start"], mark["end"]))
-    bounds = sorted(c for c in cuts if 0 <= c <= len(text))
+    for i in drawn:
+        cuts.update((marks[i]["start"], marks[i]["end"]))
+    bounds = sorted(cuts)
     pieces: list[str] = []
     for start, end in itertools.pairwise(bounds):
-        covering = [i for i, m in enumerate(marks) if m["start"] <= start and end <= m["end"]]
+        covering = [i for i in drawn if marks[i]["start"] <= start and end <= marks[i]["end"]]
         chunk = html.escape(text[start:end]).replace("\n", "<br>")
         if not covering:
             pieces.append(chunk)
@@ -100,26 +116,33 @@ def build(
     specs = [s for s in specs if not extracted or s.name in extracted]
     evaluation = evaluate(run_dir, gold_dir, specs, articles_dir) if gold_dir else None
     gold = load_gold(gold_dir) if gold_dir else {}
-    article_ids = [a["id"] for a in run.manifest.get("articles", []) if a.get("id")][:max_articles]
+    all_ids = [a["id"] for a in run.manifest.get("articles", []) if a.get("id")]
+    article_ids = all_ids[:max_articles]
     texts = load_articles(article_ids, articles_dir, run)
     statuses = _status_of_pairs(evaluation)
     missing = _missing(evaluation, gold, texts)
-    colours = {spec.name: SCHEMA_COLOURS[i % len(SCHEMA_COLOURS)] for i, spec in enumerate(specs)}
+    views = {
+        spec.name: build_view(
+            spec,
+            position,
+            [row["record"] for a in article_ids for row in run.records.get(spec.name, {}).get(a, [])],
+        )
+        for position, spec in enumerate(specs)
+    }
     unclaimed: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in read_jsonl(run_dir / "unclaimed.jsonl"):
         unclaimed[row["article_id"]].append(row)
     f1: dict[str, dict[str, float]] = defaultdict(dict)
     if evaluation is not None:
-        for name, summary in evaluation.report["schemas"].items():
-            for row in summary["articles"]:
-                f1[row["article_id"]][name] = row["lenient"]["f1"]
+        for name, summary in evaluation.report.schemas.items():
+            for scored in summary.articles:
+                f1[scored.article_id][name] = scored.lenient.f1
     articles = []
     for article_id in article_ids:
         text = texts.get(article_id, "")
         marks: list[dict[str, Any]] = []
         for spec in specs:
             for index, row in enumerate(run.records.get(spec.name, {}).get(article_id, [])):
-                kind = row["record"].get("kind")
                 status = statuses.get((spec.name, article_id, index), "unscored")
                 marks.append(
                     {
@@ -130,25 +153,23 @@ def build(
                         "end": row["char_end"],
                         "status": status,
                         "css": f"status-{status}",
-                        "style": f"background:{colours[spec.name]}22;border-bottom:3px solid "
-                        f"{KIND_COLOURS.get(str(kind), colours[spec.name])}",
+                        "style": mark_style(views[spec.name], row["record"]),
                     }
                 )
         for gone in missing.get(article_id, []):
-            if gone["start"] is not None:
-                marks.append(
-                    {
-                        **gone,
-                        "flags": [],
-                        "status": "missing",
-                        "css": "status-missing",
-                        "style": "background:#fee2e2",
-                    }
-                )
+            marks.append(
+                {
+                    **gone,
+                    "flags": [],
+                    "status": "missing",
+                    "css": "status-missing",
+                    "style": "background:#fee2e2",
+                }
+            )
         for number in unclaimed.get(article_id, []):
             marks.append(
                 {
-                    "schema": "unclaimed number",
+                    "schema": UNCLAIMED,
                     "fields": {"text": number["text"], "value": number["value"], "unit": number["unit"]},
                     "flags": [],
                     "start": number["char_start"],
@@ -158,7 +179,6 @@ def build(
                     "style": "",
                 }
             )
-        marks = [m for m in marks if text and 0 <= m["start"] < m["end"] <= len(text)]
         scores = f1.get(article_id, {})
         articles.append(
             {
@@ -173,68 +193,25 @@ def build(
     return {
         "run": str(run_dir),
         "manifest": run.manifest,
-        "colours": colours,
-        "kind_colours": KIND_COLOURS,
+        "schemas": [view.model_dump() for view in views.values()],
+        "status_colours": STATUS_COLOURS,
         "articles": articles,
         "evaluation": _evaluation_summary(evaluation),
-        "categories": _categories(run, specs),
-        "targets_vs_actuals": _targets_vs_actuals(run),
-        "truncated": len(article_ids) < len([a for a in run.manifest.get("articles", []) if a.get("id")]),
+        "truncated": len(article_ids) < len(all_ids),
     }
 
 
 def _evaluation_summary(evaluation: Evaluation | None) -> dict[str, Any] | None:
     if evaluation is None:
         return None
-    return {
-        name: {
-            "records": s["records"],
-            "intervals_95": s["intervals_95"],
-            "fields": s["fields"],
-            "muc": s["muc"],
-            "n_gold": s["n_gold"],
-            "n_pred": s["n_pred"],
-        }
-        for name, s in evaluation.report["schemas"].items()
-    }
-
-
-def _categories(run: Any, specs: list[SchemaSpec]) -> dict[str, dict[str, int]]:
-    """Records per value of each schema's first key field that is compared exactly
-    (indicator, category, action...)."""
-    out: dict[str, dict[str, int]] = {}
-    for spec in specs:
-        field = next((f.name for f in spec.scoring.fields if f.key and f.match == "exact"), None)
-        if field is None:
-            continue
-        counts: Counter[str] = Counter()
-        for rows in run.records.get(spec.name, {}).values():
-            counts.update(str(r["record"].get(field)) for r in rows)
-        out[f"{spec.name} by {field}"] = dict(counts.most_common())
-    return out
-
-
-def _targets_vs_actuals(run: Any) -> list[dict[str, Any]]:
-    """Per region, indicator and unit: the targets and actuals the run found."""
-    groups: dict[tuple[str, str, str], dict[str, list[float]]] = defaultdict(
-        lambda: {"target": [], "actual": []}
-    )
-    for rows in run.records.get("QuantitativeTarget", {}).values():
-        for row in rows:
-            r = row["record"]
-            if r.get("kind") in ("target", "actual"):
-                groups[(str(r.get("region")), r["indicator"], r["unit"])][r["kind"]].append(float(r["value"]))
-    return [
-        {"region": k[0], "indicator": k[1], "unit": k[2], "target": v["target"], "actual": v["actual"]}
-        for k, v in sorted(groups.items())
-        if v["target"] or v["actual"]
-    ]
+    shown = {"records", "intervals_95", "fields", "muc", "n_gold", "n_pred"}
+    return {name: s.model_dump(include=shown) for name, s in evaluation.report.schemas.items()}
 
 
 def render(data: dict[str, Any]) -> str:
     # every "<" escaped: no "</script>" or "<!--" in the data can end or bend the script element
     payload = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace("\u2028", "\\u2028")
-    template = (Path(__file__).with_name("report_template.html")).read_text("utf-8")
+    template = (Path(__file__).with_name("run_report_template.html")).read_text("utf-8")
     return template.replace("/*DATA*/null", payload)
 
 
