@@ -333,6 +333,9 @@ def _read_split_wan(parse: _Parse, split: re.Match[str], rules: Rules) -> None:
     )
 
 
+_NEXT_NUMBER = re.compile(r"\s+(\d+(?:\.\d+)?)")
+
+
 def _read_scales(text: str, parse: _Parse, p: dict[str, re.Pattern[str]], rules: Rules) -> None:
     scale = p["scale"].match(text, parse.end)
     if not scale:
@@ -343,7 +346,7 @@ def _read_scales(text: str, parse: _Parse, p: dict[str, re.Pattern[str]], rules:
     parse.scaled = True
     parse.end = scale.end()
     # A compound scale: "1 billion 700 million" adds a smaller scaled number.
-    nxt = re.compile(r"\s+(\d+(?:\.\d+)?)").match(text, parse.end)
+    nxt = _NEXT_NUMBER.match(text, parse.end)
     if nxt:
         second = p["scale"].match(text, nxt.end())
         if second and rules.scales[second.group(1).lower()] < factor:
@@ -367,10 +370,13 @@ def _read_scales(text: str, parse: _Parse, p: dict[str, re.Pattern[str]], rules:
         parse.end = remainder.end()
 
 
+_FROM_BEFORE = re.compile(r"\bfrom\s+(?:about\s+|around\s+)?$", re.IGNORECASE)
+
+
 def _read_range(text: str, parse: _Parse, p: dict[str, re.Pattern[str]], rules: Rules) -> None:
     """'30 to 50 million yuan' is a range; 'from 60 percent to 90 percent' is a
     change between two levels, so a preceding 'from' leaves both numbers alone."""
-    if re.search(r"\bfrom\s+(?:about\s+|around\s+)?$", text[max(0, parse.start - 20) : parse.start], re.I):
+    if _FROM_BEFORE.search(text[max(0, parse.start - 20) : parse.start]):
         return
     connector = p["range"].match(text, parse.end)
     if not connector:
@@ -492,28 +498,52 @@ def _unit_from_noun(text: str, end: int, p: dict[str, re.Pattern[str]]) -> str |
     return None
 
 
+@dataclass(frozen=True)
+class _Qualifier:
+    comparator: Comparator
+    length: int  # of the phrase: the longest qualifier before a number wins
+    pattern: re.Pattern[str]
+
+
+@lru_cache(maxsize=1)
+def _qualifiers() -> tuple[tuple[_Qualifier, ...], tuple[_Qualifier, ...]]:
+    """The qualifier phrases compiled once: (before the number, after it), in the
+    rules' order."""
+    rules = load_rules()
+    before = tuple(
+        # a stray digit may sit right before the qualifier: "positions1More than"
+        _Qualifier(comparator, len(phrase), re.compile(rf"(?:^|[\W\d]){re.escape(phrase)}$"))  # type: ignore[arg-type]
+        for comparator, phrases in rules.qualifiers_before.items()
+        for phrase in phrases
+    )
+    after = tuple(
+        # a count noun may sit between the number and the qualifier ("500 people or more")
+        _Qualifier(comparator, len(phrase), re.compile(rf"\s*(?:[\w-]+\s+){{0,2}}?{re.escape(phrase)}\b"))  # type: ignore[arg-type]
+        for comparator, phrases in rules.qualifiers_after.items()
+        for phrase in phrases
+    )
+    return before, after
+
+
+_CURRENCY_AT_END = re.compile(r"(?:rmb|¥|yuan)\s*$", re.IGNORECASE)
+
+
 def _comparator(text: str, parse: _Parse) -> Comparator:
     """The qualifier touching the number; the longest phrase wins ("no more than"
     is at_most, not the "more than" inside it)."""
-    rules = load_rules()
+    qualifiers_before, qualifiers_after = _qualifiers()
     before = text[max(0, parse.start - 40) : parse.start]
-    before = re.sub(r"(?:rmb|¥|yuan)\s*$", "", before, flags=re.IGNORECASE).rstrip().lower()
-    after = text[parse.end : parse.end + 40].lower()
-    best: tuple[int, str] | None = None
-    for comparator, phrases in rules.qualifiers_before.items():
-        for phrase in phrases:
-            # a stray digit may sit right before the qualifier: "positions1More than"
-            if re.search(rf"(?:^|[\W\d]){re.escape(phrase)}$", before) and (
-                best is None or len(phrase) > best[0]
-            ):
-                best = (len(phrase), comparator)
+    before = _CURRENCY_AT_END.sub("", before).rstrip().lower()
+    best: _Qualifier | None = None
+    for qualifier in qualifiers_before:
+        if qualifier.pattern.search(before) and (best is None or qualifier.length > best.length):
+            best = qualifier
     if best is None:
-        for comparator, phrases in rules.qualifiers_after.items():
-            # a count noun may sit between the number and the qualifier ("500 people or more")
-            for phrase in phrases:
-                if re.match(rf"\s*(?:[\w-]+\s+){{0,2}}?{re.escape(phrase)}\b", after):
-                    best = (len(phrase), comparator)
-    return best[1] if best else "eq"  # type: ignore[return-value]
+        after = text[parse.end : parse.end + 40].lower()
+        for qualifier in qualifiers_after:
+            if qualifier.pattern.match(after):
+                best = qualifier  # the last phrase listed that matches
+    return best.comparator if best else "eq"
 
 
 def _flag_strays(mentions: list[Mention]) -> list[Mention]:

@@ -9,6 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from pipeline.text import CaselessPattern
+
 HERE = Path(__file__).parent
 INDICATORS_FILE = HERE / "indicators.toml"
 CUES_FILE = HERE / "cues.toml"
@@ -49,7 +51,7 @@ def excluded_aliases() -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1)
-def alias_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
+def alias_pattern() -> tuple[CaselessPattern, dict[str, str]]:
     """One pattern over every alias (longest first) and the id each alias maps to."""
     owner: dict[str, str] = {}
     for indicator in indicators().values():
@@ -58,29 +60,29 @@ def alias_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
     for alias in excluded_aliases():
         owner.setdefault(alias.lower(), EXCLUDE)
     ordered = sorted(owner, key=len, reverse=True)
-    pattern = re.compile(
-        r"(?<![\w-])(" + "|".join(re.escape(a) for a in ordered) + r")(?![\w-])", re.IGNORECASE
+    pattern = CaselessPattern.compile(
+        r"(?<![\w-])(" + "|".join(re.escape(a) for a in ordered) + r")(?![\w-])"
     )
     return pattern, owner
 
 
 @dataclass(frozen=True)
 class CueSet:
-    completion_after: tuple[re.Pattern[str], ...]
-    completion_before: tuple[re.Pattern[str], ...]
-    change_before: tuple[re.Pattern[str], ...]
-    change_after: tuple[re.Pattern[str], ...]
-    negative: tuple[re.Pattern[str], ...]
-    target: tuple[re.Pattern[str], ...]
-    actual: tuple[re.Pattern[str], ...]
+    completion_after: tuple[CaselessPattern, ...]
+    completion_before: tuple[CaselessPattern, ...]
+    change_before: tuple[CaselessPattern, ...]
+    change_after: tuple[CaselessPattern, ...]
+    negative: tuple[CaselessPattern, ...]
+    target: tuple[CaselessPattern, ...]
+    actual: tuple[CaselessPattern, ...]
 
 
 @lru_cache(maxsize=1)
 def cues() -> CueSet:
     raw: dict[str, Any] = tomllib.loads(CUES_FILE.read_text("utf-8"))
 
-    def compile_all(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
-        return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+    def compile_all(patterns: list[str]) -> tuple[CaselessPattern, ...]:
+        return tuple(CaselessPattern.compile(p) for p in patterns)
 
     return CueSet(
         completion_after=compile_all(raw["completion_rate"]["after"]),
