@@ -11,7 +11,7 @@ from itertools import pairwise
 from typing import Any
 
 from pipeline.quantities import find_mentions
-from pipeline.text import MAX_SENTENCE_CHARS
+from pipeline.text import MAX_SENTENCE_CHARS, CaselessPattern, lowered
 
 _MONTHS = {
     m: i + 1
@@ -44,14 +44,15 @@ _FIVE_YEAR_PLANS = {
     "xv": "2026/2030",
 }
 
-_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("months", re.compile(rf"\bfrom {_MONTH} to {_MONTH}(?:,? {_YEAR_REF})?", re.I)),
-    ("months", re.compile(rf"\b{_MONTH}\s*(?:-|–|to)\s*{_MONTH}(?:,? {_YEAR_REF})?", re.I)),
-    ("plan", re.compile(r"\b(13th|14th|15th|XIII|XIV|XV)\b[^.;]{0,12}?Five[- ]Year\b", re.I)),
-    ("year", re.compile(rf"\b(?:by )?the end of (?:{_MONTH} )?{_YEAR}", re.I)),
-    ("year", re.compile(rf"\b(?:in|during|for|of|since) {_YEAR}\b", re.I)),
-    ("year", re.compile(rf"\b{_YEAR}\b", re.I)),
-    ("this", re.compile(r"\b(this year|last year)\b", re.I)),
+# Case-insensitive, written in lower case (see CaselessPattern).
+_PATTERNS: list[tuple[str, CaselessPattern]] = [
+    ("months", CaselessPattern.compile(rf"\bfrom {_MONTH} to {_MONTH}(?:,? {_YEAR_REF})?")),
+    ("months", CaselessPattern.compile(rf"\b{_MONTH}\s*(?:-|–|to)\s*{_MONTH}(?:,? {_YEAR_REF})?")),
+    ("plan", CaselessPattern.compile(r"\b(13th|14th|15th|xiii|xiv|xv)\b[^.;]{0,12}?five[- ]year\b")),
+    ("year", CaselessPattern.compile(rf"\b(?:by )?the end of (?:{_MONTH} )?{_YEAR}")),
+    ("year", CaselessPattern.compile(rf"\b(?:in|during|for|of|since) {_YEAR}\b")),
+    ("year", CaselessPattern.compile(rf"\b{_YEAR}\b")),
+    ("this", CaselessPattern.compile(r"\b(this year|last year)\b")),
 ]
 
 
@@ -119,8 +120,9 @@ def _passage_periods(text: str, paragraph_start: int, year: int | None) -> tuple
 
 def period_in(fragment: str, year: int | None) -> str | None:
     """The period a fragment of text fixes, or None."""
+    low = lowered(fragment)
     for kind, pattern in _PATTERNS:
-        match = pattern.search(fragment)
+        match = pattern.search(fragment, low)
         if not match:
             continue
         g = match.groups()

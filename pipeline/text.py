@@ -143,6 +143,11 @@ class CaselessPattern:
         lower_case = "\\" not in unescaped and unescaped == unescaped.lower()
         return cls(re.compile(pattern, re.IGNORECASE), re.compile(pattern) if lower_case else None)
 
+    @classmethod
+    def any_of(cls, patterns: list[str] | tuple[str, ...]) -> CaselessPattern:
+        """One pattern that matches where any of ``patterns`` does (none: nowhere)."""
+        return cls.compile("|".join(f"(?:{p})" for p in patterns) or r"(?!x)x")
+
     def _pick(self, text: str, low: str | None) -> tuple[re.Pattern[str], str]:
         if self.fast is None or low is None:
             return self.slow, text

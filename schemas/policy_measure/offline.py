@@ -33,13 +33,10 @@ def rules() -> Rules:
     def compile_all(patterns: list[str]) -> tuple[CaselessPattern, ...]:
         return tuple(CaselessPattern.compile(p) for p in patterns)
 
-    def any_of(patterns: list[str]) -> CaselessPattern:
-        return CaselessPattern.compile("|".join(f"(?:{p})" for p in patterns) or r"(?!x)x")
-
     return Rules(
-        actions=any_of(raw["actions"]["verbs"]),
+        actions=CaselessPattern.any_of(raw["actions"]["verbs"]),
         categories=tuple(
-            (name, any_of(e["cues"]), compile_all(e["cues"])) for name, e in raw["categories"].items()
+            (name, CaselessPattern.any_of(e["cues"]), compile_all(e["cues"])) for name, e in raw["categories"].items()
         ),
         groups=tuple((name, compile_all(cues)) for name, cues in raw["groups"].items()),
     )

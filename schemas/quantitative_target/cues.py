@@ -44,9 +44,8 @@ def clause_of(text: str, mention: Mention) -> Clause:
     return Clause(sentence, segment)
 
 
-def _any(patterns: tuple[CaselessPattern, ...], text: str) -> bool:
-    low = lowered(text)
-    return any(p.search(text, low) for p in patterns)
+def _any(pattern: CaselessPattern, text: str) -> bool:
+    return pattern.search(text, lowered(text)) is not None
 
 
 def _first(patterns: tuple[CaselessPattern, ...], text: str) -> re.Match[str] | None:

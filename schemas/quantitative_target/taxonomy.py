@@ -68,13 +68,17 @@ def alias_pattern() -> tuple[CaselessPattern, dict[str, str]]:
 
 @dataclass(frozen=True)
 class CueSet:
-    completion_after: tuple[CaselessPattern, ...]
-    completion_before: tuple[CaselessPattern, ...]
+    """The cues of cues.toml. Where only whether any cue of a list is there matters,
+    the list is one pattern; the change cues are kept apart because the first that
+    matches is read further."""
+
+    completion_after: CaselessPattern
+    completion_before: CaselessPattern
     change_before: tuple[CaselessPattern, ...]
     change_after: tuple[CaselessPattern, ...]
-    negative: tuple[CaselessPattern, ...]
-    target: tuple[CaselessPattern, ...]
-    actual: tuple[CaselessPattern, ...]
+    negative: CaselessPattern
+    target: CaselessPattern
+    actual: CaselessPattern
 
 
 @lru_cache(maxsize=1)
@@ -85,11 +89,11 @@ def cues() -> CueSet:
         return tuple(CaselessPattern.compile(p) for p in patterns)
 
     return CueSet(
-        completion_after=compile_all(raw["completion_rate"]["after"]),
-        completion_before=compile_all(raw["completion_rate"]["before"]),
+        completion_after=CaselessPattern.any_of(raw["completion_rate"]["after"]),
+        completion_before=CaselessPattern.any_of(raw["completion_rate"]["before"]),
         change_before=compile_all(raw["change"]["before"]),
         change_after=compile_all(raw["change"]["after"]),
-        negative=compile_all(raw["change"]["negative"]),
-        target=compile_all(raw["target"]["clause"]),
-        actual=compile_all(raw["actual"]["clause"]),
+        negative=CaselessPattern.any_of(raw["change"]["negative"]),
+        target=CaselessPattern.any_of(raw["target"]["clause"]),
+        actual=CaselessPattern.any_of(raw["actual"]["clause"]),
     )
