@@ -499,30 +499,32 @@ def _unit_from_noun(text: str, end: int, p: dict[str, re.Pattern[str]]) -> str |
 
 
 @dataclass(frozen=True)
-class _Qualifier:
-    comparator: Comparator
-    length: int  # of the phrase: the longest qualifier before a number wins
-    pattern: re.Pattern[str]
+class _Qualifiers:
+    """The qualifier phrases compiled once. ``before``: every phrase ending the text
+    before a number, longest first, so that the leftmost match is the longest phrase
+    (a stray digit may sit right before it: "positions1More than"); ``after``: each
+    phrase after the number, in the rules' order (a count noun may sit between:
+    "500 people or more")."""
+
+    before: re.Pattern[str]
+    before_comparator: dict[str, Comparator]
+    after: tuple[tuple[Comparator, re.Pattern[str]], ...]
 
 
 @lru_cache(maxsize=1)
-def _qualifiers() -> tuple[tuple[_Qualifier, ...], tuple[_Qualifier, ...]]:
-    """The qualifier phrases compiled once: (before the number, after it), in the
-    rules' order."""
+def _qualifiers() -> _Qualifiers:
     rules = load_rules()
-    before = tuple(
-        # a stray digit may sit right before the qualifier: "positions1More than"
-        _Qualifier(comparator, len(phrase), re.compile(rf"(?:^|[\W\d]){re.escape(phrase)}$"))  # type: ignore[arg-type]
-        for comparator, phrases in rules.qualifiers_before.items()
-        for phrase in phrases
-    )
+    before_comparator: dict[str, Comparator] = {}
+    for comparator, phrases in rules.qualifiers_before.items():
+        for phrase in phrases:
+            before_comparator.setdefault(phrase, comparator)  # type: ignore[arg-type]
     after = tuple(
-        # a count noun may sit between the number and the qualifier ("500 people or more")
-        _Qualifier(comparator, len(phrase), re.compile(rf"\s*(?:[\w-]+\s+){{0,2}}?{re.escape(phrase)}\b"))  # type: ignore[arg-type]
+        (comparator, re.compile(rf"\s*(?:[\w-]+\s+){{0,2}}?{re.escape(phrase)}\b"))
         for comparator, phrases in rules.qualifiers_after.items()
         for phrase in phrases
     )
-    return before, after
+    before = re.compile(rf"(?:^|[\W\d])({_alternation(before_comparator)})$")
+    return _Qualifiers(before, before_comparator, after)  # type: ignore[arg-type]
 
 
 _CURRENCY_AT_END = re.compile(r"(?:rmb|¥|yuan)\s*$", re.IGNORECASE)
@@ -531,19 +533,18 @@ _CURRENCY_AT_END = re.compile(r"(?:rmb|¥|yuan)\s*$", re.IGNORECASE)
 def _comparator(text: str, parse: _Parse) -> Comparator:
     """The qualifier touching the number; the longest phrase wins ("no more than"
     is at_most, not the "more than" inside it)."""
-    qualifiers_before, qualifiers_after = _qualifiers()
+    qualifiers = _qualifiers()
     before = text[max(0, parse.start - 40) : parse.start]
     before = _CURRENCY_AT_END.sub("", before).rstrip().lower()
-    best: _Qualifier | None = None
-    for qualifier in qualifiers_before:
-        if qualifier.pattern.search(before) and (best is None or qualifier.length > best.length):
-            best = qualifier
-    if best is None:
-        after = text[parse.end : parse.end + 40].lower()
-        for qualifier in qualifiers_after:
-            if qualifier.pattern.match(after):
-                best = qualifier  # the last phrase listed that matches
-    return best.comparator if best else "eq"
+    longest = qualifiers.before.search(before)
+    if longest:
+        return qualifiers.before_comparator[longest.group(1)]
+    after = text[parse.end : parse.end + 40].lower()
+    found: Comparator = "eq"
+    for comparator, pattern in qualifiers.after:
+        if pattern.match(after):
+            found = comparator  # the last phrase listed that matches
+    return found
 
 
 def _flag_strays(mentions: list[Mention]) -> list[Mention]:
