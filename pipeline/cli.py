@@ -12,14 +12,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipeline import __version__
-from pipeline.backends import MODES, BackendError, BackendOptions, LLMSettings, create, resolve_name
+from pipeline.backends import MODE_NAMES, BackendError, BackendOptions, create, resolve_name
 from pipeline.chunking import MIN_CHUNK_CHARS
 from pipeline.inputs import DEFAULT_MAX_BYTES, InputRefusal, read_inputs
 from pipeline.logs import configure as configure_logging
 from pipeline.registry import SchemaError, discover, select
 from pipeline.runner import DEFAULT_ARTICLE_TIMEOUT, RunPlan, RunResult, run_sync
 from pipeline.runstore import RunDirError
-from pipeline.transport import RetryPolicy
 
 app = typer.Typer(
     add_completion=False,
@@ -69,7 +68,9 @@ def run(
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible endpoint (env OPENAI_BASE_URL).")
     ] = None,
-    mode: Annotated[str, typer.Option(help=f"Structured-output mode: {', '.join(MODES)}.")] = "json_schema",
+    mode: Annotated[
+        str, typer.Option(help=f"Structured-output mode: {', '.join(MODE_NAMES)}.")
+    ] = "json_schema",
     temperature: Annotated[float, typer.Option(min=0.0)] = 0.0,
     seed: int = 0,
     max_tokens: Annotated[int, typer.Option(min=1)] = 2048,
@@ -112,22 +113,27 @@ def run(
     except (SchemaError, InputRefusal) as exc:
         fail(str(exc))
     name, reason = resolve_name(backend)
-    llm = LLMSettings(
-        model=model or os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
-        base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
-        mode=mode,
-        temperature=temperature,
-        seed=seed,
-        max_tokens=max_tokens,
-        max_reasks=max_reasks,
-        timeout=timeout,
-        chunk_chars=chunk_chars,
-        cache_dir=None if no_cache and replay is None else (replay or cache_dir),
-        replay=replay is not None,
-        retry=RetryPolicy(attempts=retries),
-        requests_per_minute=rpm,
-        tokens_per_minute=tpm,
-    )
+    llm = None
+    if name != "offline":  # the offline path never imports the LLM client (openai, instructor)
+        from pipeline.backends.openai_compat import LLMSettings
+        from pipeline.transport import RetryPolicy
+
+        llm = LLMSettings(
+            model=model or os.environ.get("OPENAI_MODEL", "gpt-4o-mini"),
+            base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
+            mode=mode,
+            temperature=temperature,
+            seed=seed,
+            max_tokens=max_tokens,
+            max_reasks=max_reasks,
+            timeout=timeout,
+            chunk_chars=chunk_chars,
+            cache_dir=None if no_cache and replay is None else (replay or cache_dir),
+            replay=replay is not None,
+            retry=RetryPolicy(attempts=retries),
+            requests_per_minute=rpm,
+            tokens_per_minute=tpm,
+        )
     try:
         chosen = create(name, BackendOptions(llm=llm, model_path=model_path, rules_only=rules_only))
     except BackendError as exc:

@@ -36,7 +36,8 @@ def rules() -> Rules:
     return Rules(
         actions=CaselessPattern.any_of(raw["actions"]["verbs"]),
         categories=tuple(
-            (name, CaselessPattern.any_of(e["cues"]), compile_all(e["cues"])) for name, e in raw["categories"].items()
+            (name, CaselessPattern.any_of(e["cues"]), compile_all(e["cues"]))
+            for name, e in raw["categories"].items()
         ),
         groups=tuple((name, compile_all(cues)) for name, cues in raw["groups"].items()),
     )
