@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ from pipeline.logs import configure as configure_logging
 from pipeline.registry import SchemaError, discover, select
 from pipeline.runner import DEFAULT_ARTICLE_TIMEOUT, RunPlan, RunResult, run_sync
 from pipeline.runstore import RunDirError
+from pipeline.workers import WorkerSetup, WorkersRefused
 
 app = typer.Typer(
     add_completion=False,
@@ -105,6 +107,14 @@ def run(
         float,
         typer.Option(min=0.001, help="Seconds one article may take; then it fails and the batch goes on."),
     ] = DEFAULT_ARTICLE_TIMEOUT,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes that extract articles at once (offline and llamacpp backends; "
+            "the openai backend overlaps requests with --concurrency instead).",
+        ),
+    ] = 1,
 ) -> None:
     """Extract records from articles into a run directory."""
     try:
@@ -134,8 +144,15 @@ def run(
             requests_per_minute=rpm,
             tokens_per_minute=tpm,
         )
+    options = BackendOptions(llm=llm, model_path=model_path, rules_only=rules_only)
+    try:  # the workers build their backend from the options as given (create may adjust them)
+        worker_setup = WorkerSetup(
+            workers, name, copy.deepcopy(options), tuple(schema or []), tuple(schema_dir or [])
+        )
+    except WorkersRefused as exc:
+        fail(str(exc))
     try:
-        chosen = create(name, BackendOptions(llm=llm, model_path=model_path, rules_only=rules_only))
+        chosen = create(name, options)
     except BackendError as exc:
         fail(f"backend {name}: {exc}")
     console.print(
@@ -154,6 +171,7 @@ def run(
         concurrency,
         force=force,
         article_timeout=article_timeout,
+        workers=worker_setup if workers > 1 else None,
     )
     result = _run_with_progress(plan)
     _summary(result)

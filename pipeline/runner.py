@@ -31,6 +31,7 @@ from pipeline.records import Article, ArticleContext, GroundedRecord
 from pipeline.runstore import RunDirError, RunStore, write_json
 from pipeline.spec import SchemaSpec
 from pipeline.usage import Usage, current_usage
+from pipeline.workers import WorkerDied, WorkerPool, WorkerSetup
 
 PART_FORMAT = 1
 # Generous: the offline backend takes well under a second per article; an LLM article
@@ -282,6 +283,7 @@ class RunPlan:
     command: list[str] = field(default_factory=lambda: list(sys.argv))
     force: bool = False  # replace a run with other settings held in ``out``
     article_timeout: float | None = DEFAULT_ARTICLE_TIMEOUT  # seconds; None: no limit
+    workers: WorkerSetup | None = None  # articles in several processes; None: in this one
 
 
 ProgressHook = Callable[[dict[str, Any]], None]
@@ -324,14 +326,20 @@ async def _execute(plan: RunPlan, store: RunStore, on_article: ProgressHook | No
 
     manifest = _manifest(plan, key, started_at, parts, status="running")
     write_json(plan.out / "manifest.json", manifest)
-    semaphore = asyncio.Semaphore(max(1, plan.concurrency))
+    pool = WorkerPool(plan.workers) if plan.workers and plan.workers.count > 1 and todo else None
+    # with workers, an article is handed over when a worker is free, so that its time
+    # limit counts its own work only
+    semaphore = asyncio.Semaphore(pool.setup.count if pool else max(1, plan.concurrency))
 
     async def one(article: Article) -> None:
         async with semaphore:
             try:
-                part = await asyncio.wait_for(_process(article, plan), plan.article_timeout)
+                work = pool.process(article) if pool else _process(article, plan)
+                part = await asyncio.wait_for(work, plan.article_timeout)
             except TimeoutError:
                 part = _timed_out(article, plan.article_timeout)
+            except WorkerDied as exc:
+                part = _part(article, error=f"{exc}; the batch went on")
         part["settings_key"] = key
         store.write_part(part)
         parts[article.id] = part
@@ -344,6 +352,8 @@ async def _execute(plan: RunPlan, store: RunStore, on_article: ProgressHook | No
     except (asyncio.CancelledError, KeyboardInterrupt):
         interrupted = True
     finally:
+        if pool:
+            pool.close()
         await plan.backend.aclose()
     ordered = [parts[a.id] for a in plan.articles if a.id in parts]
     outputs = store.write_outputs(ordered, plan.specs, [e.as_dict() for e in plan.input_errors])

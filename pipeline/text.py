@@ -140,7 +140,14 @@ class CaselessPattern:
     @classmethod
     def compile(cls, pattern: str) -> CaselessPattern:
         unescaped = _SAFE_ESCAPE.sub("", pattern)
-        lower_case = "\\" not in unescaped and unescaped == unescaped.lower()
+        # ASCII letters in lower case; any other character without case ("–", "。"):
+        # IGNORECASE gives a cased one like "µ" or "ſ" equivalents lower-casing does not
+        lower_case = "\\" not in unescaped and all(
+            ("a" <= ch <= "z")
+            if ch.isascii() and ch.isalpha()
+            else (ch.isascii() or ch.lower() == ch.upper())
+            for ch in unescaped
+        )
         return cls(re.compile(pattern, re.IGNORECASE), re.compile(pattern) if lower_case else None)
 
     @classmethod
