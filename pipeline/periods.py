@@ -96,8 +96,7 @@ def period_of_passage(text: str, start: int, year: int | None) -> str | None:
     cuts, found_by_cut = _passage_periods(text, paragraph_start, year)
     index = bisect_right(cuts, start) - 1  # the last sentence start at or before ``start``
     # the sentence ``start`` is in, up to ``start`` (bounded: an unpunctuated run is long)
-    partial = text[max(cuts[index], start - MAX_SENTENCE_CHARS) : start]
-    return period_in(partial, year) or found_by_cut[index]
+    return period_at(text, max(cuts[index], start - MAX_SENTENCE_CHARS), start, year) or found_by_cut[index]
 
 
 _PASSAGE_SENTENCE_END = re.compile(r"(?<=[.;!?。])\s*")
@@ -114,8 +113,15 @@ def _passage_periods(text: str, paragraph_start: int, year: int | None) -> tuple
     cuts = [paragraph_start, *sorted({m.end() for m in ends} - {paragraph_start})]
     found: list[str | None] = [None]
     for begin, end in pairwise(cuts):
-        found.append(period_in(text[begin:end], year) or found[-1])
+        found.append(period_at(text, begin, end, year) or found[-1])
     return cuts, found
+
+
+@lru_cache(maxsize=1024)
+def period_at(text: str, start: int, end: int, year: int | None) -> str | None:
+    """``period_in(text[start:end], year)``, read once per passage of an article: the
+    extractors ask again for a clause or sentence for every number in it."""
+    return period_in(text[start:end], year)
 
 
 def period_in(fragment: str, year: int | None) -> str | None:

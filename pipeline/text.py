@@ -93,7 +93,13 @@ def previous_sentence(text: str, sentence: Span) -> Span | None:
 
 def segments(sentence: Span, text: str) -> list[Span]:
     """The comma-separated pieces of one sentence."""
-    return _split(text, _SEGMENT_END, sentence.start, sentence.end)
+    return list(_segments(sentence, text))
+
+
+@lru_cache(maxsize=1024)
+def _segments(sentence: Span, text: str) -> tuple[Span, ...]:
+    """Read once per sentence of an article: the extractors ask for every number in it."""
+    return tuple(_split(text, _SEGMENT_END, sentence.start, sentence.end))
 
 
 def containing(spans: list[Span] | tuple[Span, ...], pos: int) -> Span | None:

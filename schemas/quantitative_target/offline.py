@@ -5,7 +5,7 @@ evidence = the number's clause. All rules are data in this folder's TOML files."
 
 from __future__ import annotations
 
-from pipeline.periods import article_year, period_in
+from pipeline.periods import article_year, period_at
 from pipeline.places import article_region
 from pipeline.quantities import Mention
 from pipeline.records import ArticleContext
@@ -79,9 +79,9 @@ def extract(ctx: ArticleContext) -> list[tuple[QuantitativeTarget, int]]:
         value = -mention.value if kind == "change" and cues.negative else mention.value
         before = previous_sentence(text, clause.sentence)
         period = (
-            period_in(clause.segment.text, year)
-            or period_in(clause.sentence.text, year)
-            or (period_in(before.text, year) if before else None)
+            period_at(text, clause.segment.start, clause.segment.end, year)
+            or period_at(text, clause.sentence.start, clause.sentence.end, year)
+            or (period_at(text, before.start, before.end, year) if before else None)
         )
         records.append(
             (
