@@ -327,9 +327,10 @@ async def _execute(plan: RunPlan, store: RunStore, on_article: ProgressHook | No
     manifest = _manifest(plan, key, started_at, parts, status="running")
     write_json(plan.out / "manifest.json", manifest)
     pool = WorkerPool(plan.workers) if plan.workers and plan.workers.count > 1 and todo else None
-    # with workers, an article is handed over when a worker is free, so that its time
-    # limit counts its own work only
-    semaphore = asyncio.Semaphore(pool.setup.count if pool else max(1, plan.concurrency))
+    # with workers: one article each, and one more waiting for the first to be free
+    # (a worker never idles while this process is busy); the waiting article's time
+    # limit runs from when it is handed over
+    semaphore = asyncio.Semaphore(pool.setup.count + 1 if pool else max(1, plan.concurrency))
 
     async def one(article: Article) -> None:
         async with semaphore:
