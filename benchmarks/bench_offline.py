@@ -6,25 +6,46 @@ figure that matters is the ratio of the cost per article at the largest size to
 the cost at the smallest: about 1 when cost grows linearly with the corpus.
 Absolute speeds depend on the machine and its load; quote ratios.
 
-    python benchmarks/bench_offline.py [--sizes 250 1000 5000] [--out-dir DIR] [--engines learned rules]
+    python benchmarks/bench_offline.py [--sizes 250 1000 5000] [--out-dir DIR]
+        [--engines learned rules] [--workers 1 2] [--no-startup]
 
 With two engines, each size runs with the trained models (the default) and with
 the hand-written rules (--rules-only) one after the other, so their speeds can be
 compared as a ratio measured in one run.
+
+Each size also runs with every number of worker processes of ``--workers``
+(``polex run --workers N``): the speed-up of N workers over 1 is a ratio of wall
+times measured in the same run; it needs free cores, and on a machine shared with
+other programs it shows how many are free. ``cpu art/s`` is articles per CPU-second
+of all the run's processes (workers included): the articles/s of one core, whatever
+else runs on the machine, and with N workers, how much the hand-over to the workers
+costs (the same figure as with 1: none).
+
+Last, the start-up of ``polex run`` on one article (a fresh interpreter, offline
+backend): its wall and CPU seconds, and how much of it is importing modules
+(measured in a second run with ``python -X importtime``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
+import resource
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+from pipeline.backends import BackendOptions
 from pipeline.backends.offline import OfflineBackend
 from pipeline.inputs import read_inputs
 from pipeline.registry import discover
 from pipeline.runner import RunPlan, run_sync
+from pipeline.workers import WorkerSetup
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -39,31 +60,90 @@ def make_corpus(path: Path, size: int) -> Path:
     return path
 
 
-def measure(size: int, work: Path, engine: str = "learned") -> dict[str, float | str]:
+def measure(size: int, work: Path, engine: str = "learned", workers: int = 1) -> dict[str, float | str]:
     corpus = make_corpus(work / f"corpus-{size}.jsonl", size)
     articles, errors = read_inputs([corpus])
     assert not errors and len(articles) == size
+    rules_only = engine == "rules"
     plan = RunPlan(
         articles,
         [],
         list(discover().values()),
-        OfflineBackend(rules_only=engine == "rules"),
-        work / f"run-{engine}-{size}",
+        OfflineBackend(rules_only=rules_only),
+        work / f"run-{engine}-{size}-{workers}",
         "benchmark",
         concurrency=8,
+        workers=WorkerSetup(workers, "offline", BackendOptions(rules_only=rules_only))
+        if workers > 1
+        else None,
     )
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
     result = run_sync(plan)
     seconds = time.perf_counter() - started
+    while multiprocessing.active_children():  # reaps the stopped workers: their CPU time counts
+        time.sleep(0.05)
+    cpu_seconds = _cpu_seconds() - cpu_started
     assert result.manifest.totals.articles_ok == size
     records = sum(result.manifest.totals.records.values())
     return {
         "engine": engine,
+        "workers": workers,
         "articles": size,
         "seconds": seconds,
         "articles_per_second": size / seconds,
+        "articles_per_cpu_second": size / cpu_seconds,
         "ms_per_article": 1000 * seconds / size,
         "records": records,
+    }
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that have ended (the workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+ONE_ARTICLE = sorted(SEEDS.glob("*.txt"))[0]
+
+
+def _polex_run_once(work: Path, *python_options: str) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (the child's) and stderr of ``polex run`` on one article."""
+    out = work / f"startup-{time.monotonic_ns()}"
+    command = [sys.executable, *python_options, "-m", "pipeline", "run", str(ONE_ARTICLE), "--out", str(out)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*command, "--backend", "offline"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert done.returncode == 0, done.stderr
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done.stderr
+
+
+def _import_seconds(importtime_log: str) -> float:
+    """Seconds spent importing: the cumulative time of every top-level import."""
+    total_us = 0
+    for line in importtime_log.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = line.split("|")
+        if not name.startswith("  "):  # nested imports are inside their parent's figure
+            total_us += int(cumulative)
+    return total_us / 1e6
+
+
+def measure_startup(work: Path, runs: int = 3) -> dict[str, float]:
+    timings = [_polex_run_once(work) for _ in range(runs)]
+    traced_wall, _, importtime_log = _polex_run_once(work, "-X", "importtime")
+    return {
+        "wall": statistics.median(t[0] for t in timings),
+        "cpu": statistics.median(t[1] for t in timings),
+        "import_share": _import_seconds(importtime_log) / traced_wall,
     }
 
 
@@ -72,29 +152,63 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[250, 1000, 5000])
     parser.add_argument("--out-dir", type=Path, default=None)
     parser.add_argument("--engines", nargs="+", choices=["learned", "rules"], default=["learned"])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--no-startup", action="store_true", help="Skip the start-up measurement.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.out_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        rows = [measure(size, work, engine) for size in args.sizes for engine in args.engines]
+        rows = [
+            measure(size, work, engine, workers)
+            for size in args.sizes
+            for engine in args.engines
+            for workers in args.workers
+        ]
+        startup = None if args.no_startup else measure_startup(work)
     base = {
-        engine: next(r["ms_per_article"] for r in rows if r["engine"] == engine) for engine in args.engines
+        (engine, workers): next(
+            r["ms_per_article"] for r in rows if r["engine"] == engine and r["workers"] == workers
+        )
+        for engine in args.engines
+        for workers in args.workers
     }
-    columns = ("engine", "articles", "seconds", "art/s", "ms/art", "records")
+    columns = ("engine", "workers", "articles", "seconds", "art/s", "cpu art/s", "ms/art", "records")
     print(" ".join(f"{c:>9}" for c in columns) + f" {'cost ratio':>11}")
     for row in rows:
         print(
-            f"{row['engine']:>9} {row['articles']:>9} {row['seconds']:>9.2f} "
-            f"{row['articles_per_second']:>9.1f} {row['ms_per_article']:>9.2f} {row['records']:>9} "
-            f"{float(row['ms_per_article']) / float(base[str(row['engine'])]):>11.2f}"
+            f"{row['engine']:>9} {row['workers']:>9} {row['articles']:>9} {row['seconds']:>9.2f} "
+            f"{row['articles_per_second']:>9.1f} {row['articles_per_cpu_second']:>9.1f} "
+            f"{row['ms_per_article']:>9.2f} {row['records']:>9} "
+            f"{float(row['ms_per_article']) / float(base[(str(row['engine']), int(row['workers']))]):>11.2f}"
         )
+
+    def row_of(size: int, engine: str, workers: int) -> dict[str, float | str]:
+        return next(
+            r for r in rows if r["articles"] == size and r["engine"] == engine and r["workers"] == workers
+        )
+
     if len(args.engines) == 2:
         for size in args.sizes:
-            learned, rules = (
-                next(r for r in rows if r["articles"] == size and r["engine"] == e) for e in args.engines
-            )
+            learned, rules = (row_of(size, e, args.workers[0]) for e in args.engines)
             ratio = float(learned["ms_per_article"]) / float(rules["ms_per_article"])
             print(f"{size} articles: {args.engines[0]} costs {ratio:.2f}x {args.engines[1]} per article")
+    if 1 in args.workers:
+        for workers in (w for w in args.workers if w > 1):
+            for size in args.sizes:
+                for engine in args.engines:
+                    one, many = row_of(size, engine, 1), row_of(size, engine, workers)
+                    speedup = float(one["seconds"]) / float(many["seconds"])
+                    cost = float(one["articles_per_cpu_second"]) / float(many["articles_per_cpu_second"])
+                    print(
+                        f"{size} articles, {engine}: {workers} workers run {speedup:.2f}x as fast as 1, "
+                        f"at {cost:.2f}x the CPU time per article"
+                    )
+    if startup is not None:
+        print(
+            f"start-up of `polex run` on one article (offline): {startup['wall']:.2f} s wall, "
+            f"{startup['cpu']:.2f} s CPU (median of 3); importing modules is "
+            f"{100 * startup['import_share']:.0f} % of it"
+        )
 
 
 if __name__ == "__main__":

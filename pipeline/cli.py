@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,14 +16,14 @@ from typer.core import TyperGroup
 
 from pipeline import __version__, defaults
 from pipeline.artifacts import Part
-from pipeline.backends import BUILTIN, MODES, BackendError, BackendOptions, LLMSettings, create, resolve_name
+from pipeline.backends import BUILTIN, MODE_NAMES, BackendError, BackendOptions, create, resolve_name
 from pipeline.chunking import MIN_CHUNK_CHARS
 from pipeline.errors import PolexError
 from pipeline.inputs import DEFAULT_MAX_BYTES, read_inputs
 from pipeline.logs import configure as configure_logging
 from pipeline.registry import discover, select
 from pipeline.runner import RunPlan, RunResult, run_sync
-from pipeline.transport import RetryPolicy
+from pipeline.workers import WorkerSetup, WorkersRefused
 
 
 class _Commands(TyperGroup):
@@ -92,7 +93,7 @@ def run(
     mode: Annotated[
         str | None,
         typer.Option(
-            help=f"Structured-output mode: {', '.join(MODES)} "
+            help=f"Structured-output mode: {', '.join(MODE_NAMES)} "
             f"(default {defaults.MODE}; {defaults.LLAMACPP_MODE} for llamacpp)."
         ),
     ] = None,
@@ -138,6 +139,14 @@ def run(
         float,
         typer.Option(min=0.001, help="Seconds one article may take; then it fails and the batch goes on."),
     ] = defaults.ARTICLE_TIMEOUT,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes that extract articles at once (offline and llamacpp backends; "
+            "the openai backend overlaps requests with --concurrency instead).",
+        ),
+    ] = defaults.WORKERS,
 ) -> None:
     """Extract records from articles into a run directory."""
     specs = select(schema or [], schema_dir or [])
@@ -154,24 +163,36 @@ def run(
             "--rules-only": rules_only,
         },
     )
-    llm = LLMSettings(
-        model=model or os.environ.get("OPENAI_MODEL"),
-        base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
-        mode=mode,
-        temperature=temperature,
-        seed=seed,
-        max_tokens=max_tokens,
-        max_reasks=max_reasks,
-        timeout=timeout,
-        chunk_chars=chunk_chars,
-        cache_dir=None if no_cache and replay is None else (replay or cache_dir),
-        replay=replay is not None,
-        retry=RetryPolicy(attempts=retries),
-        requests_per_minute=rpm,
-        tokens_per_minute=tpm,
-    )
+    llm = None
+    if name != "offline":  # the offline path never imports the LLM client (openai, instructor)
+        from pipeline.backends.openai_compat import LLMSettings
+        from pipeline.transport import RetryPolicy
+
+        llm = LLMSettings(
+            model=model or os.environ.get("OPENAI_MODEL"),
+            base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
+            mode=mode,
+            temperature=temperature,
+            seed=seed,
+            max_tokens=max_tokens,
+            max_reasks=max_reasks,
+            timeout=timeout,
+            chunk_chars=chunk_chars,
+            cache_dir=None if no_cache and replay is None else (replay or cache_dir),
+            replay=replay is not None,
+            retry=RetryPolicy(attempts=retries),
+            requests_per_minute=rpm,
+            tokens_per_minute=tpm,
+        )
+    options = BackendOptions(llm=llm, model_path=model_path, rules_only=rules_only)
+    try:  # the workers build their backend from the options as given (create may adjust them)
+        worker_setup = WorkerSetup(
+            workers, name, copy.deepcopy(options), tuple(schema or []), tuple(schema_dir or [])
+        )
+    except WorkersRefused as exc:
+        fail(str(exc))
     try:
-        chosen = create(name, BackendOptions(llm=llm, model_path=model_path, rules_only=rules_only))
+        chosen = create(name, options)
     except BackendError as exc:
         fail(f"backend {name}: {exc}")
     console.print(
@@ -190,6 +211,7 @@ def run(
         concurrency,
         force=force,
         article_timeout=article_timeout,
+        workers=worker_setup if workers > 1 else None,
     )
     result = _run_with_progress(plan)
     _summary(result)

@@ -25,6 +25,7 @@ CHUNK_CHARS = 6000  # longest piece of an article sent in one request
 CHUNK_OVERLAP = 400
 
 CONCURRENCY = 8  # articles processed at once
+WORKERS = 1  # processes extracting articles (offline, llamacpp); 1: this process
 # Generous: the offline backend takes well under a second per article; an LLM article
 # that takes longer than this is stuck, not slow.
 ARTICLE_TIMEOUT = 1800.0

@@ -11,7 +11,7 @@ from itertools import pairwise
 from typing import Any
 
 from pipeline.quantities import find_mentions
-from pipeline.text import MAX_SENTENCE_CHARS
+from pipeline.text import MAX_SENTENCE_CHARS, CaselessPattern, lowered
 
 _MONTHS = {
     m: i + 1
@@ -44,14 +44,15 @@ _FIVE_YEAR_PLANS = {
     "xv": "2026/2030",
 }
 
-_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("months", re.compile(rf"\bfrom {_MONTH} to {_MONTH}(?:,? {_YEAR_REF})?", re.I)),
-    ("months", re.compile(rf"\b{_MONTH}\s*(?:-|–|to)\s*{_MONTH}(?:,? {_YEAR_REF})?", re.I)),
-    ("plan", re.compile(r"\b(13th|14th|15th|XIII|XIV|XV)\b[^.;]{0,12}?Five[- ]Year\b", re.I)),
-    ("year", re.compile(rf"\b(?:by )?the end of (?:{_MONTH} )?{_YEAR}", re.I)),
-    ("year", re.compile(rf"\b(?:in|during|for|of|since) {_YEAR}\b", re.I)),
-    ("year", re.compile(rf"\b{_YEAR}\b", re.I)),
-    ("this", re.compile(r"\b(this year|last year)\b", re.I)),
+# Case-insensitive, written in lower case (see CaselessPattern).
+_PATTERNS: list[tuple[str, CaselessPattern]] = [
+    ("months", CaselessPattern.compile(rf"\bfrom {_MONTH} to {_MONTH}(?:,? {_YEAR_REF})?")),
+    ("months", CaselessPattern.compile(rf"\b{_MONTH}\s*(?:-|–|to)\s*{_MONTH}(?:,? {_YEAR_REF})?")),
+    ("plan", CaselessPattern.compile(r"\b(13th|14th|15th|xiii|xiv|xv)\b[^.;]{0,12}?five[- ]year\b")),
+    ("year", CaselessPattern.compile(rf"\b(?:by )?the end of (?:{_MONTH} )?{_YEAR}")),
+    ("year", CaselessPattern.compile(rf"\b(?:in|during|for|of|since) {_YEAR}\b")),
+    ("year", CaselessPattern.compile(rf"\b{_YEAR}\b")),
+    ("this", CaselessPattern.compile(r"\b(this year|last year)\b")),
 ]
 
 
@@ -95,8 +96,7 @@ def period_of_passage(text: str, start: int, year: int | None) -> str | None:
     cuts, found_by_cut = _passage_periods(text, paragraph_start, year)
     index = bisect_right(cuts, start) - 1  # the last sentence start at or before ``start``
     # the sentence ``start`` is in, up to ``start`` (bounded: an unpunctuated run is long)
-    partial = text[max(cuts[index], start - MAX_SENTENCE_CHARS) : start]
-    return period_in(partial, year) or found_by_cut[index]
+    return period_at(text, max(cuts[index], start - MAX_SENTENCE_CHARS), start, year) or found_by_cut[index]
 
 
 _PASSAGE_SENTENCE_END = re.compile(r"(?<=[.;!?。])\s*")
@@ -113,14 +113,22 @@ def _passage_periods(text: str, paragraph_start: int, year: int | None) -> tuple
     cuts = [paragraph_start, *sorted({m.end() for m in ends} - {paragraph_start})]
     found: list[str | None] = [None]
     for begin, end in pairwise(cuts):
-        found.append(period_in(text[begin:end], year) or found[-1])
+        found.append(period_at(text, begin, end, year) or found[-1])
     return cuts, found
+
+
+@lru_cache(maxsize=1024)
+def period_at(text: str, start: int, end: int, year: int | None) -> str | None:
+    """``period_in(text[start:end], year)``, read once per passage of an article: the
+    extractors ask again for a clause or sentence for every number in it."""
+    return period_in(text[start:end], year)
 
 
 def period_in(fragment: str, year: int | None) -> str | None:
     """The period a fragment of text fixes, or None."""
+    low = lowered(fragment)
     for kind, pattern in _PATTERNS:
-        match = pattern.search(fragment)
+        match = pattern.search(fragment, low)
         if not match:
             continue
         g = match.groups()

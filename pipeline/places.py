@@ -38,7 +38,9 @@ def gazetteer() -> Gazetteer:
         for city in entry.get("cities", []):
             by_name.setdefault(city, Place(city, "city", province))
     names = sorted(by_name, key=len, reverse=True)
-    pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in names) + r")\b")
+    # the look-ahead of the names' first characters skips most positions at once
+    first = "".join(sorted({re.escape(n[0]) for n in names}))
+    pattern = re.compile(rf"(?=[{first}])\b(" + "|".join(re.escape(n) for n in names) + r")\b")
     return Gazetteer(by_name, pattern)
 
 

@@ -335,6 +335,9 @@ def _read_split_wan(parse: _Parse, split: re.Match[str], rules: Rules) -> None:
     )
 
 
+_NEXT_NUMBER = re.compile(r"\s+(\d+(?:\.\d+)?)")
+
+
 def _read_scales(text: str, parse: _Parse, p: dict[str, re.Pattern[str]], rules: Rules) -> None:
     scale = p["scale"].match(text, parse.end)
     if not scale:
@@ -345,7 +348,7 @@ def _read_scales(text: str, parse: _Parse, p: dict[str, re.Pattern[str]], rules:
     parse.scaled = True
     parse.end = scale.end()
     # A compound scale: "1 billion 700 million" adds a smaller scaled number.
-    nxt = re.compile(r"\s+(\d+(?:\.\d+)?)").match(text, parse.end)
+    nxt = _NEXT_NUMBER.match(text, parse.end)
     if nxt:
         second = p["scale"].match(text, nxt.end())
         if second and rules.scales[second.group(1).lower()] < factor:
@@ -369,10 +372,13 @@ def _read_scales(text: str, parse: _Parse, p: dict[str, re.Pattern[str]], rules:
         parse.end = remainder.end()
 
 
+_FROM_BEFORE = re.compile(r"\bfrom\s+(?:about\s+|around\s+)?$", re.IGNORECASE)
+
+
 def _read_range(text: str, parse: _Parse, p: dict[str, re.Pattern[str]], rules: Rules) -> None:
     """'30 to 50 million yuan' is a range; 'from 60 percent to 90 percent' is a
     change between two levels, so a preceding 'from' leaves both numbers alone."""
-    if re.search(r"\bfrom\s+(?:about\s+|around\s+)?$", text[max(0, parse.start - 20) : parse.start], re.I):
+    if _FROM_BEFORE.search(text[max(0, parse.start - 20) : parse.start]):
         return
     connector = p["range"].match(text, parse.end)
     if not connector:
@@ -494,28 +500,53 @@ def _unit_from_noun(text: str, end: int, p: dict[str, re.Pattern[str]]) -> str |
     return None
 
 
+@dataclass(frozen=True)
+class _Qualifiers:
+    """The qualifier phrases compiled once. ``before``: every phrase ending the text
+    before a number, longest first, so that the leftmost match is the longest phrase
+    (a stray digit may sit right before it: "positions1More than"); ``after``: each
+    phrase after the number, in the rules' order (a count noun may sit between:
+    "500 people or more")."""
+
+    before: re.Pattern[str]
+    before_comparator: dict[str, Comparator]
+    after: tuple[tuple[Comparator, re.Pattern[str]], ...]
+
+
+@lru_cache(maxsize=1)
+def _qualifiers() -> _Qualifiers:
+    rules = load_rules()
+    before_comparator: dict[str, Comparator] = {}
+    for comparator, phrases in rules.qualifiers_before.items():
+        for phrase in phrases:
+            before_comparator.setdefault(phrase, comparator)  # type: ignore[arg-type]
+    after = tuple(
+        (comparator, re.compile(rf"\s*(?:[\w-]+\s+){{0,2}}?{re.escape(phrase)}\b"))
+        for comparator, phrases in rules.qualifiers_after.items()
+        for phrase in phrases
+    )
+    before = re.compile(rf"(?:^|[\W\d])({_alternation(before_comparator)})$")
+    return _Qualifiers(before, before_comparator, after)  # type: ignore[arg-type]
+
+
+_CURRENCY_AT_END = re.compile(r"(?:rmb|¥|yuan)\s*$", re.IGNORECASE)
+
+
 def _comparator(text: str, parse: _Parse) -> Comparator:
     """The qualifier touching the number; the longest phrase wins ("no more than"
     is at_most, not the "more than" inside it)."""
-    rules = load_rules()
+    qualifiers = _qualifiers()
     before = text[max(0, parse.start - 40) : parse.start]
-    before = re.sub(r"(?:rmb|¥|yuan)\s*$", "", before, flags=re.IGNORECASE).rstrip().lower()
+    before = _CURRENCY_AT_END.sub("", before).rstrip().lower()
+    longest = qualifiers.before.search(before)
+    if longest:
+        return qualifiers.before_comparator[longest.group(1)]
     after = text[parse.end : parse.end + 40].lower()
-    best: tuple[int, str] | None = None
-    for comparator, phrases in rules.qualifiers_before.items():
-        for phrase in phrases:
-            # a stray digit may sit right before the qualifier: "positions1More than"
-            if re.search(rf"(?:^|[\W\d]){re.escape(phrase)}$", before) and (
-                best is None or len(phrase) > best[0]
-            ):
-                best = (len(phrase), comparator)
-    if best is None:
-        for comparator, phrases in rules.qualifiers_after.items():
-            # a count noun may sit between the number and the qualifier ("500 people or more")
-            for phrase in phrases:
-                if re.match(rf"\s*(?:[\w-]+\s+){{0,2}}?{re.escape(phrase)}\b", after):
-                    best = (len(phrase), comparator)
-    return best[1] if best else "eq"  # type: ignore[return-value]
+    found: Comparator = "eq"
+    for comparator, pattern in qualifiers.after:
+        if pattern.match(after):
+            found = comparator  # the last phrase listed that matches
+    return found
 
 
 def _flag_strays(mentions: list[Mention]) -> list[Mention]:

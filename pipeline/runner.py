@@ -41,6 +41,7 @@ from pipeline.records import Article, ArticleContext, GroundedRecord
 from pipeline.runstore import RunDirError, RunStore, UntrustedPart, atomic_write
 from pipeline.spec import SchemaSpec
 from pipeline.usage import Usage, current_usage
+from pipeline.workers import WorkerDied, WorkerPool, WorkerSetup
 
 PART_FORMAT = 1
 log = logging.getLogger("polex.runner")
@@ -296,6 +297,7 @@ class RunPlan:
     command: list[str] = field(default_factory=lambda: list(sys.argv))
     force: bool = False  # replace a run with other settings held in ``out``
     article_timeout: float | None = defaults.ARTICLE_TIMEOUT  # seconds; None: no limit
+    workers: WorkerSetup | None = None  # articles in several processes; None: in this one
 
 
 ProgressHook = Callable[[Part], None]
@@ -353,14 +355,21 @@ async def _execute(
 
     manifest = _manifest(plan, key, started_at, done, redone, status="running")
     atomic_write(plan.out / "manifest.json", manifest.to_json_text())
-    semaphore = asyncio.Semaphore(max(1, plan.concurrency))
+    pool = WorkerPool(plan.workers) if plan.workers and plan.workers.count > 1 and todo else None
+    # with workers: one article each, and one more waiting for the first to be free
+    # (a worker never idles while this process is busy); the waiting article's time
+    # limit runs from when it is handed over
+    semaphore = asyncio.Semaphore(pool.setup.count + 1 if pool else max(1, plan.concurrency))
 
     async def one(article: Article) -> None:
         async with semaphore:
             try:
-                part = await asyncio.wait_for(_process(article, plan), plan.article_timeout)
+                work = pool.process(article) if pool else _process(article, plan)
+                part = await asyncio.wait_for(work, plan.article_timeout)
             except TimeoutError:
                 part = _timed_out(article, plan.article_timeout)
+            except WorkerDied as exc:
+                part = _part(article, error=f"{exc}; the batch went on")
         part.settings_key = key
         digest = store.write_part(part)
         done[article.id] = _Done(_entry(article, part, resumed=False), digest)
@@ -373,6 +382,8 @@ async def _execute(
     except (asyncio.CancelledError, KeyboardInterrupt):
         interrupted = True
     finally:
+        if pool:
+            pool.close()
         await plan.backend.aclose()
     stamp, outputs = _export(plan, store, key, done, previous)
     manifest = _manifest(

@@ -5,12 +5,17 @@ without a following space, unless it sits between two digits."""
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
 # Abbreviations that end in a full stop but not a sentence ("Co., Ltd. has ...").
 _NOT_AN_END = r"(?<!\bCo)(?<!\bLtd)(?<!\bLTD)(?<!\bInc)(?<!\bNo)(?<!\bMr)(?<!\bDr)(?<!\bSt)(?<!\bvs)"
-_SENTENCE_END = re.compile(rf"{_NOT_AN_END}(?<!\d)[.!?。！？](?!\d)|(?<=\d)[.](?!\d)|[;；]|\n+|……")
+# The look-ahead names every character an end can start with, so that the look-behinds
+# run only there, not at every character of the text.
+_SENTENCE_END = re.compile(
+    rf"(?=[.!?。！？;；\n…])(?:{_NOT_AN_END}(?<!\d)[.!?。！？](?!\d)|(?<=\d)[.](?!\d)|[;；]|\n+|……)"
+)
 _SEGMENT_END = re.compile(r"[,，:：]\s|[,，](?=\D)|\s[-–—]\s")
 
 
@@ -88,7 +93,13 @@ def previous_sentence(text: str, sentence: Span) -> Span | None:
 
 def segments(sentence: Span, text: str) -> list[Span]:
     """The comma-separated pieces of one sentence."""
-    return _split(text, _SEGMENT_END, sentence.start, sentence.end)
+    return list(_segments(sentence, text))
+
+
+@lru_cache(maxsize=1024)
+def _segments(sentence: Span, text: str) -> tuple[Span, ...]:
+    """Read once per sentence of an article: the extractors ask for every number in it."""
+    return tuple(_split(text, _SEGMENT_END, sentence.start, sentence.end))
 
 
 def containing(spans: list[Span] | tuple[Span, ...], pos: int) -> Span | None:
@@ -96,3 +107,74 @@ def containing(spans: list[Span] | tuple[Span, ...], pos: int) -> Span | None:
         if span.start <= pos < span.end:
             return span
     return None
+
+
+# Case-insensitive matching, fast. Python's re searches a case-insensitive pattern
+# several times slower than a case-sensitive one, and a lower-case pattern finds in
+# a lower-cased text exactly the spans IGNORECASE finds in the text, except around
+# three characters: IGNORECASE equates "İ", "ı" and "ſ" with "i" and "s" although
+# their lower case is not that letter ("İ" lower-cases to two characters).
+_CASE_TRAPS = re.compile("[\u0130\u0131\u017f]")
+# Escapes that mean the same in either case of the text (\b, \w, \s, \d and their
+# negations) and escaped punctuation; any other escape (\x41, \N{...}) could name a letter.
+_SAFE_ESCAPE = re.compile(r"\\(?:[bBwWsSdD]|[^A-Za-z0-9])")
+
+
+def lowered(text: str) -> str | None:
+    """``text`` lower-cased for ``CaselessPattern``, or None when one of its characters
+    makes lower-casing differ from case-insensitive matching."""
+    return None if _CASE_TRAPS.search(text) else text.lower()
+
+
+@lru_cache(maxsize=8)
+def lowered_article(text: str) -> str | None:
+    """``lowered`` of a whole article, computed once (several extractors ask)."""
+    return lowered(text)
+
+
+@dataclass(frozen=True)
+class CaselessPattern:
+    """A case-insensitive regular expression that finds the same spans as
+    ``re.compile(pattern, re.IGNORECASE)``: written in lower case, it matches the
+    lower-cased text case-sensitively (``fast``); a pattern with an upper-case letter
+    or a text ``lowered`` refuses uses IGNORECASE (``slow``). Groups of a fast match
+    are in lower case."""
+
+    slow: re.Pattern[str]
+    fast: re.Pattern[str] | None
+
+    @classmethod
+    def compile(cls, pattern: str) -> CaselessPattern:
+        unescaped = _SAFE_ESCAPE.sub("", pattern)
+        # ASCII letters in lower case; any other character without case ("–", "。"):
+        # IGNORECASE gives a cased one like "µ" or "ſ" equivalents lower-casing does not
+        lower_case = "\\" not in unescaped and all(
+            ("a" <= ch <= "z")
+            if ch.isascii() and ch.isalpha()
+            else (ch.isascii() or ch.lower() == ch.upper())
+            for ch in unescaped
+        )
+        return cls(re.compile(pattern, re.IGNORECASE), re.compile(pattern) if lower_case else None)
+
+    @classmethod
+    def any_of(cls, patterns: list[str] | tuple[str, ...]) -> CaselessPattern:
+        """One pattern that matches where any of ``patterns`` does (none: nowhere)."""
+        return cls.compile("|".join(f"(?:{p})" for p in patterns) or r"(?!x)x")
+
+    def _pick(self, text: str, low: str | None) -> tuple[re.Pattern[str], str]:
+        if self.fast is None or low is None:
+            return self.slow, text
+        return self.fast, low
+
+    def search(
+        self, text: str, low: str | None, pos: int = 0, endpos: int = sys.maxsize
+    ) -> re.Match[str] | None:
+        """Search ``text``; ``low`` is ``lowered(text)``."""
+        pattern, subject = self._pick(text, low)
+        return pattern.search(subject, pos, endpos)
+
+    def finditer(
+        self, text: str, low: str | None, pos: int = 0, endpos: int = sys.maxsize
+    ) -> list[re.Match[str]]:
+        pattern, subject = self._pick(text, low)
+        return list(pattern.finditer(subject, pos, endpos))

@@ -6,20 +6,35 @@ from __future__ import annotations
 import importlib.metadata
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pipeline.backends.base import Backend, BackendError, Candidates
-from pipeline.backends.openai_compat import MODES, LLMSettings
+
+if TYPE_CHECKING:
+    from pipeline.backends.openai_compat import LLMSettings
 
 ENTRY_POINT_GROUP = "polex.backends"
+
+# The structured-output modes of the LLM backends (the keys of openai_compat.MODES),
+# named here so that the command line lists them without importing openai and
+# instructor: an offline run never loads them.
+MODE_NAMES = ("tools", "json_schema", "json_object_schema", "json", "md_json")
 
 
 @dataclass
 class BackendOptions:
-    llm: LLMSettings = field(default_factory=LLMSettings)
+    llm: LLMSettings | None = None  # the LLM backends' settings; None: their defaults
     model_path: Path | None = None
     rules_only: bool = False  # offline: the hand-written rules even where a trained model ships
+
+    def llm_settings(self) -> LLMSettings:
+        if self.llm is None:
+            from pipeline.backends.openai_compat import LLMSettings
+
+            self.llm = LLMSettings()
+        return self.llm
 
 
 def _offline(options: BackendOptions) -> Backend:
@@ -31,13 +46,13 @@ def _offline(options: BackendOptions) -> Backend:
 def _openai(options: BackendOptions) -> Backend:
     from pipeline.backends.openai_compat import OpenAICompatBackend
 
-    return OpenAICompatBackend(options.llm)
+    return OpenAICompatBackend(options.llm_settings())
 
 
 def _llamacpp(options: BackendOptions) -> Backend:
     from pipeline.backends.llamacpp import LlamaCppBackend
 
-    return LlamaCppBackend(options.llm, options.model_path)
+    return LlamaCppBackend(options.llm_settings(), options.model_path)
 
 
 BUILTIN: dict[str, Callable[[BackendOptions], Backend]] = {
@@ -72,8 +87,19 @@ def create(name: str, options: BackendOptions) -> Backend:
     return factories[name](options)
 
 
+def __getattr__(name: str) -> Any:
+    """``MODES`` and ``LLMSettings`` are still importable from here, loaded (with
+    openai and instructor) only when asked for."""
+    if name in ("MODES", "LLMSettings"):
+        from pipeline.backends import openai_compat
+
+        return getattr(openai_compat, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "MODES",
+    "MODE_NAMES",
     "Backend",
     "BackendError",
     "BackendOptions",

@@ -24,7 +24,7 @@ from pipeline.learning.features import mention_features, sentence_features
 from pipeline.learning.lexicon import hits, shared_features
 from pipeline.learning.linear import Encoded, Features, LinearClassifier, PairClassifier
 from pipeline.learning.model import LearnedModel
-from pipeline.periods import article_year, period_in, period_of_passage
+from pipeline.periods import article_year, period_at, period_of_passage
 from pipeline.places import article_region
 from pipeline.records import ArticleContext
 from pipeline.spec import SchemaSpec
@@ -149,9 +149,11 @@ def default_record(
     if "region" in fields:
         out["region"] = region
     if "period" in fields:
-        previous = candidate.previous.text if candidate.previous else ""
+        sentence, previous = candidate.sentence, candidate.previous
         out["period"] = (
-            period_in(segment, year) or period_in(candidate.sentence.text, year) or period_in(previous, year)
+            period_at(text, candidate.segment.start, candidate.segment.end, year)
+            or period_at(text, sentence.start, sentence.end, year)
+            or (period_at(text, previous.start, previous.end, year) if previous else None)
         )
     for name, info in fields.items():
         if name not in out and info.is_required() and info.annotation is str:

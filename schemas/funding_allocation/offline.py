@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pipeline.periods import article_year, period_in
+from pipeline.periods import article_year, period_at
 from pipeline.places import article_region
 from pipeline.records import ArticleContext
 from pipeline.text import containing, segments, sentences
@@ -76,7 +76,7 @@ def extract(ctx: ArticleContext) -> list[tuple[Any, int]]:
                     and beneficiaries.end <= segment.end
                     else None,  # type: ignore[arg-type]
                     comparator=mention.comparator,
-                    period=period_in(sentence.text, year),
+                    period=period_at(text, sentence.start, sentence.end, year),
                     region=region,
                 ),
                 segment.start,

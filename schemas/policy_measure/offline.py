@@ -3,7 +3,6 @@ classified by the category cues of categories.toml; target groups by group cues.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.records import ArticleContext
-from pipeline.text import sentences
+from pipeline.text import CaselessPattern, lowered, sentences
 from schemas.policy_measure.model import PolicyMeasure
 
 CATEGORIES_FILE = Path(__file__).with_name("categories.toml")
@@ -21,26 +20,24 @@ _MIN_WORDS = 5
 
 @dataclass(frozen=True)
 class Rules:
-    actions: re.Pattern[str]  # any action verb, one pattern
+    actions: CaselessPattern  # any action verb, one pattern
     # (name, any of its cues in one pattern, each cue) per category
-    categories: tuple[tuple[str, re.Pattern[str], tuple[re.Pattern[str], ...]], ...]
-    groups: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]
+    categories: tuple[tuple[str, CaselessPattern, tuple[CaselessPattern, ...]], ...]
+    groups: tuple[tuple[str, tuple[CaselessPattern, ...]], ...]
 
 
 @lru_cache(maxsize=1)
 def rules() -> Rules:
     raw: dict[str, Any] = tomllib.loads(CATEGORIES_FILE.read_text("utf-8"))
 
-    def compile_all(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
-        return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
-
-    def any_of(patterns: list[str]) -> re.Pattern[str]:
-        return re.compile("|".join(f"(?:{p})" for p in patterns) or r"(?!x)x", re.IGNORECASE)
+    def compile_all(patterns: list[str]) -> tuple[CaselessPattern, ...]:
+        return tuple(CaselessPattern.compile(p) for p in patterns)
 
     return Rules(
-        actions=any_of(raw["actions"]["verbs"]),
+        actions=CaselessPattern.any_of(raw["actions"]["verbs"]),
         categories=tuple(
-            (name, any_of(e["cues"]), compile_all(e["cues"])) for name, e in raw["categories"].items()
+            (name, CaselessPattern.any_of(e["cues"]), compile_all(e["cues"]))
+            for name, e in raw["categories"].items()
         ),
         groups=tuple((name, compile_all(cues)) for name, cues in raw["groups"].items()),
     )
@@ -49,20 +46,22 @@ def rules() -> Rules:
 def classify(sentence: str) -> str | None:
     """The category with the most cue hits, or None if the sentence is no measure."""
     r = rules()
-    if not r.actions.search(sentence):
+    low = lowered(sentence)
+    if not r.actions.search(sentence, low):
         return None
     best: tuple[int, str] | None = None
     for name, any_cue, cues in r.categories:
-        if not any_cue.search(sentence):
+        if not any_cue.search(sentence, low):
             continue
-        hits = sum(1 for p in cues if p.search(sentence))
+        hits = sum(1 for p in cues if p.search(sentence, low))
         if hits and (best is None or hits > best[0]):
             best = (hits, name)
     return best[1] if best else None
 
 
 def target_groups(sentence: str) -> list[str]:
-    found = [name for name, cues in rules().groups if any(p.search(sentence) for p in cues)]
+    low = lowered(sentence)
+    found = [name for name, cues in rules().groups if any(p.search(sentence, low) for p in cues)]
     return found or ["general"]
 
 

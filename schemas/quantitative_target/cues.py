@@ -4,11 +4,12 @@ grounding check to refuse a kind the clause contradicts."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from pipeline.quantities import Mention
-from pipeline.text import Span, containing, segments, sentences
+from pipeline.text import CaselessPattern, Span, containing, lowered, segments, sentences
 from schemas.quantitative_target.model import Kind
 from schemas.quantitative_target.taxonomy import cues
 
@@ -43,27 +44,34 @@ def clause_of(text: str, mention: Mention) -> Clause:
     return Clause(sentence, segment)
 
 
+def _any(pattern: CaselessPattern, text: str) -> bool:
+    return pattern.search(text, lowered(text)) is not None
+
+
+def _first(patterns: tuple[CaselessPattern, ...], text: str) -> re.Match[str] | None:
+    low = lowered(text)
+    return next((found for p in patterns if (found := p.search(text, low))), None)
+
+
 @lru_cache(maxsize=4096)
 def read_cues(text: str, mention: Mention, clause: Clause) -> KindCues:
     c = cues()
     before = text[max(clause.sentence.start, mention.start - 60) : mention.start]
     after = text[mention.end : min(clause.sentence.end, mention.end + 60)]
-    completion = any(p.search(after) for p in c.completion_after) or any(
-        p.search(before) for p in c.completion_before
-    )
-    change_before = next((p.search(before) for p in c.change_before if p.search(before)), None)
-    change_after = next((p.search(after) for p in c.change_after if p.search(after)), None)
+    completion = _any(c.completion_after, after) or _any(c.completion_before, before)
+    change_before = _first(c.change_before, before)
+    change_after = _first(c.change_after, after)
     change = bool(change_before or change_after)
     near = (
         (change_before.group() if change_before else "")
         + " "
         + (change_after.group() if change_after else "")
     )
-    negative = change and any(p.search(near) for p in c.negative)
+    negative = change and _any(c.negative, near)
     # Goal and result cues: the sentence up to the number, and the number's own segment.
     scope = text[clause.sentence.start : mention.start] + " " + text[mention.start : clause.segment.end]
-    target = any(p.search(scope) for p in c.target)
-    actual = any(p.search(text[clause.segment.start : clause.segment.end]) for p in c.actual) or (
-        not target and any(p.search(scope) for p in c.actual)
+    target = _any(c.target, scope)
+    actual = _any(c.actual, text[clause.segment.start : clause.segment.end]) or (
+        not target and _any(c.actual, scope)
     )
     return KindCues(completion, change, negative, target, actual)

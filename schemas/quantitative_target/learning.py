@@ -12,6 +12,7 @@ from typing import Any
 from pipeline.learning.candidates import Candidate
 from pipeline.learning.lexicon import Lexicon, build_lexicon
 from pipeline.records import ArticleContext
+from pipeline.text import lowered_article
 from schemas.quantitative_target.cues import Clause, read_cues
 from schemas.quantitative_target.taxonomy import CUES_FILE, alias_pattern, indicators
 
@@ -20,7 +21,8 @@ from schemas.quantitative_target.taxonomy import CUES_FILE, alias_pattern, indic
 def _article_aliases(text: str) -> tuple[tuple[int, int, str], ...]:
     """Every taxonomy alias of an article, found once: (start, end, indicator)."""
     pattern, owner = alias_pattern()
-    return tuple((m.start(), m.end(), owner[m.group().lower()]) for m in pattern.finditer(text))
+    found = pattern.finditer(text, lowered_article(text))
+    return tuple((m.start(), m.end(), owner[m.group().lower()]) for m in found)
 
 
 def _aliases(text: str, start: int, end: int) -> list[tuple[int, str]]:

@@ -5,11 +5,11 @@ evidence = the number's clause. All rules are data in this folder's TOML files."
 
 from __future__ import annotations
 
-from pipeline.periods import article_year, period_in
+from pipeline.periods import article_year, period_at
 from pipeline.places import article_region
 from pipeline.quantities import Mention
 from pipeline.records import ArticleContext
-from pipeline.text import Span, previous_sentence
+from pipeline.text import Span, lowered_article, previous_sentence
 from schemas.quantitative_target.cues import Clause, clause_of, read_cues
 from schemas.quantitative_target.model import QuantitativeTarget, Unit
 from schemas.quantitative_target.taxonomy import EXCLUDE, alias_pattern, excluded_aliases, indicators
@@ -24,7 +24,7 @@ def _nearest_alias(text: str, start: int, end: int, mention: Mention) -> tuple[s
     pattern, owner = alias_pattern()
     table = indicators()
     best: tuple[int, int, int, str, int, int] | None = None
-    for match in pattern.finditer(text, start, end):
+    for match in pattern.finditer(text, lowered_article(text), start, end):
         if match.start() < mention.end and match.end() > mention.start:
             continue
         indicator = owner[match.group().lower()]
@@ -79,9 +79,9 @@ def extract(ctx: ArticleContext) -> list[tuple[QuantitativeTarget, int]]:
         value = -mention.value if kind == "change" and cues.negative else mention.value
         before = previous_sentence(text, clause.sentence)
         period = (
-            period_in(clause.segment.text, year)
-            or period_in(clause.sentence.text, year)
-            or (period_in(before.text, year) if before else None)
+            period_at(text, clause.segment.start, clause.segment.end, year)
+            or period_at(text, clause.sentence.start, clause.sentence.end, year)
+            or (period_at(text, before.start, before.end, year) if before else None)
         )
         records.append(
             (

@@ -9,6 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from pipeline.text import CaselessPattern
+
 HERE = Path(__file__).parent
 INDICATORS_FILE = HERE / "indicators.toml"
 CUES_FILE = HERE / "cues.toml"
@@ -49,7 +51,7 @@ def excluded_aliases() -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1)
-def alias_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
+def alias_pattern() -> tuple[CaselessPattern, dict[str, str]]:
     """One pattern over every alias (longest first) and the id each alias maps to."""
     owner: dict[str, str] = {}
     for indicator in indicators().values():
@@ -58,36 +60,40 @@ def alias_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
     for alias in excluded_aliases():
         owner.setdefault(alias.lower(), EXCLUDE)
     ordered = sorted(owner, key=len, reverse=True)
-    pattern = re.compile(
-        r"(?<![\w-])(" + "|".join(re.escape(a) for a in ordered) + r")(?![\w-])", re.IGNORECASE
+    pattern = CaselessPattern.compile(
+        r"(?<![\w-])(" + "|".join(re.escape(a) for a in ordered) + r")(?![\w-])"
     )
     return pattern, owner
 
 
 @dataclass(frozen=True)
 class CueSet:
-    completion_after: tuple[re.Pattern[str], ...]
-    completion_before: tuple[re.Pattern[str], ...]
-    change_before: tuple[re.Pattern[str], ...]
-    change_after: tuple[re.Pattern[str], ...]
-    negative: tuple[re.Pattern[str], ...]
-    target: tuple[re.Pattern[str], ...]
-    actual: tuple[re.Pattern[str], ...]
+    """The cues of cues.toml. Where only whether any cue of a list is there matters,
+    the list is one pattern; the change cues are kept apart because the first that
+    matches is read further."""
+
+    completion_after: CaselessPattern
+    completion_before: CaselessPattern
+    change_before: tuple[CaselessPattern, ...]
+    change_after: tuple[CaselessPattern, ...]
+    negative: CaselessPattern
+    target: CaselessPattern
+    actual: CaselessPattern
 
 
 @lru_cache(maxsize=1)
 def cues() -> CueSet:
     raw: dict[str, Any] = tomllib.loads(CUES_FILE.read_text("utf-8"))
 
-    def compile_all(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
-        return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+    def compile_all(patterns: list[str]) -> tuple[CaselessPattern, ...]:
+        return tuple(CaselessPattern.compile(p) for p in patterns)
 
     return CueSet(
-        completion_after=compile_all(raw["completion_rate"]["after"]),
-        completion_before=compile_all(raw["completion_rate"]["before"]),
+        completion_after=CaselessPattern.any_of(raw["completion_rate"]["after"]),
+        completion_before=CaselessPattern.any_of(raw["completion_rate"]["before"]),
         change_before=compile_all(raw["change"]["before"]),
         change_after=compile_all(raw["change"]["after"]),
-        negative=compile_all(raw["change"]["negative"]),
-        target=compile_all(raw["target"]["clause"]),
-        actual=compile_all(raw["actual"]["clause"]),
+        negative=CaselessPattern.any_of(raw["change"]["negative"]),
+        target=CaselessPattern.any_of(raw["target"]["clause"]),
+        actual=CaselessPattern.any_of(raw["actual"]["clause"]),
     )

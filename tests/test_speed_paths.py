@@ -1,0 +1,246 @@
+"""The fast paths of the offline run: what an offline run imports, articles in
+several worker processes (same run directory as one process, Ctrl-C and a dying
+worker leave whole parts and resume), and the case-insensitive matching the rules
+use. No test here measures time: speed is measured in benchmarks/bench_offline.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.backends import MODE_NAMES
+from pipeline.cli import app
+from pipeline.runstore import read_jsonl
+from pipeline.text import CaselessPattern, lowered
+from tests.conftest import ROOT, SEEDS
+
+OUTPUTS = ("*.jsonl", "*.csv")
+
+
+def _polex(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+    )
+
+
+def _outputs(run: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for pattern in OUTPUTS for p in sorted(run.glob(pattern))}
+
+
+def test_an_offline_run_imports_neither_openai_nor_instructor(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from pipeline.cli import main
+        sys.argv = ["polex", "run", sys.argv[1], "--out", sys.argv[2], "--backend", "offline"]
+        try:
+            main()
+        except SystemExit as exit:
+            code = exit.code
+        heavy = ("openai", "instructor", "httpx", "jinja2", "sklearn")
+        print(json.dumps({"code": code, "loaded": sorted(m for m in heavy if m in sys.modules)}))
+        """
+    )
+    run = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(SEEDS / "000_f717e4e5ad01f3aa.txt"), str(run)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["code"] == 0, done.stderr
+    assert report["loaded"] == []
+    assert read_jsonl(run / "QuantitativeTarget.jsonl"), "the offline run extracted nothing"
+
+
+def test_the_mode_names_the_cli_lists_are_the_llm_backend_modes() -> None:
+    from pipeline.backends.openai_compat import MODES
+
+    assert tuple(MODES) == MODE_NAMES
+
+
+def test_two_workers_write_the_same_run_as_one_process(tmp_path: Path) -> None:
+    one = _polex("run", str(SEEDS), "--out", str(tmp_path / "one"), "--backend", "offline")
+    two = _polex("run", str(SEEDS), "--out", str(tmp_path / "two"), "--backend", "offline", "--workers", "2")
+    assert one.returncode == 0, one.stderr
+    assert two.returncode == 0, two.stderr
+    single, parallel = _outputs(tmp_path / "one"), _outputs(tmp_path / "two")
+    assert set(single) >= {"QuantitativeTarget.jsonl", "PolicyMeasure.jsonl", "FundingAllocation.csv"}
+    assert parallel == single
+    manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert manifest["totals"]["articles_ok"] == len(list(SEEDS.glob("*.txt")))
+
+
+def test_workers_are_refused_for_a_backend_that_sends_requests(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["run", str(SEEDS), "--out", str(tmp_path / "run"), "--backend", "openai", "--workers", "2"]
+    )
+    assert result.exit_code == 2
+    assert "--concurrency" in result.output and "offline" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+# A schema whose offline rules stop on a gate file for an article saying HOLD, and end
+# their process for an article saying CRASH: a run with a held article cannot finish
+# before the test lets it, however fast or slow the machine is.
+GATED_SCHEMA = """
+import os
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from pipeline.spec import FieldScore, SchemaSpec, Scoring
+
+
+class FirstSentence(BaseModel):
+    evidence: str = Field(description="The article's first sentence.")
+
+
+def rules(ctx):
+    if "CRASH" in ctx.text:
+        os._exit(3)
+    while "HOLD" in ctx.text and not Path(os.environ["POLEX_TEST_GATE"]).exists():
+        time.sleep(0.05)
+    return [(FirstSentence(evidence=ctx.text.split(".")[0]), 0)]
+
+
+SPEC = SchemaSpec(
+    name="FirstSentence",
+    version=1,
+    model=FirstSentence,
+    prompt=Path(__file__).with_name("first_sentence.v1.md"),
+    offline=rules,
+    scoring=Scoring(fields=(FieldScore("evidence", "span"),)),
+)
+"""
+
+
+def _gated_setup(tmp_path: Path, first: str) -> tuple[list[str], dict[str, str], Path]:
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    (schemas / "first_sentence.py").write_text(GATED_SCHEMA)
+    (schemas / "first_sentence.v1.md").write_text("{{ schema_name }}\n=== user ===\n{{ text }}\n")
+    corpus = tmp_path / "corpus.jsonl"
+    lines = [{"id": "first", "text": f"{first} this article. It says little."}]
+    lines += [{"id": f"a{i}", "text": f"Article {i} counts {i} things. Nothing else."} for i in range(6)]
+    corpus.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    gate = tmp_path / "gate"
+    env = {**os.environ, "POLEX_TEST_GATE": str(gate)}
+    args = ["run", str(corpus), "--backend", "offline", "--schema-dir", str(schemas)]
+    args += ["--schema", "FirstSentence", "--workers", "2"]
+    return args, env, gate
+
+
+def test_ctrl_c_with_workers_keeps_whole_parts_and_the_same_command_resumes(tmp_path: Path) -> None:
+    args, env, gate = _gated_setup(tmp_path, "HOLD")
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *args, "--out", str(run)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    # One worker holds the first article; the other finishes the six others.
+    deadline = time.monotonic() + 300
+    while len(list((run / "parts").glob("*.json"))) < 6 and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1]
+        time.sleep(0.1)
+    assert process.poll() is None, "the run ended although its first article is held"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "run the same command to resume" in stderr
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    parts = [json.loads(p.read_text()) for p in (run / "parts").glob("*.json")]
+    assert sorted(p["article_id"] for p in parts) == [f"a{i}" for i in range(6)]
+
+    gate.touch()
+    resumed = _polex(*args, "--out", str(run), env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["totals"]["articles_resumed"] == 6 and manifest["totals"]["articles_ok"] == 7
+    in_one_process = [a for a in args if a not in ("--workers", "2")]
+    single = _polex(*in_one_process, "--out", str(tmp_path / "single"), env=env)
+    assert single.returncode == 0, single.stderr
+    assert _outputs(run) == _outputs(tmp_path / "single")
+
+
+def test_a_worker_that_dies_fails_its_article_and_the_batch_goes_on(tmp_path: Path) -> None:
+    args, env, _ = _gated_setup(tmp_path, "CRASH")
+    run = tmp_path / "run"
+    result = _polex(*args, "--out", str(run), env=env)
+    assert result.returncode == 1, result.stderr
+    parts = {p["article_id"]: p for p in (json.loads(f.read_text()) for f in (run / "parts").glob("*.json"))}
+    assert len(parts) == 7, "every article has its part"
+    assert parts["first"]["status"] == "failed" and "died" in parts["first"]["error"]
+    # the articles in flight when the pool broke (2 workers' and the one waiting) may fail
+    # with it, saying so; the rest are done by the new pool
+    failed = [p for p in parts.values() if p["status"] == "failed"]
+    assert all("died" in p["error"] for p in failed)
+    assert len(failed) <= 3
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"\bstabiliz\w* (?:posts|jobs)", r"(?<![\w-])(job fairs?|skills?)(?![\w-])", r"\bby \d{4}\b", "ſ|k"],
+)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "STABILIZING Jobs and Job Fairs BY 2025",
+        "Kelvin \u212a and long \u017f: stabiliſe jobs",
+        "\u0130stanbul SKILLS, \u0131job fair",
+        "“Skills” 培训 job-fairs",
+    ],
+)
+def test_caseless_patterns_find_what_ignorecase_finds(pattern: str, text: str) -> None:
+    caseless = CaselessPattern.compile(pattern)
+    expected = [m.span() for m in re.finditer(pattern, text, re.IGNORECASE)]
+    assert [m.span() for m in caseless.finditer(text, lowered(text))] == expected
+    found = caseless.search(text, lowered(text))
+    assert (found.span() if found else None) == (expected[0] if expected else None)
+
+
+def test_lowering_is_refused_exactly_for_the_characters_ignorecase_treats_otherwise() -> None:
+    # Every character IGNORECASE equates with an ASCII letter that lower-casing does not
+    # turn into that letter, or whose lower case is longer: the fast path must refuse it.
+    letters = re.compile("[a-z]", re.IGNORECASE)
+    traps = [
+        chr(c)
+        for c in range(0x80, 0x110000)
+        if (letters.fullmatch(chr(c)) and not ("a" <= chr(c).lower() <= "z")) or len(chr(c).lower()) != 1
+    ]
+    assert traps, "the check found no trap at all"
+    for character in traps:
+        assert lowered(f"a{character}b") is None, f"U+{ord(character):04X} is not refused"
+    assert lowered("Kelvin \u212a, “Skills” 培训") == "kelvin k, “skills” 培训"
+
+
+def test_a_pattern_with_an_upper_case_letter_keeps_ignorecase() -> None:
+    assert CaselessPattern.compile(r"\bXIV\b").fast is None
+    assert CaselessPattern.compile(r"\x41").fast is None  # an escape naming a letter
+    assert CaselessPattern.compile(r"\bfive[- ]year\b\s\S\d\D\w\W").fast is not None
+    found = CaselessPattern.compile(r"\bXIV\b").search("the xiv plan", lowered("the xiv plan"))
+    assert found is not None and found.span() == (4, 7)
