@@ -13,6 +13,7 @@ from rich.table import Table
 
 from pipeline import __version__
 from pipeline.backends import MODES, BackendError, BackendOptions, LLMSettings, create, resolve_name
+from pipeline.batch_cli import batch_app
 from pipeline.chunking import MIN_CHUNK_CHARS
 from pipeline.inputs import DEFAULT_MAX_BYTES, InputRefusal, read_inputs
 from pipeline.logs import configure as configure_logging
@@ -235,6 +236,7 @@ def schemas(schema_dir: SchemaDirs = None) -> None:
 
 gold_app = typer.Typer(no_args_is_help=True, help="Check and draft gold labels.")
 app.add_typer(gold_app, name="gold")
+app.add_typer(batch_app, name="batch")
 DEFAULT_GOLD = Path("evals/gold")
 DEFAULT_ARTICLES = Path("seeds")
 
