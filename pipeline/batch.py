@@ -15,6 +15,7 @@ for what a killed command already made, so any command can be repeated."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
 import uuid
@@ -41,7 +42,7 @@ from pipeline.batch_transport import BatchTransport
 from pipeline.inputs import InputRefusal, read_inputs
 from pipeline.registry import SchemaError, select
 from pipeline.runner import RunPlan, estimate_cost, run_sync
-from pipeline.runstore import RunDirError, RunStore, write_json
+from pipeline.runstore import RunDirError, write_json
 from pipeline.transport import ResponseStore
 from pipeline.usage import Usage
 
@@ -98,7 +99,7 @@ class BatchRun:
                 return Outcome(complete=True)
             current = state.current
             if current is None:
-                requests = self._pass(state, first=True)
+                requests = self._pass(state)
                 if not requests:
                     return self._finish(state)
                 current = self._new_round(state, requests)
@@ -122,8 +123,8 @@ class BatchRun:
         with self._lock():
             state = self._load()
             if max_reasks is not None and max_reasks != state.options.max_reasks:
-                # Finished articles are redone from the stored answers under the new limit.
                 state.options.max_reasks = max_reasks
+                state.settings_changed = True
                 state.complete = False
                 save_state(self.run_dir, state)
             outcome = Outcome()
@@ -150,7 +151,7 @@ class BatchRun:
             elif state.complete:
                 self.say("this batch run is complete: nothing to collect")
                 return Outcome(complete=True)
-            requests = self._pass(state, first=False)
+            requests = self._pass(state)
             if not requests:
                 finished = self._finish(state)
                 finished.failed_batches = outcome.failed_batches
@@ -164,13 +165,20 @@ class BatchRun:
     @contextmanager
     def _lock(self) -> Iterator[None]:
         """One batch command at a time on a run directory."""
-        store = RunStore(self.run_dir / "batch")
+        directory = self.run_dir / "batch"
         try:
-            store.prepare()
-            with store.lock():
-                yield
-        except RunDirError as exc:
-            raise BatchError(str(exc)) from exc
+            directory.mkdir(parents=True, exist_ok=True)
+            handle = open(directory / ".lock", "a+")  # noqa: SIM115 - closed below, releasing the lock
+        except OSError as exc:
+            raise BatchError(f"cannot use {directory}: {exc.strerror or exc}") from exc
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise BatchError(
+                    f"another polex batch command is working on {self.run_dir}; wait for it to end"
+                ) from exc
+            yield
 
     def _load(self) -> BatchState:
         state = load_state(self.run_dir)
@@ -181,7 +189,7 @@ class BatchRun:
             )
         return state
 
-    def _pass(self, state: BatchState, first: bool) -> list[BatchRequest]:
+    def _pass(self, state: BatchState) -> list[BatchRequest]:
         """Run the pipeline over every article; return the requests still unanswered."""
         options = state.options
         try:
@@ -201,9 +209,9 @@ class BatchRun:
             backend,
             self.run_dir,
             backend_reason="the Batch API route (polex batch)",
-            # the first pass keeps a run of other settings already in RUN_DIR safe; later
-            # passes own the directory and redo its articles if --max-reasks changed
-            force=not first,
+            # a run of other settings in RUN_DIR is refused, unless this run's own
+            # --max-reasks changed: then its articles are redone from the answers held
+            force=state.settings_changed,
         )
         try:
             result = run_sync(plan)
@@ -211,6 +219,9 @@ class BatchRun:
             raise BatchError(str(exc)) from exc
         if result.interrupted:
             raise BatchError("interrupted before every article was passed; run the same command again")
+        if state.settings_changed:
+            state.settings_changed = False
+            save_state(self.run_dir, state)
         requests = transport.requests()
         waiting = sum(1 for a in result.manifest["articles"] if a["status"] == "failed")
         self.say(

@@ -152,7 +152,7 @@ def status(run_dir: Annotated[Path, typer.Argument(help="Run directory of `polex
         for shard in r.shards:
             table.add_row(
                 str(r.number),
-                shard.path,
+                Path(shard.path).name,
                 str(shard.requests),
                 shard.batch_id or "-",
                 shard.status or ("written" if not state.upload else "not sent"),
@@ -172,7 +172,14 @@ def status(run_dir: Annotated[Path, typer.Argument(help="Run directory of `polex
     if manifest.is_file():
         totals = json.loads(manifest.read_text("utf-8"))["totals"]
         out.print(f"articles finished: {totals['articles_ok']} of {totals['articles']}")
-    out.print("complete" if state.complete else "not complete: `polex batch collect` when the batches end")
+    if state.complete:
+        out.print("complete")
+    elif state.upload:
+        out.print(f"not complete: `polex batch collect {run_dir}` when the batches have ended")
+    else:
+        out.print(
+            f"not complete: run the request files, then `polex batch collect {run_dir} --results FILE...`"
+        )
 
 
 @batch_app.command()

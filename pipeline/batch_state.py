@@ -135,6 +135,8 @@ class BatchState(BaseModel):
     options: BatchOptions
     rounds: list[Round] = Field(default_factory=list)
     complete: bool = False  # the last pass left no request unanswered
+    # --max-reasks changed at collect: the next pass redoes finished articles from the answers held
+    settings_changed: bool = False
 
     @property
     def current(self) -> Round | None:

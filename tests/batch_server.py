@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.parser
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +45,7 @@ class BatchServer(LoopbackHTTPServer):
         self.answered_lines: list[dict[str, Any]] = []  # every request line the "model" answered
         self.downloads = 0
         self._lock = threading.Lock()
-        self._clock = 1_700_000_000
+        self._clock = int(time.time())  # created_at stamps, as a provider's clock gives them
         server = self
 
         class Handler(QuietHandler):
