@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.backends.openai_compat import OpenAICompatBackend
-from pipeline.batch_files import BatchRequest, BatchResult, read_request_ids, read_results, write_shards
+from pipeline.batch_files import BatchResult, RequestSpool, read_request_ids, read_results, write_shards
 from pipeline.batch_provider import Provider
 from pipeline.batch_state import (
     BatchError,
@@ -99,10 +99,10 @@ class BatchRun:
                 return Outcome(complete=True)
             current = state.current
             if current is None:
-                requests = self._pass(state)
-                if not requests:
+                spool = self._pass(state)
+                if not len(spool):
                     return self._finish(state)
-                current = self._new_round(state, requests)
+                current = self._new_round(state, spool)
             elif current.collected:
                 self.say(
                     f"round {current.number} is collected; continue with `polex batch collect {self.run_dir}`"
@@ -151,12 +151,12 @@ class BatchRun:
             elif state.complete:
                 self.say("this batch run is complete: nothing to collect")
                 return Outcome(complete=True)
-            requests = self._pass(state)
-            if not requests:
+            spool = self._pass(state)
+            if not len(spool):
                 finished = self._finish(state)
                 finished.failed_batches = outcome.failed_batches
                 return finished
-            after = self._dispatch(state, self._new_round(state, requests))
+            after = self._dispatch(state, self._new_round(state, spool))
             after.failed_batches = outcome.failed_batches
             return after
 
@@ -189,7 +189,7 @@ class BatchRun:
             )
         return state
 
-    def _pass(self, state: BatchState) -> list[BatchRequest]:
+    def _pass(self, state: BatchState) -> RequestSpool:
         """Run the pipeline over every article; return the requests still unanswered."""
         options = state.options
         try:
@@ -199,7 +199,8 @@ class BatchRun:
             )
         except (SchemaError, InputRefusal) as exc:
             raise BatchError(str(exc)) from exc
-        transport = BatchTransport(self.answers, namespace="")
+        spool = RequestSpool(self.run_dir / "batch" / "unanswered.spool")
+        transport = BatchTransport(self.answers, namespace="", spool=spool)
         backend = OpenAICompatBackend(options.llm_settings(), transport)
         transport.namespace = backend.cache_namespace()
         plan = RunPlan(
@@ -217,29 +218,30 @@ class BatchRun:
             result = run_sync(plan)
         except RunDirError as exc:
             raise BatchError(str(exc)) from exc
+        finally:
+            spool.close()
         if result.interrupted:
             raise BatchError("interrupted before every article was passed; run the same command again")
         if state.settings_changed:
             state.settings_changed = False
             save_state(self.run_dir, state)
-        requests = transport.requests()
         waiting = sum(1 for a in result.manifest["articles"] if a["status"] == "failed")
         self.say(
             f"pass over {len(articles)} article(s): {result.manifest['totals']['articles_ok']} finished, "
-            f"{len(requests)} request(s) still to ask"
-            + (f" ({waiting} article(s) waiting)" if requests else "")
+            f"{len(spool)} request(s) still to ask"
+            + (f" ({waiting} article(s) waiting)" if len(spool) else "")
         )
-        return requests
+        return spool
 
-    def _new_round(self, state: BatchState, requests: list[BatchRequest]) -> Round:
+    def _new_round(self, state: BatchState, spool: RequestSpool) -> Round:
         number = len(state.rounds) + 1
         created = Round(number=number, created_at=int(time.time()), shards=[], input_tokens_estimate=0)
-        created.shards = write_shards(
-            requests, self.run_dir / created.directory(), self.run_dir, state.limits
-        )
-        created.input_tokens_estimate = sum(len(json.dumps(r.body)) for r in requests) // 4
+        directory = self.run_dir / created.directory()
+        created.shards = write_shards(spool.lines(), directory, self.run_dir, state.limits)
+        created.input_tokens_estimate = spool.body_bytes // 4
         state.rounds.append(created)
         save_state(self.run_dir, state)
+        spool.discard()
         return created
 
     def _dispatch(self, state: BatchState, current: Round) -> Outcome:
@@ -380,12 +382,10 @@ class BatchRun:
             )
 
     def _request_ids(self, state: BatchState) -> set[str]:
-        return {
-            key for r in state.rounds for s in r.shards for key in read_request_ids(self.run_dir / s.path)
-        }
+        return {key for r in state.rounds for key in read_request_ids(self.run_dir / r.directory())}
 
     def _mark_collected(self, state: BatchState, current: Round) -> None:
-        ids = [key for s in current.shards for key in read_request_ids(self.run_dir / s.path)]
+        ids = read_request_ids(self.run_dir / current.directory())
         current.answered = sum(1 for key in ids if self.answers.get(key) is not None)
         current.unanswered = len(ids) - current.answered
         current.collected = True

@@ -13,7 +13,7 @@ import json
 
 import httpx
 
-from pipeline.batch_files import CHAT_COMPLETIONS, BatchRequest
+from pipeline.batch_files import CHAT_COMPLETIONS, BatchRequest, RequestSpool
 from pipeline.transport import ReplayMiss, ResponseStore, request_key
 
 
@@ -23,10 +23,10 @@ class Deferred(ReplayMiss):
 
 
 class BatchTransport(httpx.AsyncBaseTransport):
-    def __init__(self, answers: ResponseStore, namespace: str) -> None:
+    def __init__(self, answers: ResponseStore, namespace: str, spool: RequestSpool) -> None:
         self.answers = answers
         self.namespace = namespace
-        self.captured: dict[str, BatchRequest] = {}
+        self.spool = spool
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         key = request_key(request, self.namespace)
@@ -35,11 +35,5 @@ class BatchTransport(httpx.AsyncBaseTransport):
             return httpx.Response(answer["status"], json=answer["body"], request=request)
         if not request.url.path.endswith("/chat/completions"):
             raise ValueError(f"the Batch API route sends chat completions only, not {request.url.path}")
-        self.captured[key] = BatchRequest(
-            custom_id=key, url=CHAT_COMPLETIONS, body=json.loads(request.content)
-        )
+        self.spool.add(BatchRequest(custom_id=key, url=CHAT_COMPLETIONS, body=json.loads(request.content)))
         raise Deferred(f"request {key[:12]} awaits a batch round")
-
-    def requests(self) -> list[BatchRequest]:
-        """The requests captured, in a stable order (a re-run writes the same files)."""
-        return [self.captured[key] for key in sorted(self.captured)]

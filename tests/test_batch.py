@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.batch_files import BatchRequest, write_shards
+from pipeline.batch_files import BatchRequest, RequestSpool, read_request_ids, write_shards
 from pipeline.batch_provider import Provider
 from pipeline.batch_state import BatchError, ShardLimits
 from pipeline.cli import app
@@ -342,14 +342,28 @@ def test_request_files_are_sharded_under_the_request_and_byte_limits(tmp_path: P
 
 def test_write_shards_keeps_order_and_never_exceeds_either_limit(tmp_path: Path) -> None:
     requests = [BatchRequest(custom_id=f"{n:04d}", body={"text": "x" * (n % 7) * 10}) for n in range(23)]
+    lines = [(r.custom_id, r.line().encode()) for r in requests]
     limits = ShardLimits(max_requests=5, max_bytes=400)
-    shards = write_shards(requests, tmp_path / "round", tmp_path, limits)
+    shards = write_shards(lines, tmp_path / "round", tmp_path, limits)
     written = [read_jsonl(tmp_path / s.path) for s in shards]
     assert [line["custom_id"] for lines in written for line in lines] == [r.custom_id for r in requests]
+    assert read_request_ids(tmp_path / "round") == [r.custom_id for r in requests]
     assert all(len(lines) <= 5 for lines in written)
     assert all(s.bytes <= 400 and s.bytes == (tmp_path / s.path).stat().st_size for s in shards)
     with pytest.raises(BatchError, match="more than the 50 bytes"):
-        write_shards(requests, tmp_path / "tiny", tmp_path, ShardLimits(max_bytes=50))
+        write_shards(lines, tmp_path / "tiny", tmp_path, ShardLimits(max_bytes=50))
+
+
+def test_the_spool_keeps_each_request_once_and_gives_them_back_in_key_order(tmp_path: Path) -> None:
+    spool = RequestSpool(tmp_path / "unanswered.spool")
+    for key in ("b", "a", "c", "a", "b"):
+        spool.add(BatchRequest(custom_id=key, body={"key": key}))
+    assert len(spool) == 3
+    assert [(key, json.loads(line)["body"]) for key, line in spool.lines()] == [
+        ("a", {"key": "a"}),
+        ("b", {"key": "b"}),
+        ("c", {"key": "c"}),
+    ]
 
 
 def test_submit_prints_the_request_count_and_estimated_cost_before_it_uploads(tmp_path: Path) -> None:
