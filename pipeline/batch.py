@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.backends.openai_compat import OpenAICompatBackend
-from pipeline.batch_files import BatchResult, RequestSpool, read_request_ids, read_results, write_shards
+from pipeline.batch_files import RequestSpool, read_request_ids, read_results, write_shards
 from pipeline.batch_provider import Provider
 from pipeline.batch_state import (
     BatchError,
@@ -359,17 +359,16 @@ class BatchRun:
             self._mark_collected(state, current)
 
     def _store_answers(self, path: Path, known: set[str]) -> None:
-        """Keep the answers of a result file; a file with a line that is not a result,
-        or a request this run never made, is refused whole."""
-        lines: list[BatchResult] = list(read_results(path))
-        strangers = [r.custom_id for r in lines if r.custom_id not in known]
+        """Keep the answers of a result file. The file is checked whole first: one
+        with a line that is not a result, or a request this run never made, changes nothing."""
+        strangers = [r.custom_id for r in read_results(path) if r.custom_id not in known]
         if strangers:
             raise BatchError(
                 f"{path}: {len(strangers)} result(s) for requests this run never made (first: "
                 f"{strangers[0][:40]}); is it the result file of another run?"
             )
         unanswered: Counter[str] = Counter()
-        for result in lines:
+        for result in read_results(path):
             answer = result.answer()
             if answer is None:
                 unanswered[result.reason()] += 1

@@ -161,17 +161,19 @@ def status(run_dir: Annotated[Path, typer.Argument(help="Run directory of `polex
                 f"yes ({r.answered} answered)" if r.collected else "no",
             )
     out.print(table)
-    summary = run.summary(state)
-    out.print(
-        f"answers held: {summary['requests_answered']} ({summary['prompt_tokens']} prompt + "
-        f"{summary['completion_tokens']} completion tokens; estimated cost "
-        + ("unknown" if summary["cost_usd_estimate"] is None else f"${summary['cost_usd_estimate']:.4f}")
-        + ")"
-    )
-    manifest = run_dir / "manifest.json"
-    if manifest.is_file():
-        totals = json.loads(manifest.read_text("utf-8"))["totals"]
+    manifest_path = run_dir / "manifest.json"
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text("utf-8"))
+        totals, batch = manifest["totals"], manifest.get("batch")
         out.print(f"articles finished: {totals['articles_ok']} of {totals['articles']}")
+        if batch:
+            cost = batch["cost_usd_estimate"]
+            out.print(
+                f"answers collected: {batch['requests_answered']} ({batch['prompt_tokens']} "
+                f"prompt + {batch['completion_tokens']} completion tokens; estimated cost "
+                + ("unknown" if cost is None else f"${cost:.4f}")
+                + ")"
+            )
     if state.complete:
         out.print("complete")
     elif state.upload:

@@ -196,19 +196,20 @@ def read_request_ids(directory: Path) -> list[str]:
 
 
 def read_results(path: Path) -> Iterator[BatchResult]:
-    """The lines of a result file, each checked; a bad line is an error naming it."""
+    """The lines of a result file, each checked, read as they come (a result file
+    may hold 50,000 answers); a bad line is an error naming the file and the line."""
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BatchError(f"cannot read result file {path}: {exc}") from exc
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield BatchResult.model_validate_json(line)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "line"
-            raise BatchError(
-                f"{path} line {number}: not a batch result line ({where}: {first['msg']})"
-            ) from exc
+        with path.open("rb") as handle:  # lines end at b"\n" only, as JSONL says
+            for number, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    yield BatchResult.model_validate_json(raw)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(p) for p in first["loc"]) or "line"
+                    raise BatchError(
+                        f"{path} line {number}: not a batch result line ({where}: {first['msg']})"
+                    ) from exc
+    except OSError as exc:
+        raise BatchError(f"cannot read result file {path}: {exc.strerror or exc}") from exc
