@@ -407,3 +407,59 @@ def test_collect_with_other_max_reasks_redoes_the_articles_under_the_new_limit(
     assert outputs(run) == outputs(online)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["settings_key"] == json.loads((online / "manifest.json").read_text())["settings_key"]
+
+
+def test_a_refused_request_fails_its_article_as_online_and_is_not_asked_again(tmp_path: Path) -> None:
+    run = tmp_path / "batch"
+    assert submit(run, NOWHERE, "--no-upload")[0] == 3
+    lines = round_lines(run, 1)
+    refused = lines[0]["custom_id"]
+    rows = [json.loads(row) for row in _vllm_results(lines).splitlines()]
+    rows[0]["response"] = {
+        "status_code": 400,
+        "request_id": "vllm-batch-refused",
+        "body": {
+            "error": {
+                "message": "This model's maximum context length is 8 tokens",
+                "type": "invalid_request_error",
+            }
+        },
+    }
+    results = tmp_path / "results-1.jsonl"
+    results.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert collect(run, "--results", results)[0] == 3
+    assert refused not in {line["custom_id"] for line in round_lines(run, 2)}
+    results = tmp_path / "results-2.jsonl"
+    results.write_text(_vllm_results(round_lines(run, 2)))
+    code, output = collect(run, "--results", results)
+    assert code == 0, output
+    errors = read_jsonl(run / "errors.jsonl")
+    assert len(errors) == 1
+    assert (
+        "BadRequestError" in errors[0]["error"] and "maximum context length is 8 tokens" in errors[0]["error"]
+    )
+
+
+def test_the_answers_of_a_batch_fill_the_response_cache_that_replays_it_online(tmp_path: Path) -> None:
+    run, cache = tmp_path / "batch", tmp_path / "cache"
+    with BatchServer() as server:
+        code, output = polex(
+            "batch",
+            "submit",
+            SEEDS,
+            "--out",
+            run,
+            "--base-url",
+            server.url,
+            "--model",
+            MODEL,
+            "--cache-dir",
+            cache,
+        )
+        assert code == 3, output
+        collect_until_complete(run)
+    replayed = tmp_path / "replayed"
+    code, output = polex(*openai_run_args([SEEDS], replayed, NOWHERE, cache, MODEL, "--replay", cache))
+    assert code == 0, output
+    assert outputs(replayed) == outputs(run)
+    assert json.loads((replayed / "manifest.json").read_text())["totals"]["usage_this_run"]["requests"] == 0
