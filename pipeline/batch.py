@@ -74,12 +74,19 @@ class BatchRun:
 
     # ---- the three commands ------------------------------------------------------
 
-    def submit(self, options: BatchOptions, upload: bool, limits: ShardLimits) -> Outcome:
-        with self._lock():
+    def submit(
+        self, options: BatchOptions, upload: bool, limits: ShardLimits, force: bool = False
+    ) -> Outcome:
+        """``force``: replace a run of other settings already in the run directory."""
+        with self._lock(create=True):
             state = load_state(self.run_dir)
             if state is None:
                 state = BatchState(
-                    run_id=uuid.uuid4().hex[:12], upload=upload, limits=limits, options=options
+                    run_id=uuid.uuid4().hex[:12],
+                    upload=upload,
+                    limits=limits,
+                    options=options,
+                    replace_parts=force,
                 )
             elif state.options != options:
                 changed = sorted(
@@ -112,7 +119,7 @@ class BatchRun:
 
     def status(self) -> BatchState:
         """The state, with the latest round's batches looked up at the provider."""
-        with self._lock():
+        with self._lock(create=False):
             state = self._load()
             current = state.current
             if current is not None and state.upload and not current.collected:
@@ -120,11 +127,11 @@ class BatchRun:
             return state
 
     def collect(self, results: list[Path], max_reasks: int | None) -> Outcome:
-        with self._lock():
+        with self._lock(create=False):
             state = self._load()
             if max_reasks is not None and max_reasks != state.options.max_reasks:
                 state.options.max_reasks = max_reasks
-                state.settings_changed = True
+                state.replace_parts = True
                 state.complete = False
                 save_state(self.run_dir, state)
             outcome = Outcome()
@@ -163,9 +170,11 @@ class BatchRun:
     # ---- steps ---------------------------------------------------------------------
 
     @contextmanager
-    def _lock(self) -> Iterator[None]:
-        """One batch command at a time on a run directory."""
+    def _lock(self, create: bool) -> Iterator[None]:
+        """One batch command at a time on a run directory; only submit creates one."""
         directory = self.run_dir / "batch"
+        if not create and not directory.is_dir():
+            raise self._no_batch_run()
         try:
             directory.mkdir(parents=True, exist_ok=True)
             handle = open(directory / ".lock", "a+")  # noqa: SIM115 - closed below, releasing the lock
@@ -180,13 +189,15 @@ class BatchRun:
                 ) from exc
             yield
 
+    def _no_batch_run(self) -> BatchError:
+        return BatchError(
+            f"{self.run_dir} holds no batch run (no batch/state.json); start one with `polex batch submit`"
+        )
+
     def _load(self) -> BatchState:
         state = load_state(self.run_dir)
         if state is None:
-            raise BatchError(
-                f"{self.run_dir} holds no batch run (no batch/state.json); "
-                "start one with `polex batch submit`"
-            )
+            raise self._no_batch_run()
         return state
 
     def _pass(self, state: BatchState) -> RequestSpool:
@@ -210,9 +221,7 @@ class BatchRun:
             backend,
             self.run_dir,
             backend_reason="the Batch API route (polex batch)",
-            # a run of other settings in RUN_DIR is refused, unless this run's own
-            # --max-reasks changed: then its articles are redone from the answers held
-            force=state.settings_changed,
+            force=state.replace_parts,
         )
         try:
             result = run_sync(plan)
@@ -222,8 +231,8 @@ class BatchRun:
             spool.close()
         if result.interrupted:
             raise BatchError("interrupted before every article was passed; run the same command again")
-        if state.settings_changed:
-            state.settings_changed = False
+        if state.replace_parts:
+            state.replace_parts = False
             save_state(self.run_dir, state)
         waiting = sum(1 for a in result.manifest["articles"] if a["status"] == "failed")
         self.say(

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from pipeline.chunking import MIN_CHUNK_CHARS
 from pipeline.inputs import DEFAULT_MAX_BYTES
+from pipeline.redact import redact
 
 if TYPE_CHECKING:
     from pipeline.batch import BatchRun, Outcome
@@ -31,12 +32,13 @@ EXIT_WAITING = 3
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    console.print("[bold red]error:[/] ", end="")
+    console.print(redact(message), markup=False, highlight=False)  # a provider's message may echo a key
     raise typer.Exit(code)
 
 
 def _say(message: str) -> None:
-    console.print(message, markup=False, highlight=False)
+    console.print(redact(message), markup=False, highlight=False)
 
 
 def _batch_run(run_dir: Path) -> BatchRun:
@@ -47,7 +49,8 @@ def _batch_run(run_dir: Path) -> BatchRun:
 
 def _exit(outcome: Outcome) -> None:
     for failure in outcome.failed_batches:
-        console.print(f"[bold red]error:[/] {failure}; its requests are sent again in the next round")
+        console.print("[bold red]error:[/] ", end="")
+        _say(f"{failure}; its requests are sent again in the next round")
     if outcome.failed_batches:
         raise typer.Exit(EXIT_BATCH_FAILED)
     raise typer.Exit(EXIT_COMPLETE if outcome.complete else EXIT_WAITING)
@@ -97,6 +100,9 @@ def submit(
     ] = False,
     max_requests_per_file: Annotated[int, typer.Option(min=1, help="Requests per request file.")] = 50_000,
     max_bytes_per_file: Annotated[int, typer.Option(min=1, help="Bytes per request file.")] = 200_000_000,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a run with other settings already in --out.")
+    ] = False,
 ) -> None:
     """Write the requests an online run would send as Batch API files, print their
     count and estimated cost, upload them and create the batches."""
@@ -125,7 +131,7 @@ def submit(
     )
     limits = ShardLimits(max_requests=max_requests_per_file, max_bytes=max_bytes_per_file)
     try:
-        outcome = _batch_run(out_dir).submit(options, upload=not no_upload, limits=limits)
+        outcome = _batch_run(out_dir).submit(options, upload=not no_upload, limits=limits, force=force)
     except BatchError as exc:
         _fail(str(exc))
         raise

@@ -135,8 +135,9 @@ class BatchState(BaseModel):
     options: BatchOptions
     rounds: list[Round] = Field(default_factory=list)
     complete: bool = False  # the last pass left no request unanswered
-    # --max-reasks changed at collect: the next pass redoes finished articles from the answers held
-    settings_changed: bool = False
+    # The next pass may replace parts made under other settings: `submit --force` over
+    # another run, or --max-reasks changed at collect (redone from the answers held).
+    replace_parts: bool = False
 
     @property
     def current(self) -> Round | None:

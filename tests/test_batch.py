@@ -5,6 +5,7 @@ on time: a batch ends when it is looked up, as the test scripted."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 from pathlib import Path
 from typing import Any
@@ -389,6 +390,32 @@ def test_submit_into_a_run_of_other_options_is_refused_naming_them(tmp_path: Pat
     assert code == 2 and "other options (max_tokens)" in output, output
     code, output = collect(tmp_path / "nothing-here")
     assert code == 2 and "holds no batch run" in output, output
+    assert not (tmp_path / "nothing-here").exists()
+
+
+def test_request_files_written_without_upload_are_uploaded_by_a_later_submit(tmp_path: Path) -> None:
+    run = tmp_path / "batch"
+    with BatchServer() as server:
+        assert submit(run, server.url, "--no-upload")[0] == 3
+        assert not server.files and not server.batches
+        written = (run / state(run)["rounds"][0]["shards"][0]["path"]).read_bytes()
+        code, output = submit(run, server.url)
+        assert code == 3, output
+        assert [server.contents[f] for f in server.files if server.files[f]["purpose"] == "batch"] == [
+            written
+        ]
+        assert len(server.batches) == 1
+        collect_until_complete(run)
+    assert state(run)["upload"] is True
+
+
+def test_a_second_batch_command_on_the_same_run_is_refused_while_one_works(tmp_path: Path) -> None:
+    run = tmp_path / "batch"
+    assert submit(run, NOWHERE, "--no-upload")[0] == 3
+    with (run / "batch" / ".lock").open("a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running collect holds it
+        code, output = polex("batch", "status", run)
+    assert code == 2 and "another polex batch command is working on" in output, output
 
 
 def test_collect_with_other_max_reasks_redoes_the_articles_under_the_new_limit(
