@@ -196,7 +196,7 @@ def collect(
     results: Annotated[
         list[Path] | None,
         typer.Option(
-            "--results", help="Result files of `vllm run-batch` (or downloaded) instead of downloading."
+            "--results", help="A result file of `vllm run-batch` instead of downloading (repeat for several)."
         ),
     ] = None,
     max_reasks: Annotated[

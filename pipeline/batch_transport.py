@@ -4,8 +4,8 @@ results hold no answer yet, records the request for the next batch round and fai
 it with ``Deferred``: the article fails for now and is redone by the next pass.
 
 Because the requests are produced by the normal online pipeline (the same client,
-prompts, instructor reasks, chunk splits), a batch sends byte for byte the bodies
-an online run would, and the request ids are the response cache's keys."""
+prompts, instructor reasks, chunk splits), a batch sends the very bodies an online
+run would (the same JSON), and the request ids are the response cache's keys."""
 
 from __future__ import annotations
 

@@ -292,9 +292,11 @@ def test_results_of_vllm_run_batch_are_collected_without_any_provider(tmp_path: 
     assert code == 3, output
     assert "vllm run-batch -i FILE -o RESULTS" in output
     for number in range(1, 10):
-        results = tmp_path / f"results-{number}.jsonl"
-        results.write_text(_vllm_results(round_lines(run, number)))
-        code, output = collect(run, "--results", results)
+        lines = round_lines(run, number)
+        halves = [tmp_path / f"results-{number}a.jsonl", tmp_path / f"results-{number}b.jsonl"]
+        halves[0].write_text(_vllm_results(lines[: len(lines) // 2]))
+        halves[1].write_text(_vllm_results(lines[len(lines) // 2 :]))
+        code, output = collect(run, "--results", halves[0], "--results", halves[1])
         assert code in (0, 3), output
         if code == 0:
             break
