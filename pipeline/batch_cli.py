@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from pipeline.chunking import MIN_CHUNK_CHARS
 from pipeline.inputs import DEFAULT_MAX_BYTES
@@ -151,22 +150,22 @@ def status(run_dir: Annotated[Path, typer.Argument(help="Run directory of `polex
     except BatchError as exc:
         _fail(str(exc))
         raise
-    table = Table(title=f"batch run {run_dir} ({'uploaded' if state.upload else 'local request files'})")
-    for column in ("round", "file", "requests", "batch", "status", "done", "failed", "collected"):
-        table.add_column(column)
+    out.print(f"batch run {run_dir} ({'uploaded' if state.upload else 'local request files'})", markup=False)
     for r in state.rounds:
+        collected = (
+            f"collected, {r.answered} answered, {r.unanswered} asked again"
+            if r.collected
+            else "not collected"
+        )
         for shard in r.shards:
-            table.add_row(
-                str(r.number),
-                Path(shard.path).name,
-                str(shard.requests),
-                shard.batch_id or "-",
-                shard.status or ("written" if not state.upload else "not sent"),
-                str(shard.completed),
-                str(shard.failed),
-                f"yes ({r.answered} answered)" if r.collected else "no",
+            seen = shard.status or ("not sent" if state.upload else "written")
+            out.print(
+                f"round {r.number} file {shard.index} ({shard.requests} requests, {shard.path}): "
+                f"batch {shard.batch_id or '-'} {seen}, {shard.completed} done / {shard.failed} failed; "
+                + collected,
+                markup=False,
+                highlight=False,
             )
-    out.print(table)
     manifest_path = run_dir / "manifest.json"
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text("utf-8"))

@@ -492,3 +492,18 @@ def test_the_answers_of_a_batch_fill_the_response_cache_that_replays_it_online(t
     assert code == 0, output
     assert outputs(replayed) == outputs(run)
     assert json.loads((replayed / "manifest.json").read_text())["totals"]["usage_this_run"]["requests"] == 0
+
+
+def test_collect_before_the_batches_end_waits_and_takes_nothing(tmp_path: Path) -> None:
+    run = tmp_path / "batch"
+    with BatchServer(polls=3) as server:  # a batch ends at its third look-up
+        assert submit(run, server.url)[0] == 3
+        code, output = polex("batch", "status", run)
+        assert code == 0 and "in_progress" in output, output
+        code, output = collect(run)
+        assert code == 3 and "not finished yet" in output, output
+        assert server.downloads == 0 and not (run / "batch" / "round-002").exists()
+        assert state(run)["rounds"][0]["collected"] is False
+        code, output = collect(run)  # third look-up: ended
+        assert code == 3 and "round 2:" in output, output
+        assert server.downloads == 1
