@@ -143,7 +143,7 @@ class BatchRun:
                     raise BatchError(
                         f"round {current.number}'s request files were written for a local runner and not "
                         f"uploaded: run them (see {self.run_dir / current.directory()}) and collect with "
-                        "--results FILE..., or upload them with `polex batch submit` and the same options"
+                        "--results FILE, or upload them with `polex batch submit` and the same options"
                     )
                 if not current.sent:
                     return self._dispatch(state, current)
@@ -234,11 +234,11 @@ class BatchRun:
         if state.replace_parts:
             state.replace_parts = False
             save_state(self.run_dir, state)
-        waiting = sum(1 for a in result.manifest["articles"] if a["status"] == "failed")
+        unfinished = sum(1 for a in result.manifest["articles"] if a["status"] == "failed")
         self.say(
             f"pass over {len(articles)} article(s): {result.manifest['totals']['articles_ok']} finished, "
             f"{len(spool)} request(s) still to ask"
-            + (f" ({waiting} article(s) waiting)" if len(spool) else "")
+            + (f" ({unfinished} article(s) not finished)" if len(spool) else "")
         )
         return spool
 
@@ -261,7 +261,7 @@ class BatchRun:
             self.say(
                 f"request files written, not uploaded: {files}\nrun each with `vllm run-batch -i FILE -o "
                 f"RESULTS --model {state.options.model}`, then `polex batch collect {self.run_dir} "
-                "--results RESULTS...`"
+                "--results RESULTS` (one --results per file)"
             )
             self._record_in_manifest(state)
             return Outcome(waiting=True)

@@ -184,9 +184,7 @@ def status(run_dir: Annotated[Path, typer.Argument(help="Run directory of `polex
     elif state.upload:
         out.print(f"not complete: `polex batch collect {run_dir}` when the batches have ended")
     else:
-        out.print(
-            f"not complete: run the request files, then `polex batch collect {run_dir} --results FILE...`"
-        )
+        out.print(f"not complete: run the request files, then `polex batch collect {run_dir} --results FILE`")
 
 
 @batch_app.command()
