@@ -42,7 +42,7 @@ class Provider:
                     file=(filename, handle, "application/jsonl"), purpose="batch"
                 )
         except APIError as exc:
-            raise _refused(f"uploading {path}", exc) from exc
+            raise _failed(f"uploading {path}", exc) from exc
         return created.id
 
     def create_batch(self, file_id: str, metadata: dict[str, str], since: int) -> Batch:
@@ -60,19 +60,19 @@ class Provider:
                 metadata=metadata,
             )
         except APIError as exc:
-            raise _refused(f"creating the batch of file {file_id}", exc) from exc
+            raise _failed(f"creating the batch of file {file_id}", exc) from exc
 
     def retrieve(self, batch_id: str) -> Batch:
         try:
             return self.client.batches.retrieve(batch_id)
         except APIError as exc:
-            raise _refused(f"looking up batch {batch_id}", exc) from exc
+            raise _failed(f"looking up batch {batch_id}", exc) from exc
 
     def download(self, file_id: str, target: Path) -> None:
         try:
             content = self.client.files.content(file_id).content
         except APIError as exc:
-            raise _refused(f"downloading file {file_id}", exc) from exc
+            raise _failed(f"downloading file {file_id}", exc) from exc
         try:
             text = content.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -80,5 +80,8 @@ class Provider:
         atomic_write(target, text)
 
 
-def _refused(doing: str, exc: APIError) -> BatchError:
-    return BatchError(f"the provider refused {doing}: {type(exc).__name__}: {exc}")
+def _failed(doing: str, exc: APIError) -> BatchError:
+    return BatchError(
+        f"{doing} failed at the provider ({type(exc).__name__}: {exc}); what was done before is "
+        "saved: fix the cause and run the same command to go on"
+    )

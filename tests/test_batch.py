@@ -383,6 +383,11 @@ def test_submit_prints_the_request_count_and_estimated_cost_before_it_uploads(tm
     submitted = output.index("batch batch-1")
     assert announced < priced < submitted
     assert f"about {tokens} input tokens" in output
+    # printed before the upload: an upload that fails still leaves the count and cost on screen
+    code, output = submit(tmp_path / "unreachable", NOWHERE, "--retries", 1)
+    assert code == 2, output
+    assert output.index("round 1: 15 request(s)") < output.index("estimated cost") < output.index("error:")
+    assert "failed at the provider" in output and "run the same command to go on" in output
 
 
 def test_submit_into_a_run_of_other_options_is_refused_naming_them(tmp_path: Path) -> None:
