@@ -176,6 +176,7 @@ class RunManifest(_Strict):
     totals: Totals
     articles: list[ArticleEntry]
     outputs: OutputsStamp | None = None
+    batch: dict[str, Any] | None = None  # the Batch API route's rounds and totals (pipeline/batch.py)
 
 
 class ManifestHead(BaseModel):

@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 from pipeline import __version__, defaults
 from pipeline.artifacts import Part
 from pipeline.backends import BUILTIN, MODE_NAMES, BackendError, BackendOptions, create, resolve_name
+from pipeline.batch_cli import batch_app
 from pipeline.chunking import MIN_CHUNK_CHARS
 from pipeline.errors import PolexError
 from pipeline.inputs import DEFAULT_MAX_BYTES, read_inputs
@@ -318,6 +319,7 @@ def schemas(schema_dir: SchemaDirs = None) -> None:
 
 gold_app = typer.Typer(no_args_is_help=True, help="Check and draft gold labels.")
 app.add_typer(gold_app, name="gold")
+app.add_typer(batch_app, name="batch")
 DEFAULT_GOLD = Path("evals/gold")
 DEFAULT_ARTICLES = Path("seeds")
 

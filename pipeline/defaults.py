@@ -32,3 +32,9 @@ ARTICLE_TIMEOUT = 1800.0
 
 # The response cache (also a recording): POLEX_CACHE_DIR, else under ~/.cache.
 CACHE_DIR = Path(os.environ.get("POLEX_CACHE_DIR", Path.home() / ".cache" / "polex" / "responses"))
+
+# The Batch API route: the provider's limits per request file, and seconds per call
+# to its Files and Batches endpoints (an upload of 200 MB takes a while).
+BATCH_MAX_REQUESTS_PER_FILE = 50_000
+BATCH_MAX_BYTES_PER_FILE = 200_000_000
+BATCH_CALL_TIMEOUT = 600.0
