@@ -124,6 +124,36 @@ def records_model(spec: SchemaSpec) -> type[BaseModel]:
     return model
 
 
+def response_format_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema sent as ``response_format`` (json_object_schema mode), shaped
+    for grammar builders such as llama.cpp's json-schema-to-grammar:
+
+    - ``$ref``s are inlined (no ``$defs``);
+    - every property is required, optional ones admitting null as before. llama.cpp's
+      grammar writes required keys first and optional keys after them, so a record
+      written in the declared order (the order of the prompt, its examples and the
+      gold) hits a key the grammar forbids at its first optional field
+      (``"value_high"`` right after ``"value"``); with every key required, the
+      grammar's order is the declared order."""
+    schema = model.model_json_schema()
+    definitions: dict[str, Any] = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            return inline(definitions[str(node["$ref"]).rsplit("/", 1)[-1]])
+        out = {key: inline(value) for key, value in node.items()}
+        if out.get("type") == "object" and isinstance(out.get("properties"), dict):
+            out["required"] = list(out["properties"])
+        return out
+
+    inlined: dict[str, Any] = inline(schema)
+    return inlined
+
+
 def _completion_text(completion: Any) -> str | None:
     try:
         message = completion.choices[0].message
@@ -266,7 +296,7 @@ class OpenAICompatBackend:
             kwargs["seed"] = s.seed
         if s.mode == "json_object_schema":
             kwargs["extra_body"] = {
-                "response_format": {"type": "json_object", "schema": model.model_json_schema()}
+                "response_format": {"type": "json_object", "schema": response_format_schema(model)}
             }
         try:
             result = await self._instructor.chat.completions.create(**kwargs)
