@@ -247,8 +247,11 @@ async def _extract_schema(
     records: list[GroundedRecord] = []
     rejected: list[dict[str, Any]] = []
     confidences = candidates.confidences or [None] * len(candidates.records)
-    for (record, hint), confidence in zip(candidates.records, confidences, strict=True):
+    flags = candidates.flags or [[] for _ in candidates.records]
+    for (record, hint), confidence, known in zip(candidates.records, confidences, flags, strict=True):
         good, bad = ground([record], spec, ctx, hint, confidence)
+        for kept in good:
+            kept.flags[:0] = known
         records.extend(good)
         rejected.extend(r.as_dict() for r in bad)
     rejected.extend(r.as_dict() for r in candidates.rejected)

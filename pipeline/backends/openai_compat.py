@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from pipeline.grounding import record_problems
 from pipeline.prompting import render
 from pipeline.records import ArticleContext, RejectedRecord
 from pipeline.redact import masked_url, register_secret, register_url
+from pipeline.repair import Repair, repair_record
 from pipeline.spec import SchemaSpec
 from pipeline.transport import (
     CachingTransport,
@@ -101,6 +103,20 @@ def records_model(spec: SchemaSpec) -> type[BaseModel]:
     if spec.registry_name in _RECORDS_MODELS:
         return _RECORDS_MODELS[spec.registry_name]
 
+    def repaired(cls: Any, data: Any, info: ValidationInfo) -> Any:
+        """Deterministic repairs first (see pipeline/repair.py); the repairs of this
+        validation are left in the context for the backend to flag and count."""
+        context = info.context
+        ctx = (context or {}).get("ctx")
+        if context is None or ctx is None or not isinstance(data, dict):
+            return data
+        raw = data.get("records")
+        if not isinstance(raw, list):
+            return data
+        fixed = [repair_record(r, spec, ctx) if isinstance(r, dict) else (r, []) for r in raw]
+        context["repairs"] = [repairs for _, repairs in fixed]
+        return {**data, "records": [record for record, _ in fixed]}
+
     def grounded(self: Any, info: ValidationInfo) -> Any:
         context = info.context or {}
         ctx = context.get("ctx")
@@ -118,7 +134,10 @@ def records_model(spec: SchemaSpec) -> type[BaseModel]:
     model = create_model(
         f"{spec.name}Records",
         records=(list[spec.model], ...),  # type: ignore[name-defined]
-        __validators__={"grounded": model_validator(mode="after")(grounded)},  # type: ignore[dict-item]
+        __validators__={
+            "repaired": model_validator(mode="before")(repaired),  # type: ignore[dict-item]
+            "grounded": model_validator(mode="after")(grounded),  # type: ignore[dict-item]
+        },
     )
     _RECORDS_MODELS[spec.registry_name] = model
     return model
@@ -178,6 +197,13 @@ def _salvage(completion: Any) -> list[dict[str, Any]] | str:
     if isinstance(records, list):
         return [r if isinstance(r, dict) else {"value": r} for r in records]
     return text
+
+
+def _add(out: Candidates, record: BaseModel | dict[str, Any], hint: int, repairs: list[Repair]) -> None:
+    """One proposed record, flagged with the repairs made to it (counted per kind)."""
+    out.records.append((record, hint))
+    out.flags.append([repair.finding() for repair in repairs])
+    ledger().count_repairs(Counter(repair.kind for repair in repairs))
 
 
 def _cause(exc: BaseException) -> BaseException:
@@ -268,6 +294,7 @@ class OpenAICompatBackend:
         messages = render(spec, ctx.text[piece.start : piece.end], ctx.article.id, piece.index, piece.count)
         failures = 0
         complete_answers: list[Any] = []
+        context: dict[str, Any] = {"ctx": ctx, "spec": spec}
 
         def on_parse_error(*_args: Any, **_kwargs: Any) -> None:
             nonlocal failures
@@ -288,7 +315,7 @@ class OpenAICompatBackend:
             "max_tokens": s.max_tokens,
             "response_model": model,
             "max_retries": s.max_reasks,
-            "context": {"ctx": ctx, "spec": spec},
+            "context": context,
             "strict": False,
             "hooks": hooks,
         }
@@ -333,7 +360,9 @@ class OpenAICompatBackend:
             self._keep_answer(exc.last_completion, str(exc), spec, piece, out, ctx)
             return
         ledger().reasks += failures
-        out.records.extend((record, piece.start) for record in result.records)
+        repairs: list[list[Repair]] = context.get("repairs") or [[] for _ in result.records]
+        for record, made in zip(result.records, repairs, strict=True):
+            _add(out, record, piece.start, made)
 
     def _keep_answer(
         self, completion: Any, why: str, spec: SchemaSpec, piece: Chunk, out: Candidates, ctx: ArticleContext
@@ -348,7 +377,9 @@ class OpenAICompatBackend:
                 )
             )
             return
-        out.records.extend((record, piece.start) for record in salvaged)
+        for raw in salvaged:
+            record, made = repair_record(raw, spec, ctx)
+            _add(out, record, piece.start, made)
 
     async def aclose(self) -> None:
         await self._http.aclose()
