@@ -104,6 +104,13 @@ def run(
         float,
         typer.Option(min=0.001, help="Seconds one article may take; then it fails and the batch goes on."),
     ] = DEFAULT_ARTICLE_TIMEOUT,
+    fail_on_silence: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-silence",
+            help="Exit 3 when most numbers of interest of an article or of the run go unclaimed.",
+        ),
+    ] = False,
 ) -> None:
     """Extract records from articles into a run directory."""
     try:
@@ -154,7 +161,12 @@ def run(
     if result.interrupted:
         console.print("[yellow]interrupted[/]: finished articles are saved; run the same command to resume.")
         raise typer.Exit(130)
-    raise typer.Exit(1 if result.failed else 0)
+    if result.failed:
+        raise typer.Exit(1)
+    if fail_on_silence and result.manifest["totals"]["silence"]["warning"]:
+        console.print("[bold red]silence:[/] failing the run (--fail-on-silence)")
+        raise typer.Exit(3)
+    raise typer.Exit(0)
 
 
 def _run_with_progress(plan: RunPlan) -> RunResult:
@@ -198,6 +210,9 @@ def _summary(result: RunResult) -> None:
         table.add_row(f"{name} records", str(count))
     table.add_row("rejected records", str(totals["rejected"]))
     table.add_row("unclaimed numbers", str(totals["unclaimed"]))
+    silence = totals.get("silence") or {}
+    if silence.get("warning"):
+        table.add_row("[bold yellow]silence warning[/]", silence["warning"])
     table.add_row("requests / cache hits", f"{usage['requests']} / {usage['cache_hits']}")
     table.add_row(
         "tokens (all attempts)",

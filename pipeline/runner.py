@@ -29,6 +29,7 @@ from pipeline.learning.model import file_sha256
 from pipeline.quantities import Mention
 from pipeline.records import Article, ArticleContext, GroundedRecord
 from pipeline.runstore import RunDirError, RunStore, write_json
+from pipeline.silence import is_silent, silence_report
 from pipeline.spec import SchemaSpec
 from pipeline.usage import Usage, current_usage
 
@@ -144,6 +145,11 @@ def unclaimed_mentions(
     ]
 
 
+def numbers_of_interest(ctx: ArticleContext, specs: list[SchemaSpec]) -> int:
+    """How many numbers records could claim (none when no schema claims numbers)."""
+    return sum(m.of_interest for m in ctx.mentions) if any(s.quantity_field for s in specs) else 0
+
+
 async def process_article(article: Article, specs: list[SchemaSpec], backend: Backend) -> dict[str, Any]:
     """Every schema of one article. An exception fails that schema of this article
     only: the other schemas' records are kept, and the batch goes on."""
@@ -174,7 +180,7 @@ async def process_article(article: Article, specs: list[SchemaSpec], backend: Ba
         unclaimed=unclaimed_mentions(ctx, kept, specs) if not errors else [],
         usage=usage,
         started=started,
-    )
+    ) | {"numbers_of_interest": numbers_of_interest(ctx, specs)}
 
 
 def _part(
@@ -380,6 +386,7 @@ def _manifest(
                 records={k: len(v) for k, v in part.get("records", {}).items()},
                 rejected=len(part.get("rejected", [])),
                 unclaimed=len(part.get("unclaimed", [])),
+                silent=is_silent(part.get("numbers_of_interest", 0), len(part.get("unclaimed", []))),
                 usage=part["usage"],
                 started=part.get("started"),
                 finished=part.get("finished"),
@@ -413,6 +420,7 @@ def _manifest(
             "records": counts,
             "rejected": sum(len(p.get("rejected", [])) for p in parts.values()),
             "unclaimed": sum(len(p.get("unclaimed", [])) for p in parts.values()),
+            "silence": silence_report(parts.values()).model_dump(),
             # notes stay with their article; the totals would only repeat them
             "usage_this_run": {k: v for k, v in total.as_dict().items() if k != "notes"},
             "cost_usd_this_run": estimate_cost(described.get("model"), total),
