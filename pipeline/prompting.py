@@ -1,13 +1,18 @@
 """Renders a schema's prompt template (a file under prompts/) into chat messages.
 
 The template gets the schema's field table built from the Pydantic model's own
-descriptions, so a description is written once. A template holds a system part and
-a user part separated by a line ``=== user ===``."""
+descriptions, so a description is written once. Schema templates extend one base
+template (prompts/base.v1.md: the shared role, field list and user message) and
+fill its blocks. A rendered template holds a system part and a user part separated
+by a line ``=== user ===``."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -48,8 +53,25 @@ def field_docs(spec: SchemaSpec) -> list[FieldDoc]:
     return docs
 
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+def _environment(folder: Path) -> jinja2.Environment:
+    """Templates of ``folder`` (a schema prompt's own folder), so that ``{% extends %}``
+    finds the base template beside it."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def shared_templates_sha256() -> str:
+    """The hash of the templates in prompts/ that schema prompts extend or that a
+    strategy renders (a schema prompt's own hash does not cover them)."""
+    digest = hashlib.sha256()
+    folder = resources.files("prompts")
+    for name in sorted(p.name for p in folder.iterdir() if p.name.endswith(".md")):
+        digest.update(name.encode() + folder.joinpath(name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def render(
@@ -60,7 +82,7 @@ def render(
     parts: int = 1,
     extra: dict[str, Any] | None = None,
 ) -> list[dict[str, str]]:
-    template = _environment().from_string(spec.prompt_text())
+    template = _environment(spec.prompt.parent).get_template(spec.prompt.name)
     rendered = template.render(
         schema_name=spec.name,
         schema_description=" ".join((spec.model.__doc__ or spec.description).split()),
@@ -73,6 +95,7 @@ def render(
         text=text,
         part=part,
         parts=parts,
+        hidden_choices=(),
         **(spec.prompt_context() if spec.prompt_context else {}),
         **(extra or {}),
     )

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationInfo, create_model, model_validator
 from pipeline.backends.base import BackendError, Candidates
 from pipeline.chunking import Chunk, chunk, halve
 from pipeline.grounding import record_problems
-from pipeline.prompting import render
+from pipeline.prompting import render, shared_templates_sha256
 from pipeline.records import ArticleContext, RejectedRecord
 from pipeline.redact import masked_url, register_secret, register_url
 from pipeline.repair import Repair, repair_record
@@ -261,7 +261,10 @@ class OpenAICompatBackend:
             "base_url": masked_url(
                 self.settings.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
             ),
-            "parameters": self.settings.parameters(),
+            "parameters": {
+                **self.settings.parameters(),
+                "prompt_templates_sha256": shared_templates_sha256(),
+            },
         }
 
     async def extract(self, ctx: ArticleContext, spec: SchemaSpec) -> Candidates:
