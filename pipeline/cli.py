@@ -104,6 +104,12 @@ def run(
         float,
         typer.Option(min=0.001, help="Seconds one article may take; then it fails and the batch goes on."),
     ] = DEFAULT_ARTICLE_TIMEOUT,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="LLM strategy: free (find and copy records) or mentions (label the engine's numbers)."
+        ),
+    ] = "free",
     fail_on_silence: Annotated[
         bool,
         typer.Option(
@@ -134,6 +140,7 @@ def run(
         retry=RetryPolicy(attempts=retries),
         requests_per_minute=rpm,
         tokens_per_minute=tpm,
+        strategy=strategy,
     )
     try:
         chosen = create(name, BackendOptions(llm=llm, model_path=model_path, rules_only=rules_only))

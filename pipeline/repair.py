@@ -72,7 +72,7 @@ class FieldChoices:
 
 
 @cache
-def _choices(model: type[BaseModel]) -> dict[str, FieldChoices]:
+def field_choices(model: type[BaseModel]) -> dict[str, FieldChoices]:
     """The single-choice fields of a model and their choices, from its JSON schema."""
     out: dict[str, FieldChoices] = {}
     for name, prop in model.model_json_schema().get("properties", {}).items():
@@ -176,7 +176,7 @@ def repair_record(
             record[name] = value
             repairs.append(repair)
 
-    for name, field in _choices(spec.model).items():
+    for name, field in field_choices(spec.model).items():
         if name in record:
             apply(name, _repair_choice(name, record[name], field))
     if "period" in spec.model.model_fields and "period" in record:

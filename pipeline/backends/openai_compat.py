@@ -25,9 +25,11 @@ from openai import APIError, AsyncOpenAI
 from pydantic import BaseModel, ValidationInfo, create_model, model_validator
 
 from pipeline.backends.base import BackendError, Candidates
+from pipeline.backends.mention_first import answer_model, candidates, label_fields, records_from_labels
 from pipeline.chunking import Chunk, chunk, halve
+from pipeline.fewshot import similar_examples
 from pipeline.grounding import record_problems
-from pipeline.prompting import render, shared_templates_sha256
+from pipeline.prompting import article_context, field_docs, render, shared_templates_sha256
 from pipeline.records import ArticleContext, RejectedRecord
 from pipeline.redact import masked_url, register_secret, register_url
 from pipeline.repair import Repair, repair_record
@@ -57,6 +59,12 @@ MODES: dict[str, instructor.Mode] = {
 }
 
 
+MENTIONS_TEMPLATE = "mentions.v1.md"
+# free: the model finds and copies every record; mentions: the model labels the
+# quantity engine's numbers (schemas without a quantity field fall back to free).
+STRATEGIES = ("free", "mentions")
+
+
 @dataclass
 class LLMSettings:
     model: str = "gpt-4o-mini"
@@ -76,6 +84,8 @@ class LLMSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
+    strategy: str = "free"  # or "mentions" (see pipeline/backends/mention_first.py)
+    few_shot: int = 2  # examples per chunk, chosen by similarity from dev and seed gold
 
     def parameters(self) -> dict[str, Any]:
         """Everything that shapes the answers, for the manifest (no secrets)."""
@@ -91,6 +101,8 @@ class LLMSettings:
             "timeout": self.timeout,
             "requests_per_minute": self.requests_per_minute,
             "tokens_per_minute": self.tokens_per_minute,
+            "strategy": self.strategy,
+            "few_shot": self.few_shot,
         }
 
 
@@ -183,6 +195,18 @@ def _completion_text(completion: Any) -> str | None:
     return getattr(message, "content", None)
 
 
+def _salvage_object(completion: Any) -> dict[str, Any] | None:
+    """The JSON object of a final invalid answer, if it is one."""
+    cleaned = (_completion_text(completion) or "").strip()
+    if cleaned.startswith("```"):
+        cleaned = cleaned.strip("`").removeprefix("json").strip()
+    try:
+        data = json.loads(cleaned)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _salvage(completion: Any) -> list[dict[str, Any]] | str:
     """The records of a final invalid answer, or the raw text if it is not JSON."""
     text = _completion_text(completion) or ""
@@ -226,6 +250,8 @@ class OpenAICompatBackend:
             raise BackendError(
                 f"unknown structured-output mode '{settings.mode}'; choose from {sorted(MODES)}"
             )
+        if settings.strategy not in STRATEGIES:
+            raise BackendError(f"unknown strategy '{settings.strategy}'; choose from {', '.join(STRATEGIES)}")
         self.settings = settings
         stack: httpx.AsyncBaseTransport = RetryTransport(
             transport or httpx.AsyncHTTPTransport(retries=0),
@@ -274,7 +300,10 @@ class OpenAICompatBackend:
         while queue:
             piece, depth = queue.pop(0)
             try:
-                await self._extract_chunk(ctx, spec, piece, out)
+                if s.strategy == "mentions" and spec.quantity_field:
+                    await self._label_chunk(ctx, spec, piece, out)
+                else:
+                    await self._extract_chunk(ctx, spec, piece, out)
             except IncompleteOutputException as exc:
                 if depth >= s.max_splits or piece.end - piece.start < 200:
                     raise BackendError(
@@ -294,7 +323,14 @@ class OpenAICompatBackend:
     ) -> None:
         s = self.settings
         model = records_model(spec)
-        messages = render(spec, ctx.text[piece.start : piece.end], ctx.article.id, piece.index, piece.count)
+        messages = render(
+            spec,
+            ctx.text[piece.start : piece.end],
+            ctx.article.id,
+            piece.index,
+            piece.count,
+            extra=self._prompt_extras(ctx, spec, piece),
+        )
         failures = 0
         complete_answers: list[Any] = []
         context: dict[str, Any] = {"ctx": ctx, "spec": spec}
@@ -366,6 +402,89 @@ class OpenAICompatBackend:
         repairs: list[list[Repair]] = context.get("repairs") or [[] for _ in result.records]
         for record, made in zip(result.records, repairs, strict=True):
             _add(out, record, piece.start, made)
+
+    def _prompt_extras(self, ctx: ArticleContext, spec: SchemaSpec, piece: Chunk) -> dict[str, Any]:
+        """The article's context, and few-shot examples like this chunk (else the schema's own)."""
+        extras: dict[str, Any] = {"context": article_context(ctx)}
+        chosen = similar_examples(
+            spec, ctx.text[piece.start : piece.end], self.settings.few_shot, ctx.article.id
+        )
+        if chosen:
+            extras["examples"] = [e.as_prompt() for e in chosen]
+        return extras
+
+    async def _label_chunk(
+        self, ctx: ArticleContext, spec: SchemaSpec, piece: Chunk, out: Candidates
+    ) -> None:
+        """The mention-first strategy on one chunk: one request whose answer labels the
+        listed numbers (none is sent when the chunk has no number of interest)."""
+        s = self.settings
+        listed = candidates(ctx, spec, piece)
+        if not listed:
+            return
+        model = answer_model(spec)
+        extras = self._prompt_extras(ctx, spec, piece)
+        extras["candidates"] = [c.as_prompt() for c in listed]
+        extras["fields"] = [f for f in field_docs(spec) if f.name in label_fields(spec)]
+        messages = render(
+            spec, "", ctx.article.id, piece.index, piece.count, extra=extras, template=MENTIONS_TEMPLATE
+        )
+        failures = 0
+
+        def on_parse_error(*_args: Any, **_kwargs: Any) -> None:
+            nonlocal failures
+            failures += 1
+
+        hooks = Hooks()
+        hooks.on("parse:error", on_parse_error)
+        kwargs: dict[str, Any] = {
+            "model": s.model,
+            "messages": messages,
+            "temperature": s.temperature,
+            "max_tokens": s.max_tokens,
+            "response_model": model,
+            "max_retries": s.max_reasks,
+            "context": {"candidate_ids": {c.id for c in listed}},
+            "strict": False,
+            "hooks": hooks,
+        }
+        if s.seed is not None:
+            kwargs["seed"] = s.seed
+        if s.mode == "json_object_schema":
+            kwargs["extra_body"] = {
+                "response_format": {"type": "json_object", "schema": response_format_schema(model)}
+            }
+        try:
+            result = await self._instructor.chat.completions.create(**kwargs)
+        except InstructorRetryException as exc:
+            cause = _cause(exc)
+            if not exc.failed_attempts or isinstance(cause, ReplayMiss):
+                raise BackendError(f"{type(cause).__name__}: {cause}") from exc
+            ledger().reasks += max(0, failures - 1)
+            ledger().notes.append(f"{spec.name}: labels still invalid after reasks; the valid ones kept")
+            answer = _salvage_object(exc.last_completion)
+            if answer is None:
+                out.rejected.append(
+                    RejectedRecord(
+                        ctx.article.id,
+                        spec.name,
+                        _completion_text(exc.last_completion),
+                        [f"no labels ({exc})"],
+                    )
+                )
+                return
+            labels = [x for x in answer.get("labels", []) if isinstance(x, dict)]
+            added = [x for x in answer.get("added", []) if isinstance(x, dict)]
+        else:
+            ledger().reasks += failures
+            labels = [x.model_dump() for x in result.labels]
+            added = [x.model_dump(mode="json") for x in result.added]
+        for record, hint in records_from_labels(labels, listed, spec):
+            fixed, made = repair_record(record, spec, ctx)
+            _add(out, fixed, hint, made)
+        for raw in added:
+            fixed, made = repair_record(raw, spec, ctx)
+            _add(out, fixed, piece.start, made)
 
     def _keep_answer(
         self, completion: Any, why: str, spec: SchemaSpec, piece: Chunk, out: Candidates, ctx: ArticleContext
