@@ -75,8 +75,8 @@ def run(b: OpenAICompatBackend, article: Article = ARTICLE) -> dict[str, Any]:
         (
             "json_object_schema",
             lambda body: (
-                body["response_format"]["type"] == "json_object"
-                and "records" in body["response_format"]["schema"]["properties"]
+                body["response_format"] == {"type": "text"}
+                and 'records-kv ::= "\\"records\\"" space ":" space records' in body["grammar"]
             ),
         ),
         ("json", lambda body: body["response_format"] == {"type": "json_object"}),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +184,50 @@ def response_format_schema(model: type[BaseModel]) -> dict[str, Any]:
 
     inlined: dict[str, Any] = inline(schema)
     return inlined
+
+
+# llama.cpp's own whitespace rule (common/json-schema-to-grammar.cpp): a newline and
+# an indent may follow any token. llama-cpp-python's port of the converter allows one
+# optional space only.
+GRAMMAR_SPACE_RULE = 'space ::= | " " | "\\n" [ \\t]{0,20}'
+_PORTED_SPACE_RULE = 'space ::= " "?'
+
+
+def llama_grammar(schema: dict[str, Any]) -> str:
+    """GBNF for llama.cpp servers from a response-format schema, by llama.cpp's
+    json-schema-to-grammar (the Python port shipped with llama-cpp-python), with
+    llama.cpp's own whitespace rules. The port's single-space rule is what collapsed
+    json_object_schema answers to {"records": []}: instruct models write JSON with
+    newlines and indents, and once the grammar masked the newline after
+    '{"records": [' the likeliest token left was ']'."""
+    try:
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+    except ImportError as exc:  # pragma: no cover - the local extra is installed in CI
+        raise BackendError(
+            "--mode json_object_schema builds a llama.cpp grammar with llama-cpp-python: "
+            "pip install -e '.[local]'"
+        ) from exc
+    lines = json_schema_to_gbnf(json.dumps(schema)).splitlines()
+    return "\n".join(_with_llama_cpp_spacing(line) for line in lines)
+
+
+# A rule of literal alternatives only: an enum (the port, unlike llama.cpp, lets no
+# space follow one, so an indented answer cannot close an object or array after it).
+_ENUM_RULE = re.compile(r'^(\S+) ::= ("(?:[^"\\]|\\.)*"(?: \| "(?:[^"\\]|\\.)*")*)$')
+
+
+def _with_llama_cpp_spacing(line: str) -> str:
+    if line == _PORTED_SPACE_RULE:
+        return GRAMMAR_SPACE_RULE
+    enum = _ENUM_RULE.match(line)
+    return f"{enum.group(1)} ::= ({enum.group(2)}) space" if enum else line
+
+
+def grammar_request(schema: dict[str, Any]) -> dict[str, Any]:
+    """What json_object_schema mode adds to the request body: the grammar, and a text
+    response format, since llama.cpp servers let a json_object response format
+    replace a grammar with their own (from the converter's single-space rule)."""
+    return {"response_format": {"type": "text"}, "grammar": llama_grammar(schema)}
 
 
 def _completion_text(completion: Any) -> str | None:
@@ -361,9 +406,7 @@ class OpenAICompatBackend:
         if s.seed is not None:
             kwargs["seed"] = s.seed
         if s.mode == "json_object_schema":
-            kwargs["extra_body"] = {
-                "response_format": {"type": "json_object", "schema": response_format_schema(model)}
-            }
+            kwargs["extra_body"] = grammar_request(response_format_schema(model))
         try:
             result = await self._instructor.chat.completions.create(**kwargs)
         except IncompleteOutputException:
@@ -451,9 +494,7 @@ class OpenAICompatBackend:
         if s.seed is not None:
             kwargs["seed"] = s.seed
         if s.mode == "json_object_schema":
-            kwargs["extra_body"] = {
-                "response_format": {"type": "json_object", "schema": response_format_schema(model)}
-            }
+            kwargs["extra_body"] = grammar_request(response_format_schema(model))
         try:
             result = await self._instructor.chat.completions.create(**kwargs)
         except InstructorRetryException as exc:
