@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, model_validator
 
+from pipeline.backends.feedback import without_urls
 from pipeline.chunking import Chunk
 from pipeline.grounding import locate
 from pipeline.quantities import Mention
@@ -145,7 +146,10 @@ def _answer_model(spec: SchemaSpec) -> type[BaseModel]:
             list[spec.model],  # type: ignore[name-defined]
             Field(default_factory=list, description="Figures the list missed, as full records."),
         ),
-        __validators__={"known_ids": model_validator(mode="after")(known_ids)},  # type: ignore[dict-item]
+        __validators__={
+            "known_ids": model_validator(mode="after")(known_ids),  # type: ignore[dict-item]
+            "without_urls": model_validator(mode="wrap")(without_urls),  # type: ignore[dict-item]
+        },
     )
 
 

@@ -26,6 +26,7 @@ from openai import APIError, AsyncOpenAI
 from pydantic import BaseModel, ValidationInfo, create_model, model_validator
 
 from pipeline.backends.base import BackendError, Candidates
+from pipeline.backends.feedback import without_urls
 from pipeline.backends.mention_first import answer_model, candidates, label_fields, records_from_labels
 from pipeline.chunking import Chunk, chunk, halve
 from pipeline.fewshot import similar_examples
@@ -150,6 +151,7 @@ def records_model(spec: SchemaSpec) -> type[BaseModel]:
         __validators__={
             "repaired": model_validator(mode="before")(repaired),  # type: ignore[dict-item]
             "grounded": model_validator(mode="after")(grounded),  # type: ignore[dict-item]
+            "without_urls": model_validator(mode="wrap")(without_urls),  # type: ignore[dict-item]
         },
     )
     _RECORDS_MODELS[spec.registry_name] = model
@@ -161,12 +163,13 @@ def response_format_schema(model: type[BaseModel]) -> dict[str, Any]:
     for grammar builders such as llama.cpp's json-schema-to-grammar:
 
     - ``$ref``s are inlined (no ``$defs``);
-    - every property is required, optional ones admitting null as before. llama.cpp's
-      grammar writes required keys first and optional keys after them, so a record
-      written in the declared order (the order of the prompt, its examples and the
-      gold) hits a key the grammar forbids at its first optional field
-      (``"value_high"`` right after ``"value"``); with every key required, the
-      grammar's order is the declared order."""
+    - where an optional property precedes a required one, every property becomes
+      required (optional ones admitting null as before). llama.cpp's grammar writes
+      required keys first and optional keys after them, so a record written in the
+      declared order (the order of the prompt, its examples and the gold) hits a key
+      the grammar forbids at its first optional field (``"value_high"`` right after
+      ``"value"``); with every key required, the grammar's order is the declared
+      order. Objects already in that order keep their optional keys optional."""
     schema = model.model_json_schema()
     definitions: dict[str, Any] = schema.pop("$defs", {})
 
@@ -179,7 +182,10 @@ def response_format_schema(model: type[BaseModel]) -> dict[str, Any]:
             return inline(definitions[str(node["$ref"]).rsplit("/", 1)[-1]])
         out = {key: inline(value) for key, value in node.items()}
         if out.get("type") == "object" and isinstance(out.get("properties"), dict):
-            out["required"] = list(out["properties"])
+            names, required = list(out["properties"]), set(out.get("required", []))
+            first_optional = next((i for i, n in enumerate(names) if n not in required), len(names))
+            if required & set(names[first_optional:]):  # an optional key before a required one
+                out["required"] = names
         return out
 
     inlined: dict[str, Any] = inline(schema)
