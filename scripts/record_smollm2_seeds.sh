@@ -5,7 +5,7 @@
 # (tests/test_replay.py). Re-record after changing a prompt, a schema, the few-shot
 # gold or a check message: a replay that meets an unrecorded request fails loudly.
 # What is recorded: the mention-first strategy in json_object_schema mode (grammar)
-# for the two schemas that claim numbers (QuantitativeTarget, FundingAllocation);
+# for QuantitativeTarget (the schema whose numbers the seeds are richest in);
 # SmolLM2 loops on PolicyMeasure's free answers until max_tokens, which left four of
 # five seeds unreplayable in the previous recording.
 # Needs the `local` extra. One server thread: on a shared, loaded machine llama.cpp's
@@ -23,7 +23,7 @@ for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/v1/models" > /dev/nul
 rm -rf "$RECORDING" runs/smollm2-record
 polex run seeds --out runs/smollm2-record --backend openai --base-url "http://127.0.0.1:$PORT/v1" \
   --model smollm2 --mode json_object_schema --strategy mentions --schema QuantitativeTarget \
-  --schema FundingAllocation --max-tokens 1024 --max-reasks 1 --chunk-chars 3000 --timeout 1200 \
+  --max-tokens 512 --max-reasks 1 --timeout 1800 \
   --concurrency 1 --cache-dir "$RECORDING" || true
 cp runs/smollm2-record/manifest.json "$RECORDING/recorded-run-manifest.json"
 polex eval runs/smollm2-record --gold evals/gold --articles seeds || true

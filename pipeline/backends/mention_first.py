@@ -109,25 +109,19 @@ def answer_model(spec: SchemaSpec) -> type[BaseModel]:
 def _answer_model(spec: SchemaSpec) -> type[BaseModel]:
     choices = field_choices(spec.model)
     fields: dict[str, Any] = {
-        "id": (str, Field(description="The id of a listed number, e.g. 'm3'.")),
-        "keep": (
-            bool,
-            Field(description=f"true when the number is a {spec.name}; false drops it."),
-        ),
+        "id": (str, ...),
+        "keep": (bool, ...),
     }
     for name in label_fields(spec):
         info = spec.model.model_fields[name]
         annotation: Any
-        extra: dict[str, Any] | None = None
-        if name in choices:
-            extra = {"enum": list(choices[name].choices)}
+        if name in choices:  # any text: repairs map it onto the choices
             annotation = list[str] | None if _is_list(info.annotation) else str | None
         else:
             annotation = info.annotation | None  # type: ignore[operator]
-        fields[name] = (
-            annotation,
-            Field(default=None, description=info.description, json_schema_extra=extra),
-        )
+        # no descriptions nor choices: the prompt documents the fields, and instructor
+        # repeats this schema in the prompt
+        fields[name] = (annotation, Field(default=None))
     label = create_model(f"{spec.name}Label", __config__=ConfigDict(extra="ignore"), **fields)
 
     def known_ids(self: Any, info: ValidationInfo) -> Any:
@@ -141,11 +135,10 @@ def _answer_model(spec: SchemaSpec) -> type[BaseModel]:
 
     return create_model(
         f"{spec.name}Labels",
-        labels=(list[label], Field(description="One entry per listed id.")),  # type: ignore[valid-type]
-        added=(
-            list[spec.model],  # type: ignore[name-defined]
-            Field(default_factory=list, description="Figures the list missed, as full records."),
-        ),
+        labels=(list[label], ...),  # type: ignore[valid-type]
+        # full records, repaired and grounded like any record; loose here so that the
+        # schema in the prompt stays short
+        added=(list[dict[str, Any]], Field(default_factory=list)),
         __validators__={
             "known_ids": model_validator(mode="after")(known_ids),  # type: ignore[dict-item]
             "without_urls": model_validator(mode="wrap")(without_urls),  # type: ignore[dict-item]

@@ -525,7 +525,7 @@ class OpenAICompatBackend:
         else:
             ledger().reasks += failures
             labels = [x.model_dump() for x in result.labels]
-            added = [x.model_dump(mode="json") for x in result.added]
+            added = [x for x in result.added if isinstance(x, dict)]
         for record, hint in records_from_labels(labels, listed, spec):
             fixed, made = repair_record(record, spec, ctx)
             _add(out, fixed, hint, made)
