@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.silence import SilenceReport
 from pipeline.usage import Usage
 
 Number = int | float  # kept as written: an int stays an int, a float a float
@@ -107,6 +108,7 @@ class Part(_Strict):
     usage: UsageRow
     started: str | None
     finished: str
+    numbers_of_interest: int = 0  # numbers a record could claim (the silence alarm's denominator)
     settings_key: str | None = None  # set by the runner when the part is saved
 
 
@@ -133,6 +135,8 @@ class ArticleEntry(_Strict):
     records: dict[str, int] = Field(default_factory=dict)
     rejected: int = 0
     unclaimed: int = 0
+    numbers_of_interest: int = 0
+    silent: bool = False  # most of its numbers of interest are claimed by no record
     usage: UsageRow | None = None
     started: str | None = None
     finished: str | None = None
@@ -151,6 +155,7 @@ class Totals(_Strict):
     unclaimed: int
     usage_this_run: dict[str, int]
     cost_usd_this_run: float | None
+    silence: SilenceReport | None = None
     seconds: float | None = None
 
 

@@ -148,6 +148,20 @@ def run(
             "the openai backend overlaps requests with --concurrency instead).",
         ),
     ] = defaults.WORKERS,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            help="LLM strategy: free (find and copy records) or mentions (label the engine's numbers) "
+            f"(default {defaults.STRATEGY})."
+        ),
+    ] = None,
+    fail_on_silence: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-silence",
+            help="Exit 3 when most numbers of interest of an article or of the run go unclaimed.",
+        ),
+    ] = False,
 ) -> None:
     """Extract records from articles into a run directory."""
     specs = select(schema or [], schema_dir or [])
@@ -162,6 +176,7 @@ def run(
             "--base-url": base_url is not None,
             "--model-path": model_path is not None,
             "--rules-only": rules_only,
+            "--strategy": strategy is not None,
         },
     )
     llm = None
@@ -184,6 +199,7 @@ def run(
             retry=RetryPolicy(attempts=retries),
             requests_per_minute=rpm,
             tokens_per_minute=tpm,
+            strategy=strategy or defaults.STRATEGY,
         )
     options = BackendOptions(llm=llm, model_path=model_path, rules_only=rules_only)
     try:  # the workers build their backend from the options as given (create may adjust them)
@@ -219,7 +235,12 @@ def run(
     if result.interrupted:
         console.print("[yellow]interrupted[/]: finished articles are saved; run the same command to resume.")
         raise typer.Exit(130)
-    raise typer.Exit(1 if result.failed else 0)
+    if result.failed:
+        raise typer.Exit(1)
+    if fail_on_silence and result.manifest.totals.silence and result.manifest.totals.silence.warning:
+        console.print("[bold red]silence:[/] failing the run (--fail-on-silence)")
+        raise typer.Exit(3)
+    raise typer.Exit(0)
 
 
 # Which built-in backends read each option; given to another, it would be ignored.
@@ -229,6 +250,7 @@ _OPTION_READERS = {
     "--base-url": ("openai",),
     "--model-path": ("llamacpp",),
     "--rules-only": ("offline",),
+    "--strategy": ("openai", "llamacpp"),
 }
 
 
@@ -285,6 +307,8 @@ def _summary(result: RunResult) -> None:
         table.add_row(f"{name} records", str(count))
     table.add_row("rejected records", str(totals.rejected))
     table.add_row("unclaimed numbers", str(totals.unclaimed))
+    if totals.silence and totals.silence.warning:
+        table.add_row("[bold yellow]silence warning[/]", totals.silence.warning)
     table.add_row("requests / cache hits", f"{usage['requests']} / {usage['cache_hits']}")
     table.add_row(
         "tokens (all attempts)",

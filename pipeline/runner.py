@@ -39,6 +39,7 @@ from pipeline.learning.model import file_sha256
 from pipeline.quantities import Mention
 from pipeline.records import Article, ArticleContext, GroundedRecord
 from pipeline.runstore import RunDirError, RunStore, UntrustedPart, atomic_write
+from pipeline.silence import is_silent, silence_report
 from pipeline.spec import SchemaSpec
 from pipeline.usage import Usage, current_usage
 from pipeline.workers import WorkerDied, WorkerPool, WorkerSetup
@@ -153,6 +154,11 @@ def unclaimed_mentions(
     ]
 
 
+def numbers_of_interest(ctx: ArticleContext, specs: list[SchemaSpec]) -> int:
+    """How many numbers records could claim (none when no schema claims numbers)."""
+    return sum(m.of_interest for m in ctx.mentions) if any(s.quantity_field for s in specs) else 0
+
+
 async def process_article(article: Article, specs: list[SchemaSpec], backend: Backend) -> Part:
     """Every schema of one article. An exception fails that schema of this article
     only: the other schemas' records are kept, and the batch goes on."""
@@ -183,6 +189,7 @@ async def process_article(article: Article, specs: list[SchemaSpec], backend: Ba
         unclaimed=unclaimed_mentions(ctx, kept, specs) if not errors else [],
         usage=usage,
         started=started,
+        numbers=numbers_of_interest(ctx, specs),
     )
 
 
@@ -195,6 +202,7 @@ def _part(
     unclaimed: list[dict[str, Any]] | None = None,
     usage: Usage | None = None,
     started: str | None = None,
+    numbers: int = 0,
 ) -> Part:
     """The part of one article: failed when ``error`` says why."""
     return Part.model_validate(
@@ -212,6 +220,7 @@ def _part(
             "usage": (usage or Usage()).as_dict(),
             "started": started,
             "finished": now(),
+            "numbers_of_interest": numbers,
         }
     )
 
@@ -262,8 +271,11 @@ async def _extract_schema(
     records: list[GroundedRecord] = []
     rejected: list[dict[str, Any]] = []
     confidences = candidates.confidences or [None] * len(candidates.records)
-    for (record, hint), confidence in zip(candidates.records, confidences, strict=True):
+    flags = candidates.flags or [[] for _ in candidates.records]
+    for (record, hint), confidence, known in zip(candidates.records, confidences, flags, strict=True):
         good, bad = ground([record], spec, ctx, hint, confidence)
+        for kept in good:
+            kept.flags[:0] = known
         records.extend(good)
         rejected.extend(r.as_dict() for r in bad)
     rejected.extend(r.as_dict() for r in candidates.rejected)
@@ -450,6 +462,8 @@ def _entry(article: Article, part: Part, resumed: bool) -> ArticleEntry:
         records={name: len(rows) for name, rows in part.records.items()},
         rejected=len(part.rejected),
         unclaimed=len(part.unclaimed),
+        numbers_of_interest=part.numbers_of_interest,
+        silent=is_silent(part.numbers_of_interest, len(part.unclaimed)),
         usage=part.usage,
         started=part.started,
         finished=part.finished,
@@ -510,6 +524,9 @@ def _manifest(
             records={s.name: sum(e.records.get(s.name, 0) for e in entries) for s in plan.specs},
             rejected=sum(e.rejected for e in entries),
             unclaimed=sum(e.unclaimed for e in entries),
+            silence=silence_report(
+                (e.id or "", e.numbers_of_interest, e.unclaimed) for e in entries if e.status == "ok"
+            ),
             # notes stay with their article; the totals would only repeat them
             usage_this_run={k: v for k, v in total.as_dict().items() if k != "notes"},
             cost_usd_this_run=estimate_cost(described.get("model"), total),

@@ -265,6 +265,10 @@ class InProcessLlamaTransport(httpx.AsyncBaseTransport):
         body = json.loads(request.content)
         allowed = {"messages", "temperature", "top_p", "max_tokens", "seed", "stop", "response_format"}
         kwargs = {k: v for k, v in body.items() if k in allowed}
+        if isinstance(body.get("grammar"), str):  # llama.cpp's GBNF, as its servers accept it
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            kwargs["grammar"] = LlamaGrammar.from_string(body["grammar"], verbose=False)
         async with self._lock:
             result = await asyncio.to_thread(self.llama.create_chat_completion, **kwargs)
         return httpx.Response(200, json=result, request=request)

@@ -1,5 +1,6 @@
 """Per-article accounting of what the LLM path spent: requests sent, cache hits,
-tokens of every attempt (reasks included), transport retries, reasks and splits.
+tokens of every attempt (reasks included), transport retries, reasks, splits and
+the deterministic repairs made to the model's records, per kind.
 The transports write into the ledger of the article being processed, found through
 a context variable, so concurrent articles never mix their counts."""
 
@@ -19,6 +20,7 @@ class Usage:
     transport_retries: int = 0
     reasks: int = 0
     splits: int = 0
+    repairs: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -36,7 +38,12 @@ class Usage:
             "splits",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.count_repairs(other.repairs)
         self.notes.extend(other.notes)
+
+    def count_repairs(self, kinds: dict[str, int]) -> None:
+        for kind, count in kinds.items():
+            self.repairs[kind] = self.repairs.get(kind, 0) + count
 
     def count_tokens(self, body: dict[str, Any]) -> None:
         usage = body.get("usage") or {}

@@ -65,9 +65,10 @@ def test_openai_backend_end_to_end_and_a_second_run_makes_zero_requests(server: 
         polex_run(folder, tmp_path / "run1", proxy.url, tmp_path / "cache", "--mode", "json_object_schema")
         first = proxy.count
         assert first >= 2
-        # llama.cpp's dialect of structured output reached the server
+        # llama.cpp's dialect of structured output reached the server: a grammar, and a
+        # text response format so that the server keeps it
         assert all(
-            b["response_format"]["type"] == "json_object" and "schema" in b["response_format"]
+            b["response_format"] == {"type": "text"} and "records-kv ::=" in b["grammar"]
             for b in proxy.bodies
         )
         manifest = json.loads((tmp_path / "run1" / "manifest.json").read_text())

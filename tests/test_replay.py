@@ -65,7 +65,9 @@ def test_the_recording_replays_with_zero_requests_and_is_scored(
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["totals"]["usage_this_run"]["requests"] == 0
     clean = clean_articles(recorded)
-    assert clean, "the recording has no article free of transport failures"
+    assert sorted(a["id"] for a in clean) == sorted(p.stem for p in SEEDS.glob("*.txt")), (
+        "the recording must replay all five seeds"
+    )
     answered = sum(a["usage"]["requests"] + a["usage"]["cache_hits"] for a in clean)
     assert manifest["totals"]["usage_this_run"]["cache_hits"] == answered
     assert "ReplayMiss" not in (out / "errors.jsonl").read_text()

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from pipeline.errors import PolexError
-from pipeline.records import ArticleContext, RejectedRecord
+from pipeline.records import ArticleContext, Finding, RejectedRecord
 from pipeline.spec import SchemaSpec
 
 
@@ -25,6 +25,8 @@ class Candidates:
     rejected: list[RejectedRecord] = field(default_factory=list)
     # Per record, the backend's calibrated confidence (empty when it has none).
     confidences: list[float | None] = field(default_factory=list)
+    # Per record, flags the backend knows of (e.g. repairs it made); empty when none.
+    flags: list[list[Finding]] = field(default_factory=list)
 
 
 class Backend(Protocol):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,11 +27,15 @@ from pydantic import BaseModel, ValidationInfo, create_model, model_validator
 
 from pipeline import defaults
 from pipeline.backends.base import BackendError, Candidates
+from pipeline.backends.feedback import without_urls
+from pipeline.backends.mention_first import answer_model, candidates, label_fields, records_from_labels
 from pipeline.chunking import Chunk, chunk, halve
+from pipeline.fewshot import similar_examples
 from pipeline.grounding import record_problems
-from pipeline.prompting import render
+from pipeline.prompting import article_context, field_docs, render, shared_templates_sha256
 from pipeline.records import ArticleContext, RejectedRecord
 from pipeline.redact import masked_url, register_secret, register_url
+from pipeline.repair import Repair, repair_record
 from pipeline.spec import SchemaSpec
 from pipeline.transport import (
     CachingTransport,
@@ -56,6 +62,12 @@ MODES: dict[str, instructor.Mode] = {
 }
 
 
+MENTIONS_TEMPLATE = "mentions.v1.md"
+# free: the model finds and copies every record; mentions: the model labels the
+# quantity engine's numbers (schemas without a quantity field fall back to free).
+STRATEGIES = ("free", "mentions")
+
+
 @dataclass
 class LLMSettings:
     model: str | None = None  # None: the backend's default (defaults.MODEL; llamacpp: the GGUF's name)
@@ -75,6 +87,8 @@ class LLMSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
+    strategy: str = defaults.STRATEGY  # or "mentions" (see pipeline/backends/mention_first.py)
+    few_shot: int = 2  # examples per chunk, chosen by similarity from dev and seed gold
 
     def parameters(self) -> dict[str, Any]:
         """Everything that shapes the answers, for the manifest (no secrets)."""
@@ -90,6 +104,8 @@ class LLMSettings:
             "timeout": self.timeout,
             "requests_per_minute": self.requests_per_minute,
             "tokens_per_minute": self.tokens_per_minute,
+            "strategy": self.strategy,
+            "few_shot": self.few_shot,
         }
 
 
@@ -101,6 +117,20 @@ def records_model(spec: SchemaSpec) -> type[BaseModel]:
     the article in the validation context."""
     if spec.registry_name in _RECORDS_MODELS:
         return _RECORDS_MODELS[spec.registry_name]
+
+    def repaired(cls: Any, data: Any, info: ValidationInfo) -> Any:
+        """Deterministic repairs first (see pipeline/repair.py); the repairs of this
+        validation are left in the context for the backend to flag and count."""
+        context = info.context
+        ctx = (context or {}).get("ctx")
+        if context is None or ctx is None or not isinstance(data, dict):
+            return data
+        raw = data.get("records")
+        if not isinstance(raw, list):
+            return data
+        fixed = [repair_record(r, spec, ctx) if isinstance(r, dict) else (r, []) for r in raw]
+        context["repairs"] = [repairs for _, repairs in fixed]
+        return {**data, "records": [record for record, _ in fixed]}
 
     def grounded(self: Any, info: ValidationInfo) -> Any:
         context = info.context or {}
@@ -119,10 +149,92 @@ def records_model(spec: SchemaSpec) -> type[BaseModel]:
     model = create_model(
         f"{spec.name}Records",
         records=(list[spec.model], ...),  # type: ignore[name-defined]
-        __validators__={"grounded": model_validator(mode="after")(grounded)},  # type: ignore[dict-item]
+        __validators__={
+            "repaired": model_validator(mode="before")(repaired),  # type: ignore[dict-item]
+            "grounded": model_validator(mode="after")(grounded),  # type: ignore[dict-item]
+            "without_urls": model_validator(mode="wrap")(without_urls),  # type: ignore[dict-item]
+        },
     )
     _RECORDS_MODELS[spec.registry_name] = model
     return model
+
+
+def response_format_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema sent as ``response_format`` (json_object_schema mode), shaped
+    for grammar builders such as llama.cpp's json-schema-to-grammar:
+
+    - ``$ref``s are inlined (no ``$defs``);
+    - where an optional property precedes a required one, every property becomes
+      required (optional ones admitting null as before). llama.cpp's grammar writes
+      required keys first and optional keys after them, so a record written in the
+      declared order (the order of the prompt, its examples and the gold) hits a key
+      the grammar forbids at its first optional field (``"value_high"`` right after
+      ``"value"``); with every key required, the grammar's order is the declared
+      order. Objects already in that order keep their optional keys optional."""
+    schema = model.model_json_schema()
+    definitions: dict[str, Any] = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            return inline(definitions[str(node["$ref"]).rsplit("/", 1)[-1]])
+        out = {key: inline(value) for key, value in node.items()}
+        if out.get("type") == "object" and isinstance(out.get("properties"), dict):
+            names, required = list(out["properties"]), set(out.get("required", []))
+            first_optional = next((i for i, n in enumerate(names) if n not in required), len(names))
+            if required & set(names[first_optional:]):  # an optional key before a required one
+                out["required"] = names
+        return out
+
+    inlined: dict[str, Any] = inline(schema)
+    return inlined
+
+
+# llama.cpp's own whitespace rule (common/json-schema-to-grammar.cpp): a newline and
+# an indent may follow any token. llama-cpp-python's port of the converter allows one
+# optional space only.
+GRAMMAR_SPACE_RULE = 'space ::= | " " | "\\n" [ \\t]{0,20}'
+_PORTED_SPACE_RULE = 'space ::= " "?'
+
+
+def llama_grammar(schema: dict[str, Any]) -> str:
+    """GBNF for llama.cpp servers from a response-format schema, by llama.cpp's
+    json-schema-to-grammar (the Python port shipped with llama-cpp-python), with
+    llama.cpp's own whitespace rules. The port's single-space rule is what collapsed
+    json_object_schema answers to {"records": []}: instruct models write JSON with
+    newlines and indents, and once the grammar masked the newline after
+    '{"records": [' the likeliest token left was ']'."""
+    try:
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+    except ImportError as exc:  # pragma: no cover - the local extra is installed in CI
+        raise BackendError(
+            "--mode json_object_schema builds a llama.cpp grammar with llama-cpp-python: "
+            "pip install -e '.[local]'"
+        ) from exc
+    lines = json_schema_to_gbnf(json.dumps(schema)).splitlines()
+    return "\n".join(_with_llama_cpp_spacing(line) for line in lines)
+
+
+# A rule of literal alternatives only: an enum (the port, unlike llama.cpp, lets no
+# space follow one, so an indented answer cannot close an object or array after it).
+_ENUM_RULE = re.compile(r'^(\S+) ::= ("(?:[^"\\]|\\.)*"(?: \| "(?:[^"\\]|\\.)*")*)$')
+
+
+def _with_llama_cpp_spacing(line: str) -> str:
+    if line == _PORTED_SPACE_RULE:
+        return GRAMMAR_SPACE_RULE
+    enum = _ENUM_RULE.match(line)
+    return f"{enum.group(1)} ::= ({enum.group(2)}) space" if enum else line
+
+
+def grammar_request(schema: dict[str, Any]) -> dict[str, Any]:
+    """What json_object_schema mode adds to the request body: the grammar, and a text
+    response format, since llama.cpp servers let a json_object response format
+    replace a grammar with their own (from the converter's single-space rule)."""
+    return {"response_format": {"type": "text"}, "grammar": llama_grammar(schema)}
 
 
 def _completion_text(completion: Any) -> str | None:
@@ -133,6 +245,18 @@ def _completion_text(completion: Any) -> str | None:
     if getattr(message, "tool_calls", None):
         return str(message.tool_calls[0].function.arguments)
     return getattr(message, "content", None)
+
+
+def _salvage_object(completion: Any) -> dict[str, Any] | None:
+    """The JSON object of a final invalid answer, if it is one."""
+    cleaned = (_completion_text(completion) or "").strip()
+    if cleaned.startswith("```"):
+        cleaned = cleaned.strip("`").removeprefix("json").strip()
+    try:
+        data = json.loads(cleaned)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _salvage(completion: Any) -> list[dict[str, Any]] | str:
@@ -149,6 +273,13 @@ def _salvage(completion: Any) -> list[dict[str, Any]] | str:
     if isinstance(records, list):
         return [r if isinstance(r, dict) else {"value": r} for r in records]
     return text
+
+
+def _add(out: Candidates, record: BaseModel | dict[str, Any], hint: int, repairs: list[Repair]) -> None:
+    """One proposed record, flagged with the repairs made to it (counted per kind)."""
+    out.records.append((record, hint))
+    out.flags.append([repair.finding() for repair in repairs])
+    ledger().count_repairs(Counter(repair.kind for repair in repairs))
 
 
 def _cause(exc: BaseException) -> BaseException:
@@ -172,6 +303,10 @@ class OpenAICompatBackend:
         if mode not in MODES:
             raise BackendError(
                 f"unknown structured-output mode '{mode}' (--mode); choose from {sorted(MODES)}"
+            )
+        if settings.strategy not in STRATEGIES:
+            raise BackendError(
+                f"unknown strategy '{settings.strategy}' (--strategy); choose from {', '.join(STRATEGIES)}"
             )
         settings = replace(settings, mode=mode, model=settings.model or defaults.MODEL)
         self.settings = settings
@@ -209,7 +344,10 @@ class OpenAICompatBackend:
             "base_url": masked_url(
                 self.settings.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
             ),
-            "parameters": self.settings.parameters(),
+            "parameters": {
+                **self.settings.parameters(),
+                "prompt_templates_sha256": shared_templates_sha256(),
+            },
         }
 
     async def extract(self, ctx: ArticleContext, spec: SchemaSpec) -> Candidates:
@@ -219,7 +357,10 @@ class OpenAICompatBackend:
         while queue:
             piece, depth = queue.pop(0)
             try:
-                await self._extract_chunk(ctx, spec, piece, out)
+                if s.strategy == "mentions" and spec.quantity_field:
+                    await self._label_chunk(ctx, spec, piece, out)
+                else:
+                    await self._extract_chunk(ctx, spec, piece, out)
             except IncompleteOutputException as exc:
                 if depth >= s.max_splits or piece.end - piece.start < 200:
                     raise BackendError(
@@ -239,9 +380,17 @@ class OpenAICompatBackend:
     ) -> None:
         s = self.settings
         model = records_model(spec)
-        messages = render(spec, ctx.text[piece.start : piece.end], ctx.article.id, piece.index, piece.count)
+        messages = render(
+            spec,
+            ctx.text[piece.start : piece.end],
+            ctx.article.id,
+            piece.index,
+            piece.count,
+            extra=self._prompt_extras(ctx, spec, piece),
+        )
         failures = 0
         complete_answers: list[Any] = []
+        context: dict[str, Any] = {"ctx": ctx, "spec": spec}
 
         def on_parse_error(*_args: Any, **_kwargs: Any) -> None:
             nonlocal failures
@@ -262,16 +411,14 @@ class OpenAICompatBackend:
             "max_tokens": s.max_tokens,
             "response_model": model,
             "max_retries": s.max_reasks,
-            "context": {"ctx": ctx, "spec": spec},
+            "context": context,
             "strict": False,
             "hooks": hooks,
         }
         if s.seed is not None:
             kwargs["seed"] = s.seed
         if s.mode == "json_object_schema":
-            kwargs["extra_body"] = {
-                "response_format": {"type": "json_object", "schema": model.model_json_schema()}
-            }
+            kwargs["extra_body"] = grammar_request(response_format_schema(model))
         try:
             result = await self._instructor.chat.completions.create(**kwargs)
         except IncompleteOutputException:
@@ -307,7 +454,90 @@ class OpenAICompatBackend:
             self._keep_answer(exc.last_completion, str(exc), spec, piece, out, ctx)
             return
         ledger().reasks += failures
-        out.records.extend((record, piece.start) for record in result.records)
+        repairs: list[list[Repair]] = context.get("repairs") or [[] for _ in result.records]
+        for record, made in zip(result.records, repairs, strict=True):
+            _add(out, record, piece.start, made)
+
+    def _prompt_extras(self, ctx: ArticleContext, spec: SchemaSpec, piece: Chunk) -> dict[str, Any]:
+        """The article's context, and few-shot examples like this chunk (else the schema's own)."""
+        extras: dict[str, Any] = {"context": article_context(ctx)}
+        chosen = similar_examples(
+            spec, ctx.text[piece.start : piece.end], self.settings.few_shot, ctx.article.id
+        )
+        if chosen:
+            extras["examples"] = [e.as_prompt() for e in chosen]
+        return extras
+
+    async def _label_chunk(
+        self, ctx: ArticleContext, spec: SchemaSpec, piece: Chunk, out: Candidates
+    ) -> None:
+        """The mention-first strategy on one chunk: one request whose answer labels the
+        listed numbers (none is sent when the chunk has no number of interest)."""
+        s = self.settings
+        listed = candidates(ctx, spec, piece)
+        if not listed:
+            return
+        model = answer_model(spec)
+        extras = self._prompt_extras(ctx, spec, piece)
+        extras["candidates"] = [c.as_prompt() for c in listed]
+        extras["fields"] = [f for f in field_docs(spec) if f.name in label_fields(spec)]
+        messages = render(
+            spec, "", ctx.article.id, piece.index, piece.count, extra=extras, template=MENTIONS_TEMPLATE
+        )
+        failures = 0
+
+        def on_parse_error(*_args: Any, **_kwargs: Any) -> None:
+            nonlocal failures
+            failures += 1
+
+        hooks = Hooks()
+        hooks.on("parse:error", on_parse_error)
+        kwargs: dict[str, Any] = {
+            "model": s.model,
+            "messages": messages,
+            "temperature": s.temperature,
+            "max_tokens": s.max_tokens,
+            "response_model": model,
+            "max_retries": s.max_reasks,
+            "context": {"candidate_ids": {c.id for c in listed}},
+            "strict": False,
+            "hooks": hooks,
+        }
+        if s.seed is not None:
+            kwargs["seed"] = s.seed
+        if s.mode == "json_object_schema":
+            kwargs["extra_body"] = grammar_request(response_format_schema(model))
+        try:
+            result = await self._instructor.chat.completions.create(**kwargs)
+        except InstructorRetryException as exc:
+            cause = _cause(exc)
+            if not exc.failed_attempts or isinstance(cause, ReplayMiss):
+                raise BackendError(f"{type(cause).__name__}: {cause}") from exc
+            ledger().reasks += max(0, failures - 1)
+            ledger().notes.append(f"{spec.name}: labels still invalid after reasks; the valid ones kept")
+            answer = _salvage_object(exc.last_completion)
+            if answer is None:
+                out.rejected.append(
+                    RejectedRecord(
+                        ctx.article.id,
+                        spec.name,
+                        _completion_text(exc.last_completion),
+                        [f"no labels ({exc})"],
+                    )
+                )
+                return
+            labels = [x for x in answer.get("labels", []) if isinstance(x, dict)]
+            added = [x for x in answer.get("added", []) if isinstance(x, dict)]
+        else:
+            ledger().reasks += failures
+            labels = [x.model_dump() for x in result.labels]
+            added = [x for x in result.added if isinstance(x, dict)]
+        for record, hint in records_from_labels(labels, listed, spec):
+            fixed, made = repair_record(record, spec, ctx)
+            _add(out, fixed, hint, made)
+        for raw in added:
+            fixed, made = repair_record(raw, spec, ctx)
+            _add(out, fixed, piece.start, made)
 
     def _keep_answer(
         self, completion: Any, why: str, spec: SchemaSpec, piece: Chunk, out: Candidates, ctx: ArticleContext
@@ -322,7 +552,9 @@ class OpenAICompatBackend:
                 )
             )
             return
-        out.records.extend((record, piece.start) for record in salvaged)
+        for raw in salvaged:
+            record, made = repair_record(raw, spec, ctx)
+            _add(out, record, piece.start, made)
 
     async def aclose(self) -> None:
         await self._http.aclose()

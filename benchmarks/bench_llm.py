@@ -1,0 +1,258 @@
+"""Measure the LLM path on the labelled corpus: serve a GGUF on loopback with
+llama-cpp-python's server (or use --base-url), run `polex run` once per strategy on
+the chosen articles, score each run with `polex eval`, and append one Markdown
+table row per run (plus the offline default on the same articles, for reference).
+
+    python benchmarks/bench_llm.py --gguf MODEL.gguf --split test --origin official_english \
+        --limit 4 --strategy free --strategy mentions --results /work/notes/bench_llm/qwen.md
+
+Measuring instruments (model files) are never dependencies of the product or its
+tests. Scoring on the test split is how figures are reported; nothing here tunes.
+Seconds per article are wall-clock on whatever else the machine is doing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "evals" / "corpus"
+SCHEMA = "QuantitativeTarget"
+HEADER = (
+    "| model | strategy | mode | articles | lenient F1 (95% CI) | strict F1 (95% CI) | value precision "
+    "| records | rejected | repairs | tokens in / out | completion tokens / article | s / article |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str
+    strategy: str
+    mode: str
+    articles: int
+    lenient: tuple[float, list[float]]
+    strict: tuple[float, list[float]]
+    value_precision: float | None
+    records: int
+    rejected: int
+    repairs: int
+    tokens_in: int
+    tokens_out: int
+    seconds: float
+
+    def markdown(self) -> str:
+        def f1(score: tuple[float, list[float]]) -> str:
+            low, high = score[1]
+            return f"{score[0]:.3f} ({low:.2f}-{high:.2f})"
+
+        precision = "n/a" if self.value_precision is None else f"{self.value_precision:.3f}"
+        n = max(1, self.articles)
+        return (
+            f"| {self.model} | {self.strategy} | {self.mode} | {self.articles} | {f1(self.lenient)} "
+            f"| {f1(self.strict)} | {precision} | {self.records} | {self.rejected} | {self.repairs} "
+            f"| {self.tokens_in} / {self.tokens_out} | {self.tokens_out / n:.0f} | {self.seconds / n:.1f} |"
+        )
+
+
+def choose_articles(split: str | None, origin: str | None, ids: list[str], limit: int | None) -> list[str]:
+    rows = [json.loads(line) for line in (CORPUS / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    if ids:
+        known = {r["id"] for r in rows}
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            sys.exit(f"unknown article id(s) in --ids: {', '.join(unknown)}")
+        chosen = ids
+    else:
+        chosen = [
+            r["id"]
+            for r in rows
+            if (split is None or r["split"] == split) and (origin is None or r["origin"] == origin)
+        ]
+    return chosen[:limit] if limit else chosen
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(gguf: Path, n_ctx: int, threads: int, log: Path) -> Any:
+    """llama-cpp-python's OpenAI-compatible server on a free loopback port."""
+    port = free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads), "--verbose", "False"]
+    with log.open("w") as sink:
+        server = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}/v1"
+            for _ in range(600):
+                if server.poll() is not None:
+                    sys.exit(f"the server exited ({server.returncode}); see {log}")
+                try:
+                    urllib.request.urlopen(f"{url}/models", timeout=2)
+                    break
+                except OSError:
+                    time.sleep(1)
+            else:
+                sys.exit(f"the server did not answer within 600 s; see {log}")
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+
+
+def polex(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+
+
+def score(run_dir: Path, model: str, strategy: str, mode: str, seconds: float) -> Row:
+    scored = polex(
+        "eval", str(run_dir), "--gold", str(CORPUS / "gold"), "--articles", str(CORPUS / "articles")
+    )
+    if not (run_dir / "eval.json").is_file():
+        sys.exit(f"polex eval failed on {run_dir}:\n{scored.stdout}\n{scored.stderr}")
+    report = json.loads((run_dir / "eval.json").read_text())["schemas"][SCHEMA]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    totals = manifest["totals"]
+    usage = totals["usage_this_run"]
+    records, intervals = report["records"], report["intervals_95"]
+    value = report["fields"].get("value", {})
+    return Row(
+        model=model,
+        strategy=strategy,
+        mode=mode,
+        articles=totals["articles_ok"] + totals["articles_failed"],
+        lenient=(records["lenient"]["macro"]["f1"], intervals["lenient"]["macro_f1"]),
+        strict=(records["strict"]["macro"]["f1"], intervals["strict"]["macro_f1"]),
+        value_precision=value.get("precision")
+        if value.get("correct", 0) + value.get("incorrect", 0)
+        else None,
+        records=sum(totals["records"].values()),
+        rejected=totals["rejected"],
+        repairs=sum((usage.get("repairs") or {}).values()),
+        tokens_in=usage["prompt_tokens"],
+        tokens_out=usage["completion_tokens"],
+        seconds=seconds,
+    )
+
+
+def run_llm(url: str, model: str, strategy: str, mode: str, files: list[str], out: Path, args: Any) -> Row:
+    started = time.monotonic()
+    result = polex(
+        "run",
+        *files,
+        "--out",
+        str(out),
+        "--force",
+        "--backend",
+        "openai",
+        "--base-url",
+        url,
+        "--model",
+        "local",
+        "--mode",
+        mode,
+        "--strategy",
+        strategy,
+        "--schema",
+        SCHEMA,
+        "--no-cache",
+        "--concurrency",
+        "1",
+        "--max-tokens",
+        str(args.max_tokens),
+        "--max-reasks",
+        str(args.max_reasks),
+        "--timeout",
+        str(args.timeout),
+        "--retries",
+        "1",
+    )
+    seconds = time.monotonic() - started
+    if not (out / "manifest.json").is_file():
+        sys.exit(f"polex run failed:\n{result.stdout}\n{result.stderr}")
+    return score(out, model, strategy, mode, seconds)
+
+
+def run_offline(files: list[str], out: Path) -> Row:
+    started = time.monotonic()
+    polex("run", *files, "--out", str(out), "--force", "--backend", "offline", "--schema", SCHEMA)
+    return score(out, "offline default", "-", "-", time.monotonic() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--gguf", type=Path, help="GGUF file to serve on loopback")
+    source.add_argument("--base-url", help="an OpenAI-compatible endpoint already running")
+    parser.add_argument("--model-name", help="name for the table (default: the GGUF's file name)")
+    parser.add_argument("--split", choices=["dev", "test"])
+    parser.add_argument("--origin", choices=["official_english", "machine_translated"])
+    parser.add_argument("--ids", nargs="*", default=[], help="article ids instead of a split")
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--strategy", action="append", choices=["free", "mentions"])
+    parser.add_argument("--mode", default="json_object_schema")
+    parser.add_argument("--max-tokens", type=int, default=2048)
+    parser.add_argument("--max-reasks", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--n-ctx", type=int, default=8192)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-offline", action="store_true", help="skip the offline reference row")
+    parser.add_argument("--work", type=Path, default=Path("runs/bench_llm"))
+    parser.add_argument("--results", type=Path, required=True, help="Markdown file the rows are appended to")
+    args = parser.parse_args()
+
+    ids = choose_articles(args.split, args.origin, args.ids, args.limit)
+    if not ids:
+        sys.exit("no article chosen")
+    files = [str(CORPUS / "articles" / f"{i}.txt") for i in ids]
+    model = args.model_name or (args.gguf.name if args.gguf else "endpoint")
+    work = args.work if args.work.is_absolute() else ROOT / args.work
+    work.mkdir(parents=True, exist_ok=True)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    if not args.results.exists() or not args.results.read_text().strip():
+        args.results.write_text(HEADER)
+    command = " ".join(["python", "benchmarks/bench_llm.py", *sys.argv[1:]])
+    with args.results.open("a") as table:
+        table.write(f"<!-- {time.strftime('%Y-%m-%d %H:%M')} UTC; {command}; articles: {' '.join(ids)} -->\n")
+    if not args.no_offline:
+        row = run_offline(files, work / "offline")
+        with args.results.open("a") as table:
+            table.write(row.markdown() + "\n")
+        print(row.markdown(), flush=True)
+
+    def measure(url: str) -> None:
+        for strategy in args.strategy or ["free", "mentions"]:
+            slug = f"{model}-{strategy}-{args.mode}".replace("/", "_")
+            row = run_llm(url, model, strategy, args.mode, files, work / slug, args)
+            with args.results.open("a") as table:
+                table.write(row.markdown() + "\n")
+            print(row.markdown(), flush=True)
+
+    if args.gguf:
+        os.environ.setdefault("OPENAI_API_KEY", "not-needed-for-local-servers")
+        with served(args.gguf, args.n_ctx, args.threads, work / f"{model}-server.log") as url:
+            measure(url)
+    else:
+        measure(args.base_url)
+
+
+if __name__ == "__main__":
+    main()
