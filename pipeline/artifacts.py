@@ -80,6 +80,7 @@ class UsageRow(_Strict):
     transport_retries: int = 0
     reasks: int = 0
     splits: int = 0
+    repairs: dict[str, int] = Field(default_factory=dict)  # deterministic repairs of LLM records, per kind
     notes: list[str] = Field(default_factory=list)
     total_tokens: int = 0
 
@@ -153,7 +154,7 @@ class Totals(_Strict):
     records: dict[str, int]
     rejected: int
     unclaimed: int
-    usage_this_run: dict[str, int]
+    usage_this_run: dict[str, int | dict[str, int]]  # UsageRow's counts (repairs per kind), no notes
     cost_usd_this_run: float | None
     silence: SilenceReport | None = None
     seconds: float | None = None
