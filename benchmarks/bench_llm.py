@@ -116,7 +116,7 @@ def served(gguf: Path, n_ctx: int, threads: int, log: Path) -> Any:
 
 def polex(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "polex.pipeline", *args], cwd=ROOT, capture_output=True, text=True, check=False
     )
 
 

@@ -40,12 +40,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.backends import BackendOptions
-from pipeline.backends.offline import OfflineBackend
-from pipeline.inputs import read_inputs
-from pipeline.registry import discover
-from pipeline.runner import RunPlan, run_sync
-from pipeline.workers import WorkerSetup
+from polex.pipeline.backends import BackendOptions
+from polex.pipeline.backends.offline import OfflineBackend
+from polex.pipeline.inputs import read_inputs
+from polex.pipeline.registry import discover
+from polex.pipeline.runner import RunPlan, run_sync
+from polex.pipeline.workers import WorkerSetup
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
@@ -109,7 +109,16 @@ ONE_ARTICLE = sorted(SEEDS.glob("*.txt"))[0]
 def _polex_run_once(work: Path, *python_options: str) -> tuple[float, float, str]:
     """Wall seconds, CPU seconds (the child's) and stderr of ``polex run`` on one article."""
     out = work / f"startup-{time.monotonic_ns()}"
-    command = [sys.executable, *python_options, "-m", "pipeline", "run", str(ONE_ARTICLE), "--out", str(out)]
+    command = [
+        sys.executable,
+        *python_options,
+        "-m",
+        "polex.pipeline",
+        "run",
+        str(ONE_ARTICLE),
+        "--out",
+        str(out),
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(

@@ -59,10 +59,10 @@ def current_rss_mb() -> float:
 
 def measure_one(size: int, work: Path) -> dict[str, float]:
     """One size, in this process: inputs, first run, cached re-run."""
-    from pipeline.backends.offline import OfflineBackend
-    from pipeline.inputs import read_inputs
-    from pipeline.registry import discover
-    from pipeline.runner import RunPlan, run_sync
+    from polex.pipeline.backends.offline import OfflineBackend
+    from polex.pipeline.inputs import read_inputs
+    from polex.pipeline.registry import discover
+    from polex.pipeline.runner import RunPlan, run_sync
 
     corpus = make_corpus(work / f"corpus-{size}.jsonl", size)
     out = work / f"run-{size}"

@@ -15,14 +15,14 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from evals.corpus import CORPUS_DIR
-from evals.harness import evaluate
-from evals.training import training_articles
-from pipeline.backends.offline import OfflineBackend
-from pipeline.inputs import read_inputs
-from pipeline.learning.train import train
-from pipeline.registry import select
-from pipeline.runner import RunPlan, run_sync
+from polex.evals.corpus import CORPUS_DIR
+from polex.evals.harness import evaluate
+from polex.evals.training import training_articles
+from polex.pipeline.backends.offline import OfflineBackend
+from polex.pipeline.inputs import read_inputs
+from polex.pipeline.learning.train import train
+from polex.pipeline.registry import select
+from polex.pipeline.runner import RunPlan, run_sync
 
 FIGURES = (
     ("QuantitativeTarget", "lenient_f1"),

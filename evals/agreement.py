@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evals.harness import subset_f1
-from evals.loading import gold_span, load_gold
-from evals.scoring import Item, score_article, summarise
-from pipeline.inputs import decode
-from pipeline.spec import SchemaSpec
+from polex.evals.harness import subset_f1
+from polex.evals.loading import gold_span, load_gold
+from polex.evals.scoring import Item, score_article, summarise
+from polex.pipeline.inputs import decode
+from polex.pipeline.spec import SchemaSpec
 
 
 def agreement(gold_a: Path, gold_b: Path, articles_dir: Path, specs: list[SchemaSpec]) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from evals.bootstrap import article_interval, mean_difference
-from evals.harness import Evaluation
-from evals.scoring import ArticleScore, prf
+from polex.evals.bootstrap import article_interval, mean_difference
+from polex.evals.harness import Evaluation
+from polex.evals.scoring import ArticleScore, prf
 
 COMPARE_SEED = 7
 

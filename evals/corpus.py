@@ -1,7 +1,7 @@
 """The labelled corpus: its manifest, article ids and the dev/test split.
 
 The split rule is fixed here, before any article was labelled: articles are
-added unassigned, then `python -m evals.corpus split` assigns every unassigned
+added unassigned, then `python -m polex.evals.corpus split` assigns every unassigned
 article, origin by origin, ranking them by SHA-256("polex-split-v1:" + id) and
 giving the first ones to `test` until that origin's test share is as close to
 TEST_SHARE as it can be. Ids derive from the source URL and the rank from the id,
@@ -12,7 +12,7 @@ Rules, aliases, cues, prompts, few-shot examples and trained models may be
 changed only by looking at `dev` articles and the seeds; `test` is read only by
 the scorer (tests/test_corpus.py checks that no rule file quotes a test article).
 
-    python -m evals.corpus add --url URL --title T --published 2021-12-24 \
+    python -m polex.evals.corpus add --url URL --title T --published 2021-12-24 \
         --origin machine_translated --note "..." --text FILE
 """
 
@@ -26,7 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.errors import PolexError
+from polex.pipeline.errors import PolexError
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 MANIFEST_NAME = "manifest.jsonl"
@@ -148,7 +148,7 @@ def add(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evals.corpus")
+    parser = argparse.ArgumentParser(prog="python -m polex.evals.corpus")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser = sub.add_parser("add", help="add one article to the corpus")
     add_parser.add_argument("--url", required=True)

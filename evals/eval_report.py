@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evals.loading import EvalInputError
+from polex.evals.loading import EvalInputError
 
 HIGH_CONFIDENCE = 0.9
 
@@ -78,7 +78,7 @@ class Muc(Strict):
 
 
 class ScoreSummary(Strict):
-    """The scores of one schema over a set of articles (evals.scoring.summarise)."""
+    """The scores of one schema over a set of articles (polex.evals.scoring.summarise)."""
 
     records: RecordScores
     intervals_95: Intervals

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evals.eval_report import EvalReport, PairRow
+from polex.evals.eval_report import EvalReport, PairRow
 
 WORST_ERRORS = 25
 

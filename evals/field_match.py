@@ -1,4 +1,4 @@
-"""Field comparison as each schema declares it (pipeline.spec.FieldScore): a
+"""Field comparison as each schema declares it (polex.pipeline.spec.FieldScore): a
 similarity in [0, 1] for matching, and a verdict (correct or not) for counting."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import math
 import re
 from typing import Any
 
-from pipeline.places import normalise_region
-from pipeline.spec import FieldScore
+from polex.pipeline.places import normalise_region
+from polex.pipeline.spec import FieldScore
 
 Span = tuple[int, int]
 

@@ -9,12 +9,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from evals.loading import load_gold
-from pipeline.grounding import check_record, validation_errors
-from pipeline.inputs import decode
-from pipeline.records import Article, ArticleContext
-from pipeline.runstore import read_jsonl, write_json
-from pipeline.spec import SchemaSpec
+from polex.evals.loading import load_gold
+from polex.pipeline.grounding import check_record, validation_errors
+from polex.pipeline.inputs import decode
+from polex.pipeline.records import Article, ArticleContext
+from polex.pipeline.runstore import read_jsonl, write_json
+from polex.pipeline.spec import SchemaSpec
 
 # What makes a gold record wrong: it does not validate, its evidence is not in the
 # article, or its number cannot be read from its evidence. The schemas' other checks

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from evals.corpus import MANIFEST_NAME, splits
-from evals.eval_report import (
+from polex.evals.corpus import MANIFEST_NAME, splits
+from polex.evals.eval_report import (
     HIGH_CONFIDENCE,
     PRF,
     ArticleRow,
@@ -24,11 +24,11 @@ from evals.eval_report import (
     PairRow,
     SchemaReport,
 )
-from evals.loading import EvalInputError, Run, gold_span, load_articles, load_gold, load_run
-from evals.scoring import ArticleScore, Item, prf, score_article, summarise
-from pipeline.errors import PolexError
-from pipeline.grounding import validation_errors
-from pipeline.spec import SchemaSpec
+from polex.evals.loading import EvalInputError, Run, gold_span, load_articles, load_gold, load_run
+from polex.evals.scoring import ArticleScore, Item, prf, score_article, summarise
+from polex.pipeline.errors import PolexError
+from polex.pipeline.grounding import validation_errors
+from polex.pipeline.spec import SchemaSpec
 
 SCORER_VERSION = 2
 CONFIDENCE_BINS = 10

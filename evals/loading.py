@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import PolexError
-from pipeline.grounding import locate
-from pipeline.inputs import decode
-from pipeline.runstore import read_jsonl
-from pipeline.spec import SchemaSpec
+from polex.pipeline.errors import PolexError
+from polex.pipeline.grounding import locate
+from polex.pipeline.inputs import decode
+from polex.pipeline.runstore import read_jsonl
+from polex.pipeline.spec import SchemaSpec
 
 
 class EvalInputError(PolexError):

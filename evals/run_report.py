@@ -18,11 +18,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from evals.harness import Evaluation, evaluate
-from evals.loading import gold_span, load_articles, load_gold, load_run
-from evals.schema_view import build_view, mark_style
-from pipeline.runstore import atomic_write, read_jsonl
-from pipeline.spec import SchemaSpec
+from polex.evals.harness import Evaluation, evaluate
+from polex.evals.loading import gold_span, load_articles, load_gold, load_run
+from polex.evals.schema_view import build_view, mark_style
+from polex.pipeline.runstore import atomic_write, read_jsonl
+from polex.pipeline.spec import SchemaSpec
 
 DEFAULT_MAX_ARTICLES = 500
 STATUS_COLOURS = {

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from pipeline.spec import SchemaSpec
+from polex.pipeline.spec import SchemaSpec
 
 SCHEMA_COLOURS = ("#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be123c")
 VALUE_COLOURS = (

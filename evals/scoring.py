@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from evals.bootstrap import article_interval, mean, micro_f1
-from evals.eval_report import (
+from polex.evals.bootstrap import article_interval, mean, micro_f1
+from polex.evals.eval_report import (
     PRF,
     FieldScores,
     Intervals,
@@ -26,8 +26,8 @@ from evals.eval_report import (
     RecordScores,
     ScoreSummary,
 )
-from evals.field_match import Span, compare, is_empty
-from pipeline.spec import FieldScore, SchemaSpec
+from polex.evals.field_match import Span, compare, is_empty
+from polex.pipeline.spec import FieldScore, SchemaSpec
 
 BOOTSTRAP_SEED = 13
 COUNTS = ("correct", "incorrect", "missing", "spurious")

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals.corpus import CORPUS_DIR, MANIFEST_NAME, CorpusError, split_rank, splits
-from evals.loading import load_gold
-from pipeline.inputs import decode
-from pipeline.learning.train import GoldArticle
-from pipeline.records import Article
+from polex.evals.corpus import CORPUS_DIR, MANIFEST_NAME, CorpusError, split_rank, splits
+from polex.evals.loading import load_gold
+from polex.pipeline.inputs import decode
+from polex.pipeline.learning.train import GoldArticle
+from polex.pipeline.records import Article
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_GOLD = ROOT / "evals" / "gold"

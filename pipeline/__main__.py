@@ -1,3 +1,4 @@
-from pipeline.cli import main
+from polex.pipeline.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

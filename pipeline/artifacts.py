@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.silence import SilenceReport
-from pipeline.usage import Usage
+from polex.pipeline.silence import SilenceReport
+from polex.pipeline.usage import Usage
 
 Number = int | float  # kept as written: an int stays an int, a float a float
 

@@ -1,6 +1,6 @@
 """The Batch API route: `polex batch submit`, `status` and `collect`.
 
-Each pass runs the normal online pipeline (pipeline.runner) over every article with
+Each pass runs the normal online pipeline (polex.pipeline.runner) over every article with
 ``BatchTransport`` at the bottom of the transport stack: requests whose answer has
 been collected are answered from RUN_DIR/batch/answers, the others are written to
 the next round's request files and their articles wait. ``collect`` stores the
@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.backends.openai_compat import OpenAICompatBackend
-from pipeline.batch_files import RequestSpool, read_request_ids, read_results, write_shards
-from pipeline.batch_provider import Provider
-from pipeline.batch_state import (
+from polex.pipeline.backends.openai_compat import OpenAICompatBackend
+from polex.pipeline.batch_files import RequestSpool, read_request_ids, read_results, write_shards
+from polex.pipeline.batch_provider import Provider
+from polex.pipeline.batch_state import (
     BatchError,
     BatchOptions,
     BatchState,
@@ -38,13 +38,13 @@ from pipeline.batch_state import (
     load_state,
     save_state,
 )
-from pipeline.batch_transport import BatchTransport
-from pipeline.inputs import InputError, read_inputs
-from pipeline.registry import SchemaError, select
-from pipeline.runner import RunPlan, estimate_cost, run_sync
-from pipeline.runstore import RunDirError, write_json
-from pipeline.transport import ResponseStore
-from pipeline.usage import Usage
+from polex.pipeline.batch_transport import BatchTransport
+from polex.pipeline.inputs import InputError, read_inputs
+from polex.pipeline.registry import SchemaError, select
+from polex.pipeline.runner import RunPlan, estimate_cost, run_sync
+from polex.pipeline.runstore import RunDirError, write_json
+from polex.pipeline.transport import ResponseStore
+from polex.pipeline.usage import Usage
 
 BATCH_PRICE_FACTOR = 0.5  # the Batch API bills half the list price
 Say = Callable[[str], None]

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from pipeline import defaults
-from pipeline.chunking import MIN_CHUNK_CHARS
-from pipeline.inputs import DEFAULT_MAX_BYTES
-from pipeline.redact import redact
+from polex.pipeline import defaults
+from polex.pipeline.chunking import MIN_CHUNK_CHARS
+from polex.pipeline.inputs import DEFAULT_MAX_BYTES
+from polex.pipeline.redact import redact
 
 if TYPE_CHECKING:
-    from pipeline.batch import BatchRun, Outcome
+    from polex.pipeline.batch import BatchRun, Outcome
 
 batch_app = typer.Typer(
     no_args_is_help=True,
@@ -42,7 +42,7 @@ def _say(message: str) -> None:
 
 
 def _batch_run(run_dir: Path) -> BatchRun:
-    from pipeline.batch import BatchRun
+    from polex.pipeline.batch import BatchRun
 
     return BatchRun(run_dir, _say)
 
@@ -114,8 +114,8 @@ def submit(
 ) -> None:
     """Write the requests an online run would send as Batch API files, print their
     count and estimated cost, upload them and create the batches."""
-    from pipeline.backends import MODES
-    from pipeline.batch_state import BatchError, BatchOptions, ShardLimits
+    from polex.pipeline.backends import MODES
+    from polex.pipeline.batch_state import BatchError, BatchOptions, ShardLimits
 
     if mode not in MODES:
         _fail(f"unknown structured-output mode '{mode}'; choose from {sorted(MODES)}")
@@ -150,7 +150,7 @@ def status(run_dir: Annotated[Path, typer.Argument(help="Run directory of `polex
     """Show each round's batches (looked up at the provider) and the articles finished."""
     import json
 
-    from pipeline.batch_state import BatchError
+    from polex.pipeline.batch_state import BatchError
 
     run = _batch_run(run_dir)
     try:
@@ -212,7 +212,7 @@ def collect(
     """Download the results of the finished round, run grounding and checks as
     online, and send what still needs an answer (reasks, expired requests) as the
     next round. Exit 0: complete; 3: waiting for a round; 1: a batch failed."""
-    from pipeline.batch_state import BatchError
+    from polex.pipeline.batch_state import BatchError
 
     for path in results or []:
         if not path.is_file():

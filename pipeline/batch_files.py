@@ -13,17 +13,17 @@ from typing import Any, BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pipeline.batch_state import BatchError, Shard, ShardLimits
-from pipeline.redact import redact
-from pipeline.runstore import atomic_write
-from pipeline.transport import RETRY_STATUSES
+from polex.pipeline.batch_state import BatchError, Shard, ShardLimits
+from polex.pipeline.redact import redact
+from polex.pipeline.runstore import atomic_write
+from polex.pipeline.transport import RETRY_STATUSES
 
 CHAT_COMPLETIONS = "/v1/chat/completions"  # the endpoint a batch runs; the only one the pipeline uses
 
 
 class BatchRequest(BaseModel):
     """One line of a request file. ``custom_id`` is the response cache's key of the
-    request (``pipeline.transport.request_key``), so an answer lands where the
+    request (``polex.pipeline.transport.request_key``), so an answer lands where the
     online path looks for it."""
 
     model_config = ConfigDict(extra="forbid")

@@ -11,9 +11,9 @@ from pathlib import Path
 from openai import APIError, OpenAI
 from openai.types import Batch
 
-from pipeline.batch_state import BatchError
-from pipeline.redact import register_secret, register_url
-from pipeline.runstore import atomic_write
+from polex.pipeline.batch_state import BatchError
+from polex.pipeline.redact import register_secret, register_url
+from polex.pipeline.runstore import atomic_write
 
 # How far before a round's creation an earlier attempt's upload or batch may date
 # (clock skew between this machine and the provider).

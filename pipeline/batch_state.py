@@ -12,10 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline import defaults
-from pipeline.backends import LLMSettings
-from pipeline.runstore import write_json
-from pipeline.transport import RetryPolicy
+from polex.pipeline import defaults
+from polex.pipeline.backends import LLMSettings
+from polex.pipeline.runstore import write_json
+from polex.pipeline.transport import RetryPolicy
 
 # The provider's batch statuses after which nothing more will happen to a batch.
 FINISHED_STATUSES = frozenset({"completed", "expired", "cancelled", "failed"})

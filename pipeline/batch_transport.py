@@ -13,8 +13,8 @@ import json
 
 import httpx
 
-from pipeline.batch_files import CHAT_COMPLETIONS, BatchRequest, RequestSpool
-from pipeline.transport import ReplayMiss, ResponseStore, request_key
+from polex.pipeline.batch_files import CHAT_COMPLETIONS, BatchRequest, RequestSpool
+from polex.pipeline.transport import ReplayMiss, ResponseStore, request_key
 
 
 class Deferred(ReplayMiss):

@@ -8,9 +8,9 @@ import math
 
 from pydantic import BaseModel
 
-from pipeline.quantities import Mention, find_mentions
-from pipeline.records import ArticleContext, Finding, error, flag
-from pipeline.spec import Check
+from polex.pipeline.quantities import Mention, find_mentions
+from polex.pipeline.records import ArticleContext, Finding, error, flag
+from polex.pipeline.spec import Check
 
 
 def close(a: float, b: float) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.text import sentences
+from polex.pipeline.text import sentences
 
 
 @dataclass(frozen=True)

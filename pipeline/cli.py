@@ -1,4 +1,4 @@
-"""The `polex` command line (also `python -m pipeline`)."""
+"""The `polex` command line (also `python -m polex.pipeline`)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from pipeline import __version__, defaults
-from pipeline.artifacts import Part
-from pipeline.backends import BUILTIN, MODE_NAMES, BackendError, BackendOptions, create, resolve_name
-from pipeline.batch_cli import batch_app
-from pipeline.chunking import MIN_CHUNK_CHARS
-from pipeline.errors import PolexError
-from pipeline.inputs import DEFAULT_MAX_BYTES, read_inputs
-from pipeline.logs import configure as configure_logging
-from pipeline.registry import discover, select
-from pipeline.runner import RunPlan, RunResult, run_sync
-from pipeline.workers import WorkerSetup, WorkersRefused
+from polex.pipeline import __version__, defaults
+from polex.pipeline.artifacts import Part
+from polex.pipeline.backends import BUILTIN, MODE_NAMES, BackendError, BackendOptions, create, resolve_name
+from polex.pipeline.batch_cli import batch_app
+from polex.pipeline.chunking import MIN_CHUNK_CHARS
+from polex.pipeline.errors import PolexError
+from polex.pipeline.inputs import DEFAULT_MAX_BYTES, read_inputs
+from polex.pipeline.logs import configure as configure_logging
+from polex.pipeline.registry import discover, select
+from polex.pipeline.runner import RunPlan, RunResult, run_sync
+from polex.pipeline.workers import WorkerSetup, WorkersRefused
 
 
 class _Commands(TyperGroup):
@@ -181,8 +181,8 @@ def run(
     )
     llm = None
     if name != "offline":  # the offline path never imports the LLM client (openai, instructor)
-        from pipeline.backends.openai_compat import LLMSettings
-        from pipeline.transport import RetryPolicy
+        from polex.pipeline.backends.openai_compat import LLMSettings
+        from polex.pipeline.transport import RetryPolicy
 
         llm = LLMSettings(
             model=model or os.environ.get("OPENAI_MODEL"),
@@ -357,7 +357,7 @@ def gold_check(
     """Validate every gold record: schema, evidence in its article, value readable.
     Where a person's label disagrees with the extractor's cue heuristics (unit,
     comparator, kind), the disagreement is listed; it does not fail the check."""
-    from evals.gold import check_gold
+    from polex.evals.gold import check_gold
 
     problems, checked = check_gold(gold, articles, list(discover(schema_dir or []).values()))
     errors = [p for p in problems if p.severity == "error"]
@@ -384,7 +384,7 @@ def gold_agree(
     """Inter-annotator agreement: labelling B scored against A by the run scorer."""
     import json
 
-    from evals.agreement import agreement
+    from polex.evals.agreement import agreement
 
     result = agreement(gold_a, gold_b, articles, list(discover(schema_dir or []).values()))
     if not result["articles"]:
@@ -399,7 +399,7 @@ def gold_draft(
     schema_dir: SchemaDirs = None,
 ) -> None:
     """Write gold skeletons from a run for a person to correct (never overwrites)."""
-    from evals.gold import draft_gold
+    from polex.evals.gold import draft_gold
 
     written = draft_gold(run_dir, out_dir, list(discover(schema_dir or []).values()))
     out.print(
@@ -424,10 +424,10 @@ def eval_command(
     schema_dir: SchemaDirs = None,
 ) -> None:
     """Score a run against gold: RUN_DIR/eval.json and eval.md, a table here, gates."""
-    from evals.eval_report import load_baseline
-    from evals.eval_summary import GROUP_HEADER, group_rows, headline_rows, render_markdown
-    from evals.harness import GateFailure, check_gates, evaluate
-    from pipeline.runstore import atomic_write
+    from polex.evals.eval_report import load_baseline
+    from polex.evals.eval_summary import GROUP_HEADER, group_rows, headline_rows, render_markdown
+    from polex.evals.harness import GateFailure, check_gates, evaluate
+    from polex.pipeline.runstore import atomic_write
 
     result = evaluate(run_dir, gold, list(discover(schema_dir or []).values()), articles, manifest=manifest)
     atomic_write(run_dir / "eval.json", result.report.to_json())
@@ -463,8 +463,8 @@ def compare(
     """Paired differences between two runs on the same gold."""
     import json
 
-    from evals.compare_runs import compare_runs
-    from evals.harness import evaluate
+    from polex.evals.compare_runs import compare_runs
+    from polex.evals.harness import evaluate
 
     specs = list(discover(schema_dir or []).values())
     a = evaluate(run_a, gold, specs, articles)
@@ -501,7 +501,7 @@ def report(
     schema_dir: SchemaDirs = None,
 ) -> None:
     """Write RUN_DIR/report.html (self-contained) and a Parquet file per schema."""
-    from evals.run_report import write_parquet, write_report
+    from polex.evals.run_report import write_parquet, write_report
 
     specs = [s for s in discover(schema_dir or []).values()]
     page = write_report(run_dir, specs, gold, articles, max_articles)
@@ -535,9 +535,9 @@ def train(
     learn from that folder instead (a manifest.jsonl beside it keeps its test split out)."""
     import warnings
 
-    from evals.corpus import MANIFEST_NAME
-    from evals.training import DEFAULT_SOURCES, GoldSource, training_articles
-    from pipeline.learning.train import train as fit
+    from polex.evals.corpus import MANIFEST_NAME
+    from polex.evals.training import DEFAULT_SOURCES, GoldSource, training_articles
+    from polex.pipeline.learning.train import train as fit
 
     warnings.filterwarnings("ignore", module="sklearn")
     if (gold is None) != (articles is None):

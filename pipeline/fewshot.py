@@ -17,9 +17,9 @@ from typing import Any
 from pydantic import ValidationError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from pipeline.grounding import locate
-from pipeline.spec import SchemaSpec
-from pipeline.text import containing, sentences
+from polex.pipeline.grounding import locate
+from polex.pipeline.spec import SchemaSpec
+from polex.pipeline.text import containing, sentences
 
 DEV_SPLIT = "dev"
 MAX_PASSAGE_CHARS = 600
@@ -36,7 +36,7 @@ class GoldExample:
 
 
 def _evals_dir() -> Path:
-    return Path(str(resources.files("evals")))
+    return Path(str(resources.files("polex.evals")))
 
 
 def tunable_articles() -> list[tuple[str, Path, Path]]:

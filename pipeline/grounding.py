@@ -14,14 +14,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from pipeline.records import (
+from polex.pipeline.records import (
     Alignment,
     ArticleContext,
     Finding,
     GroundedRecord,
     RejectedRecord,
 )
-from pipeline.spec import SchemaSpec
+from polex.pipeline.spec import SchemaSpec
 
 _QUOTES = str.maketrans(
     {"“": '"', "”": '"', "„": '"', "‟": '"', "‘": "'", "’": "'", "‚": "'", "‛": "'", "`": "'"}

@@ -15,8 +15,8 @@ from typing import Any
 
 from charset_normalizer import from_bytes
 
-from pipeline.errors import PolexError
-from pipeline.records import Article
+from polex.pipeline.errors import PolexError
+from polex.pipeline.records import Article
 
 TEXT_SUFFIXES = {".txt", ".md"}
 JSONL_SUFFIXES = {".jsonl"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pipeline.redact import redact
+from polex.pipeline.redact import redact
 
 _configured = False
 

@@ -10,8 +10,8 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
-from pipeline.quantities import find_mentions
-from pipeline.text import MAX_SENTENCE_CHARS, CaselessPattern, lowered
+from polex.pipeline.quantities import find_mentions
+from polex.pipeline.text import MAX_SENTENCE_CHARS, CaselessPattern, lowered
 
 _MONTHS = {
     m: i + 1

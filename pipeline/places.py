@@ -29,7 +29,7 @@ class Gazetteer:
 
 @lru_cache(maxsize=1)
 def gazetteer() -> Gazetteer:
-    raw = tomllib.loads(resources.files("pipeline").joinpath("data/gazetteer.toml").read_text("utf-8"))
+    raw = tomllib.loads(resources.files("polex.pipeline").joinpath("data/gazetteer.toml").read_text("utf-8"))
     by_name: dict[str, Place] = {}
     for province, entry in raw.items():
         by_name.setdefault(province, Place(province, "province", province))

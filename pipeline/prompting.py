@@ -18,10 +18,10 @@ from typing import Any
 
 import jinja2
 
-from pipeline.periods import article_year
-from pipeline.places import article_region
-from pipeline.records import ArticleContext
-from pipeline.spec import SchemaSpec
+from polex.pipeline.periods import article_year
+from polex.pipeline.places import article_region
+from polex.pipeline.records import ArticleContext
+from polex.pipeline.spec import SchemaSpec
 
 USER_MARKER = "=== user ==="
 
@@ -62,7 +62,7 @@ def _environment(folder: Path) -> jinja2.Environment:
     that ``{% extends "base.v1.md" %}`` works for schemas kept elsewhere too."""
     return jinja2.Environment(
         loader=jinja2.ChoiceLoader(
-            [jinja2.FileSystemLoader(folder), jinja2.FileSystemLoader(str(resources.files("prompts")))]
+            [jinja2.FileSystemLoader(folder), jinja2.FileSystemLoader(str(resources.files("polex.prompts")))]
         ),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -74,7 +74,7 @@ def shared_templates_sha256() -> str:
     """The hash of the templates in prompts/ that schema prompts extend or that a
     strategy renders (a schema prompt's own hash does not cover them)."""
     digest = hashlib.sha256()
-    folder = resources.files("prompts")
+    folder = resources.files("polex.prompts")
     for name in sorted(p.name for p in folder.iterdir() if p.name.endswith(".md")):
         digest.update(name.encode() + folder.joinpath(name).read_bytes())
     return digest.hexdigest()[:16]

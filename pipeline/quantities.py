@@ -89,7 +89,7 @@ class Rules:
 @lru_cache(maxsize=1)
 def load_rules() -> Rules:
     raw: dict[str, Any] = tomllib.loads(
-        resources.files("pipeline").joinpath("data/quantities.toml").read_text("utf-8")
+        resources.files("polex.pipeline").joinpath("data/quantities.toml").read_text("utf-8")
     )
     return Rules(
         scales={k.lower(): float(v) for k, v in raw["scales"].items()},

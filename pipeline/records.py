@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from pipeline.quantities import Mention, find_mentions
+from polex.pipeline.quantities import Mention, find_mentions
 
 Alignment = Literal["exact", "normalised"]
 

@@ -14,8 +14,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from pipeline.errors import PolexError
-from pipeline.spec import SchemaSpec
+from polex.pipeline.errors import PolexError
+from polex.pipeline.spec import SchemaSpec
 
 ENTRY_POINT_GROUP = "polex.schemas"
 SCHEMA_PATH_ENV = "POLEX_SCHEMA_PATH"
@@ -27,7 +27,7 @@ class SchemaError(PolexError):
 
 def _validate(spec: object, source: str) -> SchemaSpec:
     if not isinstance(spec, SchemaSpec):
-        raise SchemaError(f"{source}: SPEC is a {type(spec).__name__}, not a pipeline.spec.SchemaSpec")
+        raise SchemaError(f"{source}: SPEC is a {type(spec).__name__}, not a polex.pipeline.spec.SchemaSpec")
     if "evidence" not in spec.model.model_fields:
         raise SchemaError(
             f"{source}: model {spec.model.__name__} has no 'evidence' field; grounding needs one"
@@ -42,12 +42,12 @@ def _validate(spec: object, source: str) -> SchemaSpec:
 
 
 def _builtin() -> Iterable[tuple[str, object]]:
-    import schemas
+    from polex import schemas
 
     for info in pkgutil.iter_modules(schemas.__path__):
-        module = importlib.import_module(f"schemas.{info.name}")
+        module = importlib.import_module(f"polex.schemas.{info.name}")
         if hasattr(module, "SPEC"):
-            yield f"schemas.{info.name}", module.SPEC
+            yield f"polex.schemas.{info.name}", module.SPEC
 
 
 def _entry_points() -> Iterable[tuple[str, object]]:

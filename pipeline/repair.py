@@ -23,12 +23,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from pipeline.checks import matching_mention, mentions_for
-from pipeline.grounding import locate
-from pipeline.periods import article_year, period_in
-from pipeline.quantities import find_mentions
-from pipeline.records import ArticleContext, Finding, flag
-from pipeline.spec import SchemaSpec
+from polex.pipeline.checks import matching_mention, mentions_for
+from polex.pipeline.grounding import locate
+from polex.pipeline.periods import article_year, period_in
+from polex.pipeline.quantities import find_mentions
+from polex.pipeline.records import ArticleContext, Finding, flag
+from polex.pipeline.spec import SchemaSpec
 
 # Words models write for a choice, by the choice they mean (matched after lower-casing
 # and turning spaces and hyphens into underscores).

@@ -22,8 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline import __version__, defaults
-from pipeline.artifacts import (
+from polex.pipeline import __version__, defaults
+from polex.pipeline.artifacts import (
     ArticleEntry,
     ManifestHead,
     OutputsStamp,
@@ -32,17 +32,17 @@ from pipeline.artifacts import (
     SchemaFingerprint,
     Totals,
 )
-from pipeline.backends import Backend
-from pipeline.grounding import apply_article_checks, deduplicate, ground
-from pipeline.inputs import InputProblem
-from pipeline.learning.model import file_sha256
-from pipeline.quantities import Mention
-from pipeline.records import Article, ArticleContext, GroundedRecord
-from pipeline.runstore import RunDirError, RunStore, UntrustedPart, atomic_write
-from pipeline.silence import is_silent, silence_report
-from pipeline.spec import SchemaSpec
-from pipeline.usage import Usage, current_usage
-from pipeline.workers import WorkerDied, WorkerPool, WorkerSetup
+from polex.pipeline.backends import Backend
+from polex.pipeline.grounding import apply_article_checks, deduplicate, ground
+from polex.pipeline.inputs import InputProblem
+from polex.pipeline.learning.model import file_sha256
+from polex.pipeline.quantities import Mention
+from polex.pipeline.records import Article, ArticleContext, GroundedRecord
+from polex.pipeline.runstore import RunDirError, RunStore, UntrustedPart, atomic_write
+from polex.pipeline.silence import is_silent, silence_report
+from polex.pipeline.spec import SchemaSpec
+from polex.pipeline.usage import Usage, current_usage
+from polex.pipeline.workers import WorkerDied, WorkerPool, WorkerSetup
 
 PART_FORMAT = 1
 log = logging.getLogger("polex.runner")
@@ -285,7 +285,7 @@ async def _extract_schema(
 
 
 def _prices() -> dict[str, dict[str, float]]:
-    raw = tomllib.loads(resources.files("pipeline").joinpath("data/prices.toml").read_text("utf-8"))
+    raw = tomllib.loads(resources.files("polex.pipeline").joinpath("data/prices.toml").read_text("utf-8"))
     models: dict[str, dict[str, float]] = raw.get("models", {})
     return models
 

@@ -21,12 +21,12 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from pipeline.artifacts import ManifestHead, OutputsStamp, Part, RecordRow
-from pipeline.errors import PolexError
-from pipeline.files import atomic_open
-from pipeline.files import atomic_write as _atomic_write
-from pipeline.redact import redact, redactor
-from pipeline.spec import SchemaSpec
+from polex.pipeline.artifacts import ManifestHead, OutputsStamp, Part, RecordRow
+from polex.pipeline.errors import PolexError
+from polex.pipeline.files import atomic_open
+from polex.pipeline.files import atomic_write as _atomic_write
+from polex.pipeline.redact import redact, redactor
+from polex.pipeline.spec import SchemaSpec
 
 
 class RunDirError(PolexError):
@@ -38,7 +38,7 @@ class UntrustedPart(PolexError):
 
 
 def atomic_write(path: Path, content: str) -> None:
-    """Replace a run file atomically (``pipeline.files``). Secrets are redacted here,
+    """Replace a run file atomically (``polex.pipeline.files``). Secrets are redacted here,
     the one door every run file goes through."""
     _replace(path, redact(content))
 

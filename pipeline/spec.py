@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from pipeline.records import ArticleContext, Finding
+from polex.pipeline.records import ArticleContext, Finding
 
 if TYPE_CHECKING:
-    from pipeline.learning.candidates import Candidate
-    from pipeline.learning.lexicon import Lexicon
+    from polex.pipeline.learning.candidates import Candidate
+    from polex.pipeline.learning.lexicon import Lexicon
 
 FieldMatch = Literal["exact", "numeric", "text", "set", "span", "region", "period"]
 
@@ -108,7 +108,7 @@ class SchemaSpec:
     def learned_model_path(self) -> Path:
         if self.learned_model is not None:
             return self.learned_model
-        from pipeline.learning.model import default_model_path
+        from polex.pipeline.learning.model import default_model_path
 
         return default_model_path(self.model)
 

@@ -36,10 +36,10 @@ from tenacity import (
 )
 from tenacity.wait import wait_base, wait_random_exponential
 
-from pipeline import defaults
-from pipeline.errors import PolexError
-from pipeline.files import atomic_write
-from pipeline.usage import ledger
+from polex.pipeline import defaults
+from polex.pipeline.errors import PolexError
+from polex.pipeline.files import atomic_write
+from polex.pipeline.usage import ledger
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 

@@ -20,11 +20,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.artifacts import Part
-from pipeline.backends import Backend, BackendOptions, create
-from pipeline.records import Article
-from pipeline.registry import select
-from pipeline.spec import SchemaSpec
+from polex.pipeline.artifacts import Part
+from polex.pipeline.backends import Backend, BackendOptions, create
+from polex.pipeline.records import Article
+from polex.pipeline.registry import select
+from polex.pipeline.spec import SchemaSpec
 
 # The backends whose work is computation in the process itself.
 IN_PROCESS_BACKENDS = ("offline", "llamacpp")
@@ -69,7 +69,7 @@ def _start_worker(setup: WorkerSetup) -> None:
 
 
 def _process_in_worker(article: Article) -> Part:
-    from pipeline.runner import process_article  # the runner imports this module
+    from polex.pipeline.runner import process_article  # the runner imports this module
 
     assert _built is not None, "worker used before _start_worker ran"
     specs, backend = _built

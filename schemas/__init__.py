@@ -1,2 +1,2 @@
 """Record types. Each module or package here that defines ``SPEC`` (a
-``pipeline.spec.SchemaSpec``) is a registered schema; see docs/new-schema.md."""
+``polex.pipeline.spec.SchemaSpec``) is a registered schema; see docs/new-schema.md."""

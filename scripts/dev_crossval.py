@@ -21,16 +21,16 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from evals.corpus import CORPUS_DIR, MANIFEST_NAME, load_manifest, split_rank
-from evals.eval_summary import render_markdown
-from evals.harness import evaluate
-from evals.training import training_articles
-from pipeline.backends.offline import OfflineBackend
-from pipeline.learning.train import train
-from pipeline.records import Article
-from pipeline.registry import select
-from pipeline.runner import RunPlan, run_sync
-from pipeline.runstore import atomic_write, read_jsonl, write_json, write_jsonl
+from polex.evals.corpus import CORPUS_DIR, MANIFEST_NAME, load_manifest, split_rank
+from polex.evals.eval_summary import render_markdown
+from polex.evals.harness import evaluate
+from polex.evals.training import training_articles
+from polex.pipeline.backends.offline import OfflineBackend
+from polex.pipeline.learning.train import train
+from polex.pipeline.records import Article
+from polex.pipeline.registry import select
+from polex.pipeline.runner import RunPlan, run_sync
+from polex.pipeline.runstore import atomic_write, read_jsonl, write_json, write_jsonl
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDING=evals/recordings/smollm2-seeds
 PORT=${PORT:-8799}
-GGUF=$(python -c "from pipeline.backends.llamacpp import shipped_gguf; print(shipped_gguf())")
+GGUF=$(python -c "from polex.pipeline.backends.llamacpp import shipped_gguf; print(shipped_gguf())")
 python -m llama_cpp.server --model "$GGUF" --host 127.0.0.1 --port "$PORT" --n_ctx 8192 --n_threads 1 \
   --verbose False > /tmp/polex-record-server.log 2>&1 &
 SERVER=$!

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from evals.eval_report import Baseline, load_eval_report
-from evals.loading import EvalInputError
+from polex.evals.eval_report import Baseline, load_eval_report
+from polex.evals.loading import EvalInputError
 
 BASELINE = Path(__file__).resolve().parents[1] / "evals" / "baseline.json"
 GATED = ("lenient_f1", "strict_f1", "value_f1", "category_set_f1", "value+kind_f1")

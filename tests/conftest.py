@@ -26,5 +26,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def needs(missing: str | None) -> pytest.MarkDecorator:
+    """Skips a test whose tool is missing, saying which (``missing`` is the reason or
+    None). In CI (``CI`` set) a missing tool is a failure, never a skip: the test runs
+    and fails on it."""
+    return pytest.mark.skipif(missing is not None and not os.environ.get("CI"), reason=str(missing))
+
+
 def seed_text(article_id: str) -> str:
     return (SEEDS / f"{article_id}.txt").read_text(encoding="utf-8")

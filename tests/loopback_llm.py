@@ -10,8 +10,8 @@ import re
 import threading
 from typing import Any
 
-from pipeline.records import Article, ArticleContext
-from pipeline.registry import discover
+from polex.pipeline.records import Article, ArticleContext
+from polex.pipeline.registry import discover
 from tests.servers import LoopbackHTTPServer, QuietHandler
 
 _ARTICLE = re.compile(r"<article>\n(.*)\n</article>", re.DOTALL)

@@ -52,7 +52,7 @@ def local_extra_missing() -> str | None:
     if importlib.util.find_spec("llama_cpp") is None:
         return "llama-cpp-python is not installed (pip install -e '.[local]')"
     try:
-        from pipeline.backends.llamacpp import shipped_gguf
+        from polex.pipeline.backends.llamacpp import shipped_gguf
 
         shipped_gguf()
     except Exception as exc:
@@ -63,7 +63,7 @@ def local_extra_missing() -> str | None:
 @contextmanager
 def llama_server(n_ctx: int = 4096, startup_seconds: float = 180) -> Iterator[str]:
     """Start the server on a free loopback port; yield its base URL; stop it."""
-    from pipeline.backends.llamacpp import shipped_gguf
+    from polex.pipeline.backends.llamacpp import shipped_gguf
 
     port = free_port()
     log = Path(f"/tmp/polex-llama-server-{port}.log")

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.batch_files import BatchRequest, RequestSpool, read_request_ids, write_shards
-from pipeline.batch_provider import Provider
-from pipeline.batch_state import BatchError, ShardLimits
-from pipeline.cli import app
-from pipeline.runstore import read_jsonl
+from polex.pipeline.batch_files import BatchRequest, RequestSpool, read_request_ids, write_shards
+from polex.pipeline.batch_provider import Provider
+from polex.pipeline.batch_state import BatchError, ShardLimits
+from polex.pipeline.cli import app
+from polex.pipeline.runstore import read_jsonl
 from tests import loopback_llm
 from tests.batch_server import BatchServer, Ending
 from tests.conftest import SEEDS
@@ -240,7 +240,7 @@ def test_killed_right_after_a_provider_call_the_same_command_submits_nothing_twi
 def test_killed_during_collect_then_collected_twice_counts_every_answer_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.batch import BatchRun
+    from polex.pipeline.batch import BatchRun
 
     online, _ = online_run(tmp_path)
     run = tmp_path / "batch"

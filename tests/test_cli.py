@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from polex.pipeline.cli import app
 from tests.conftest import GOLD, ROOT, SEEDS
 
 runner = CliRunner()
@@ -79,6 +79,6 @@ def test_gold_check_passes_on_the_committed_gold() -> None:
 
 def test_python_dash_m_pipeline_works() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "polex.pipeline", "--help"], capture_output=True, text=True, cwd=ROOT
     )
     assert out.returncode == 0 and "run" in out.stdout

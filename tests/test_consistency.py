@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.records import Article, ArticleContext
-from schemas.quantitative_target.consistency import check_consistency, check_growth
+from polex.pipeline.records import Article, ArticleContext
+from polex.schemas.quantitative_target.consistency import check_consistency, check_growth
 
 CTX = ArticleContext(Article("c", "x"))
 

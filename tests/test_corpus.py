@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from evals.corpus import CORPUS_DIR, MANIFEST_NAME, CorpusEntry, assign_splits, load_manifest
-from evals.gold import check_gold
-from evals.training import training_articles
-from pipeline.learning.model import LearnedModel
-from pipeline.registry import discover
+from polex.evals.corpus import CORPUS_DIR, MANIFEST_NAME, CorpusEntry, assign_splits, load_manifest
+from polex.evals.gold import check_gold
+from polex.evals.training import training_articles
+from polex.pipeline.learning.model import LearnedModel
+from polex.pipeline.registry import discover
 from tests.conftest import ROOT
 
 MANIFEST = CORPUS_DIR / MANIFEST_NAME
@@ -98,7 +98,7 @@ def test_no_shipped_model_learned_from_a_test_article(path: Path) -> None:
 def test_a_copy_of_the_corpus_gold_elsewhere_cannot_bring_test_articles_into_training(tmp_path: Path) -> None:
     import shutil
 
-    from evals.training import GoldSource
+    from polex.evals.training import GoldSource
 
     shutil.copytree(CORPUS_DIR / "gold", tmp_path / "gold")
     source = (GoldSource(tmp_path / "gold", CORPUS_DIR / "articles", None),)

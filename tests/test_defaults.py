@@ -12,11 +12,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipeline import cli, defaults
-from pipeline.backends import BackendError, BackendOptions, LLMSettings, create
-from pipeline.backends.openai_compat import OpenAICompatBackend
-from pipeline.runner import RunPlan
-from pipeline.transport import RetryPolicy
+from polex.pipeline import cli, defaults
+from polex.pipeline.backends import BackendError, BackendOptions, LLMSettings, create
+from polex.pipeline.backends.openai_compat import OpenAICompatBackend
+from polex.pipeline.runner import RunPlan
+from polex.pipeline.transport import RetryPolicy
 from tests.conftest import SEEDS
 
 

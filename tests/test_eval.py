@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from evals.compare_runs import compare_runs
-from evals.eval_report import Baseline
-from evals.harness import GateFailure, check_gates, evaluate
-from evals.scoring import Item, score_article
-from pipeline.cli import app
-from pipeline.grounding import locate
-from pipeline.registry import discover
+from polex.evals.compare_runs import compare_runs
+from polex.evals.eval_report import Baseline
+from polex.evals.harness import GateFailure, check_gates, evaluate
+from polex.evals.scoring import Item, score_article
+from polex.pipeline.cli import app
+from polex.pipeline.grounding import locate
+from polex.pipeline.registry import discover
 from tests.conftest import GOLD, SEEDS
 
 SPECS = list(discover().values())
@@ -246,8 +246,8 @@ def test_compare_reports_paired_differences_and_who_gets_what_right(tmp_path: Pa
 def test_gold_agreement_is_one_with_itself_and_drops_with_a_changed_label(tmp_path: Path) -> None:
     import shutil
 
-    from evals.agreement import agreement
-    from pipeline.registry import discover
+    from polex.evals.agreement import agreement
+    from polex.pipeline.registry import discover
 
     specs = list(discover([]).values())
     same = agreement(GOLD, GOLD, SEEDS, specs)
@@ -278,7 +278,7 @@ def test_intervals_are_scipy_percentile_bootstrap_over_articles_with_a_fixed_see
     import numpy as np
     from scipy.stats import bootstrap
 
-    from evals.bootstrap import RESAMPLES, article_interval, mean
+    from polex.evals.bootstrap import RESAMPLES, article_interval, mean
 
     f1 = np.array([0.0, 0.5, 1.0, 1.0, 0.25, 0.75])
     ours = article_interval([f1], mean, seed=13)
@@ -292,7 +292,7 @@ def test_intervals_are_scipy_percentile_bootstrap_over_articles_with_a_fixed_see
 
 
 def test_eval_json_reads_back_as_the_typed_report_it_was_written_from(tmp_path: Path) -> None:
-    from evals.eval_report import load_eval_report
+    from polex.evals.eval_report import load_eval_report
 
     run = make_run(tmp_path / "r", gold_records())
     result = CliRunner().invoke(app, ["eval", str(run), "--gold", str(GOLD), "--articles", str(SEEDS)])
@@ -324,8 +324,8 @@ def test_a_corrupt_or_foreign_baseline_is_an_error_naming_the_file(
 
 
 def test_a_foreign_file_is_not_read_as_an_eval_report(tmp_path: Path) -> None:
-    from evals.eval_report import load_eval_report
-    from evals.loading import EvalInputError
+    from polex.evals.eval_report import load_eval_report
+    from polex.evals.loading import EvalInputError
 
     run = make_run(tmp_path / "r", gold_records())
     with pytest.raises(EvalInputError, match=r"manifest\.json is not a polex evaluation report"):

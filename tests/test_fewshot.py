@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 
-from pipeline.fewshot import example_pool, similar_examples, tunable_articles
-from pipeline.prompting import article_context
-from pipeline.records import Article, ArticleContext
-from pipeline.registry import discover
+from polex.pipeline.fewshot import example_pool, similar_examples, tunable_articles
+from polex.pipeline.prompting import article_context
+from polex.pipeline.records import Article, ArticleContext
+from polex.pipeline.registry import discover
 from tests.conftest import ROOT
 from tests.fake_openai import FakeServer, completion
 from tests.test_llm_backend import backend, run

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.runstore import read_jsonl
+from polex.pipeline.cli import app
+from polex.pipeline.runstore import read_jsonl
 
 NUMBERS = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),

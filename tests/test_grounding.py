@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.grounding import deduplicate, ground, locate
-from pipeline.records import Article, ArticleContext
-from pipeline.registry import discover
+from polex.pipeline.grounding import deduplicate, ground, locate
+from polex.pipeline.records import Article, ArticleContext
+from polex.pipeline.registry import discover
 
 QT = discover()["QuantitativeTarget"]
 

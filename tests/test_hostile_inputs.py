@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evals.run_report import render
-from pipeline.backends.base import Candidates
-from pipeline.chunking import chunk
-from pipeline.cli import app
-from pipeline.inputs import read_inputs
-from pipeline.records import ArticleContext
-from pipeline.runstore import read_jsonl
+from polex.evals.run_report import render
+from polex.pipeline.backends.base import Candidates
+from polex.pipeline.chunking import chunk
+from polex.pipeline.cli import app
+from polex.pipeline.inputs import read_inputs
+from polex.pipeline.records import ArticleContext
+from polex.pipeline.runstore import read_jsonl
 from tests.conftest import SEEDS
 
 SEED = SEEDS / "000_f717e4e5ad01f3aa.txt"
@@ -73,7 +73,7 @@ def test_zero_or_negative_limits_are_refused_by_name(option: str) -> None:
 
 
 def test_version() -> None:
-    from pipeline import __version__
+    from polex.pipeline import __version__
 
     code, output = polex("--version")
     assert code == 0 and output.strip() == f"polex {__version__}"
@@ -202,7 +202,7 @@ def test_a_second_run_into_a_directory_being_written_is_refused(tmp_path: Path) 
 
 
 def test_an_unpunctuated_run_is_cut_into_bounded_sentences_so_work_per_number_is_bounded() -> None:
-    from pipeline.text import MAX_SENTENCE_CHARS, sentences
+    from polex.pipeline.text import MAX_SENTENCE_CHARS, sentences
 
     text = "the city created 12,000 new urban jobs and trained 3,000 workers, " * 800  # 53 KB, no full stop
     pieces = sentences(text)
@@ -214,7 +214,7 @@ def test_an_unpunctuated_run_is_cut_into_bounded_sentences_so_work_per_number_is
 def test_the_passage_period_fallback_reads_each_paragraph_once_and_agrees_with_a_plain_scan() -> None:
     import re
 
-    from pipeline.periods import _passage_periods, period_in, period_of_passage
+    from polex.pipeline.periods import _passage_periods, period_in, period_of_passage
 
     def plain(text: str, start: int) -> str | None:  # the definition: scan the paragraph so far
         found = None
@@ -304,9 +304,9 @@ class _Stuck:
 def test_an_article_over_its_time_limit_fails_by_name_and_the_batch_goes_on(
     tmp_path: Path, blocks_event_loop: bool
 ) -> None:
-    from pipeline.records import Article
-    from pipeline.registry import select
-    from pipeline.runner import RunPlan, run_sync
+    from polex.pipeline.records import Article
+    from polex.pipeline.registry import select
+    from polex.pipeline.runner import RunPlan, run_sync
 
     articles = [Article(i, "The city will create 5,000 new urban jobs in 2024.") for i in ("a", "stuck", "b")]
     backend = _Stuck(blocks_event_loop)

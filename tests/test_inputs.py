@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.inputs import InputError, read_inputs
+from polex.pipeline.inputs import InputError, read_inputs
 
 CHINESE = "就业是最大的民生。今年新增就业三十四万人，登记失业率控制在百分之四点五以内。"
 

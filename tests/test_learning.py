@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
-from evals.training import GoldSource, training_articles
-from pipeline.cli import app
-from pipeline.learning.extract import label_fields, predict
-from pipeline.learning.model import LearnedModel
-from pipeline.learning.train import train
-from pipeline.records import Article, ArticleContext
-from pipeline.registry import select
-from pipeline.runstore import read_jsonl
+from polex.evals.training import GoldSource, training_articles
+from polex.pipeline.cli import app
+from polex.pipeline.learning.extract import label_fields, predict
+from polex.pipeline.learning.model import LearnedModel
+from polex.pipeline.learning.train import train
+from polex.pipeline.records import Article, ArticleContext
+from polex.pipeline.registry import select
+from polex.pipeline.runstore import read_jsonl
 from tests.conftest import GOLD, SEEDS
 
 SEED_ONLY = (GoldSource(GOLD, SEEDS, None),)
@@ -71,8 +71,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from pipeline.checks import number_in_evidence
-from pipeline.spec import FieldScore, SchemaSpec, Scoring
+from polex.pipeline.checks import number_in_evidence
+from polex.pipeline.spec import FieldScore, SchemaSpec, Scoring
 
 
 class PersonsFigure(BaseModel):

@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline.backends.base import BackendError
-from pipeline.backends.openai_compat import LLMSettings, OpenAICompatBackend
-from pipeline.records import Article
-from pipeline.registry import discover
-from pipeline.runner import process_article
-from pipeline.transport import RetryPolicy
+from polex.pipeline.backends.base import BackendError
+from polex.pipeline.backends.openai_compat import LLMSettings, OpenAICompatBackend
+from polex.pipeline.records import Article
+from polex.pipeline.registry import discover
+from polex.pipeline.runner import process_article
+from polex.pipeline.transport import RetryPolicy
 from tests.fake_openai import FakeServer, completion
 
 QT = discover()["QuantitativeTarget"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pipeline.records import Article
+from polex.pipeline.records import Article
 from tests.fake_openai import FakeServer, completion
 from tests.test_llm_backend import TEXT, backend, run
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from pipeline.quantities import Comparator
-from schemas.funding_allocation import FundingAllocation
-from schemas.quantitative_target.model import QuantitativeTarget
+from polex.pipeline.quantities import Comparator
+from polex.schemas.funding_allocation import FundingAllocation
+from polex.schemas.quantitative_target.model import QuantitativeTarget
 from tests.conftest import ROOT
 
 COMPARATOR_VALUES = ["eq", "approx", "at_least", "at_most"]

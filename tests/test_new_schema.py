@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.runstore import read_jsonl
+from polex.pipeline.cli import app
+from polex.pipeline.runstore import read_jsonl
 from tests.conftest import SEEDS
 from tests.fake_openai import FakeServer, completion
 
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from pipeline.checks import number_in_evidence
-from pipeline.spec import FieldScore, SchemaSpec, Scoring
+from polex.pipeline.checks import number_in_evidence
+from polex.pipeline.spec import FieldScore, SchemaSpec, Scoring
 
 
 class PercentFigure(BaseModel):
@@ -155,10 +155,10 @@ def test_changing_a_template_invalidates_exactly_its_own_cache_entries(tmp_path:
     )
 
     def run(schemas: Path, out: str) -> dict:  # type: ignore[type-arg]
-        from pipeline.backends.openai_compat import LLMSettings, OpenAICompatBackend
-        from pipeline.inputs import read_inputs
-        from pipeline.registry import select
-        from pipeline.runner import RunPlan, run_sync
+        from polex.pipeline.backends.openai_compat import LLMSettings, OpenAICompatBackend
+        from polex.pipeline.inputs import read_inputs
+        from polex.pipeline.registry import select
+        from polex.pipeline.runner import RunPlan, run_sync
 
         backend = OpenAICompatBackend(
             LLMSettings(model="fake", base_url="http://fake/v1", cache_dir=tmp_path / "cache"),
@@ -187,7 +187,7 @@ def test_a_schema_from_an_installed_package_is_found_through_its_entry_point(
 ) -> None:
     import importlib.metadata
 
-    from pipeline import registry
+    from polex.pipeline import registry
 
     folder = make_schema_dir(tmp_path)
     monkeypatch.syspath_prepend(str(folder))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.records import Article, ArticleContext
-from schemas.policy_measure.offline import classify, target_groups
-from schemas.quantitative_target.offline import extract
+from polex.pipeline.records import Article, ArticleContext
+from polex.schemas.policy_measure.offline import classify, target_groups
+from polex.schemas.quantitative_target.offline import extract
 
 
 def records(text: str) -> list[tuple[str, float, str, str, str]]:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.periods import article_year, period_in
-from pipeline.places import article_region, normalise_region
+from polex.pipeline.periods import article_year, period_in
+from polex.pipeline.places import article_region, normalise_region
 from tests.conftest import seed_text
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.prompting import render
-from pipeline.registry import discover
+from polex.pipeline.prompting import render
+from polex.pipeline.registry import discover
 from tests.conftest import ROOT
 
 PROMPTS = ROOT / "prompts"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from polex.pipeline.cli import app
 from tests.conftest import ROOT
 
 BASELINE = ROOT / "evals" / "baseline.json"

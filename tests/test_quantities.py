@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.quantities import Mention, find_mentions, quantities_of_interest
+from polex.pipeline.quantities import Mention, find_mentions, quantities_of_interest
 from tests.conftest import GOLD, seed_text
 
 

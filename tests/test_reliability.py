@@ -21,9 +21,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.registry import discover
-from pipeline.runstore import read_jsonl
+from polex.pipeline.cli import app
+from polex.pipeline.registry import discover
+from polex.pipeline.runstore import read_jsonl
 from tests.conftest import ROOT, SEEDS
 from tests.fake_openai import FakeServer
 from tests.fault_proxy import FAULTS, FaultProxy
@@ -175,7 +175,7 @@ def _corpus(path: Path, n: int) -> Path:
 def _spawn(args: list[str]) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", *args],
+        [sys.executable, "-m", "polex.pipeline", *args],
         cwd=ROOT,
         env=env,
         text=True,
@@ -324,10 +324,10 @@ def test_a_prompt_injection_cannot_change_the_schema_or_escape_grounding(tmp_pat
         )
 
     server = FakeServer(obedient_model)
-    from pipeline.backends.openai_compat import LLMSettings, OpenAICompatBackend
-    from pipeline.inputs import read_inputs
-    from pipeline.registry import select
-    from pipeline.runner import RunPlan, run_sync
+    from polex.pipeline.backends.openai_compat import LLMSettings, OpenAICompatBackend
+    from polex.pipeline.inputs import read_inputs
+    from polex.pipeline.registry import select
+    from polex.pipeline.runner import RunPlan, run_sync
 
     backend = OpenAICompatBackend(
         LLMSettings(model="fake", base_url="http://fake/v1", max_reasks=1), transport=server.transport()
@@ -348,7 +348,7 @@ def test_a_prompt_injection_cannot_change_the_schema_or_escape_grounding(tmp_pat
 def test_api_keys_never_reach_manifests_logs_or_error_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from pipeline.logs import configure
+    from polex.pipeline.logs import configure
 
     secret = "sk-test-DO-NOT-LEAK-0123456789"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
@@ -358,10 +358,10 @@ def test_api_keys_never_reach_manifests_logs_or_error_files(
     def unauthorised(request: httpx.Request) -> httpx.Response:
         return httpx.Response(401, json={"error": {"message": f"Incorrect API key provided: {secret}"}})
 
-    from pipeline.backends.openai_compat import LLMSettings, OpenAICompatBackend
-    from pipeline.inputs import read_inputs
-    from pipeline.registry import select
-    from pipeline.runner import RunPlan, run_sync
+    from polex.pipeline.backends.openai_compat import LLMSettings, OpenAICompatBackend
+    from polex.pipeline.inputs import read_inputs
+    from polex.pipeline.registry import select
+    from polex.pipeline.runner import RunPlan, run_sync
 
     backend = OpenAICompatBackend(
         LLMSettings(model="gpt-4o-mini", base_url="http://fake/v1"),

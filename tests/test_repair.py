@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.records import Article, ArticleContext
-from pipeline.registry import discover
-from pipeline.repair import repair_record
+from polex.pipeline.records import Article, ArticleContext
+from polex.pipeline.registry import discover
+from polex.pipeline.repair import repair_record
 from tests.fake_openai import FakeServer, completion
 from tests.test_llm_backend import GOOD, TEXT, backend, run
 

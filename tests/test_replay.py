@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from polex.pipeline.cli import app
 from tests.conftest import GOLD, ROOT, SEEDS
 
 RECORDING = ROOT / "evals" / "recordings" / "smollm2-seeds"

@@ -21,9 +21,9 @@ import llama_cpp
 import pytest
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-from pipeline.backends.llamacpp import shipped_gguf
-from pipeline.backends.openai_compat import llama_grammar, records_model, response_format_schema
-from pipeline.registry import discover
+from polex.pipeline.backends.llamacpp import shipped_gguf
+from polex.pipeline.backends.openai_compat import llama_grammar, records_model, response_format_schema
+from polex.pipeline.registry import discover
 from tests.conftest import GOLD
 
 SPECS = discover()

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.artifacts import Part, RunManifest
-from pipeline.backends.offline import OfflineBackend
-from pipeline.files import atomic_write
-from pipeline.inputs import read_inputs
-from pipeline.registry import discover
-from pipeline.runner import RunPlan, RunResult, run_sync
-from pipeline.runstore import RunDirError, RunStore, UntrustedPart
-from pipeline.transport import ResponseStore
+from polex.pipeline.artifacts import Part, RunManifest
+from polex.pipeline.backends.offline import OfflineBackend
+from polex.pipeline.files import atomic_write
+from polex.pipeline.inputs import read_inputs
+from polex.pipeline.registry import discover
+from polex.pipeline.runner import RunPlan, RunResult, run_sync
+from polex.pipeline.runstore import RunDirError, RunStore, UntrustedPart
+from polex.pipeline.transport import ResponseStore
 from tests.conftest import SEEDS
 
 FIRST = "000_f717e4e5ad01f3aa"

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.runstore import read_jsonl
+from polex.pipeline.cli import app
+from polex.pipeline.runstore import read_jsonl
 from tests.browser import browser_missing, chromium
-from tests.conftest import GOLD, SEEDS
+from tests.conftest import GOLD, SEEDS, needs
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_parquet_exports_hold_every_record(report: Path) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(browser_missing() is not None, reason=str(browser_missing()))
+@needs(browser_missing())
 def test_in_chromium_it_loads_cleanly_and_a_click_shows_the_record(report: Path, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
@@ -90,7 +90,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from pipeline.spec import FieldScore, SchemaSpec, Scoring
+from polex.pipeline.spec import FieldScore, SchemaSpec, Scoring
 
 
 class LabourFigure(BaseModel):
@@ -204,7 +204,7 @@ def test_a_schema_unknown_to_the_report_gets_its_table_facets_colours_and_chart(
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(browser_missing() is not None, reason=str(browser_missing()))
+@needs(browser_missing())
 def test_in_chromium_a_new_schema_is_filtered_listed_and_highlighted(figure_report: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -235,8 +235,8 @@ def test_in_chromium_a_new_schema_is_filtered_listed_and_highlighted(figure_repo
 
 
 def test_each_shipped_schema_is_coloured_by_its_own_key_field() -> None:
-    from evals.schema_view import colour_field_of, facets_of
-    from pipeline.registry import discover
+    from polex.evals.schema_view import colour_field_of, facets_of
+    from polex.pipeline.registry import discover
 
     colour_fields = {name: colour_field_of(spec, facets_of(spec)) for name, spec in discover().items()}
     assert colour_fields == {

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.backends.offline import OfflineBackend
-from pipeline.inputs import read_inputs
-from pipeline.records import ArticleContext
-from pipeline.registry import discover
-from pipeline.runner import RunPlan, run_sync
-from pipeline.runstore import RunDirError, read_jsonl
+from polex.pipeline.backends.offline import OfflineBackend
+from polex.pipeline.inputs import read_inputs
+from polex.pipeline.records import ArticleContext
+from polex.pipeline.registry import discover
+from polex.pipeline.runner import RunPlan, run_sync
+from polex.pipeline.runstore import RunDirError, read_jsonl
 from tests.conftest import SEEDS
 
 
@@ -106,8 +106,8 @@ def test_an_unwritable_output_directory_is_refused(tmp_path: Path) -> None:
 
 def test_no_record_at_all_leaves_every_number_unclaimed_so_the_recall_alarm_sounds() -> None:
     # an LLM that answers {"records": []} everywhere must not look like full recall
-    from pipeline.registry import select
-    from pipeline.runner import unclaimed_mentions
+    from polex.pipeline.registry import select
+    from polex.pipeline.runner import unclaimed_mentions
 
     [article], _ = read_inputs([SEEDS / "000_f717e4e5ad01f3aa.txt"])
     ctx = ArticleContext(article)

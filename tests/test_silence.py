@@ -9,8 +9,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.silence import is_silent, silence_report
+from polex.pipeline.cli import app
+from polex.pipeline.silence import is_silent, silence_report
 from tests.conftest import SEEDS
 from tests.loopback_llm import LoopbackLLM
 from tests.servers import LoopbackHTTPServer, QuietHandler

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.backends import MODE_NAMES
-from pipeline.cli import app
-from pipeline.runstore import read_jsonl
-from pipeline.text import CaselessPattern, lowered
+from polex.pipeline.backends import MODE_NAMES
+from polex.pipeline.cli import app
+from polex.pipeline.runstore import read_jsonl
+from polex.pipeline.text import CaselessPattern, lowered
 from tests.conftest import ROOT, SEEDS
 
 OUTPUTS = ("*.jsonl", "*.csv")
@@ -29,7 +29,7 @@ OUTPUTS = ("*.jsonl", "*.csv")
 
 def _polex(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
+        [sys.executable, "-m", "polex.pipeline", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -46,7 +46,7 @@ def test_an_offline_run_imports_neither_openai_nor_instructor(tmp_path: Path) ->
     script = textwrap.dedent(
         """
         import json, sys
-        from pipeline.cli import main
+        from polex.pipeline.cli import main
         sys.argv = ["polex", "run", sys.argv[1], "--out", sys.argv[2], "--backend", "offline"]
         try:
             main()
@@ -71,7 +71,7 @@ def test_an_offline_run_imports_neither_openai_nor_instructor(tmp_path: Path) ->
 
 
 def test_the_mode_names_the_cli_lists_are_the_llm_backend_modes() -> None:
-    from pipeline.backends.openai_compat import MODES
+    from polex.pipeline.backends.openai_compat import MODES
 
     assert tuple(MODES) == MODE_NAMES
 
@@ -107,7 +107,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from pipeline.spec import FieldScore, SchemaSpec, Scoring
+from polex.pipeline.spec import FieldScore, SchemaSpec, Scoring
 
 
 class FirstSentence(BaseModel):
@@ -153,7 +153,7 @@ def test_ctrl_c_with_workers_keeps_whole_parts_and_the_same_command_resumes(tmp_
     args, env, gate = _gated_setup(tmp_path, "HOLD")
     run = tmp_path / "run"
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", *args, "--out", str(run)],
+        [sys.executable, "-m", "polex.pipeline", *args, "--out", str(run)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

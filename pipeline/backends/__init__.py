@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.backends.base import Backend, BackendError, Candidates
+from polex.pipeline.backends.base import Backend, BackendError, Candidates
 
 if TYPE_CHECKING:
-    from pipeline.backends.openai_compat import LLMSettings
+    from polex.pipeline.backends.openai_compat import LLMSettings
 
 ENTRY_POINT_GROUP = "polex.backends"
 
@@ -31,26 +31,26 @@ class BackendOptions:
 
     def llm_settings(self) -> LLMSettings:
         if self.llm is None:
-            from pipeline.backends.openai_compat import LLMSettings
+            from polex.pipeline.backends.openai_compat import LLMSettings
 
             self.llm = LLMSettings()
         return self.llm
 
 
 def _offline(options: BackendOptions) -> Backend:
-    from pipeline.backends.offline import OfflineBackend
+    from polex.pipeline.backends.offline import OfflineBackend
 
     return OfflineBackend(rules_only=options.rules_only)
 
 
 def _openai(options: BackendOptions) -> Backend:
-    from pipeline.backends.openai_compat import OpenAICompatBackend
+    from polex.pipeline.backends.openai_compat import OpenAICompatBackend
 
     return OpenAICompatBackend(options.llm_settings())
 
 
 def _llamacpp(options: BackendOptions) -> Backend:
-    from pipeline.backends.llamacpp import LlamaCppBackend
+    from polex.pipeline.backends.llamacpp import LlamaCppBackend
 
     return LlamaCppBackend(options.llm_settings(), options.model_path)
 
@@ -91,7 +91,7 @@ def __getattr__(name: str) -> Any:
     """``MODES`` and ``LLMSettings`` are still importable from here, loaded (with
     openai and instructor) only when asked for."""
     if name in ("MODES", "LLMSettings"):
-        from pipeline.backends import openai_compat
+        from polex.pipeline.backends import openai_compat
 
         return getattr(openai_compat, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

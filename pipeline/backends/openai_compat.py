@@ -25,19 +25,19 @@ from instructor.core.hooks import Hooks
 from openai import APIError, AsyncOpenAI
 from pydantic import BaseModel, ValidationInfo, create_model, model_validator
 
-from pipeline import defaults
-from pipeline.backends.base import BackendError, Candidates
-from pipeline.backends.feedback import without_urls
-from pipeline.backends.mention_first import answer_model, candidates, label_fields, records_from_labels
-from pipeline.chunking import Chunk, chunk, halve
-from pipeline.fewshot import similar_examples
-from pipeline.grounding import record_problems
-from pipeline.prompting import article_context, field_docs, render, shared_templates_sha256
-from pipeline.records import ArticleContext, RejectedRecord
-from pipeline.redact import masked_url, register_secret, register_url
-from pipeline.repair import Repair, repair_record
-from pipeline.spec import SchemaSpec
-from pipeline.transport import (
+from polex.pipeline import defaults
+from polex.pipeline.backends.base import BackendError, Candidates
+from polex.pipeline.backends.feedback import without_urls
+from polex.pipeline.backends.mention_first import answer_model, candidates, label_fields, records_from_labels
+from polex.pipeline.chunking import Chunk, chunk, halve
+from polex.pipeline.fewshot import similar_examples
+from polex.pipeline.grounding import record_problems
+from polex.pipeline.prompting import article_context, field_docs, render, shared_templates_sha256
+from polex.pipeline.records import ArticleContext, RejectedRecord
+from polex.pipeline.redact import masked_url, register_secret, register_url
+from polex.pipeline.repair import Repair, repair_record
+from polex.pipeline.spec import SchemaSpec
+from polex.pipeline.transport import (
     CachingTransport,
     RateLimits,
     ReplayMiss,
@@ -47,7 +47,7 @@ from pipeline.transport import (
     RetryTransport,
     TruncatedBody,
 )
-from pipeline.usage import ledger
+from polex.pipeline.usage import ledger
 
 # Our names for structured-output modes, and how each maps onto instructor.
 # json_object_schema is llama.cpp's dialect: response_format={"type": "json_object",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from pipeline.quantities import Mention
-from pipeline.records import ArticleContext
-from pipeline.text import Span, containing, segments, sentences
+from polex.pipeline.quantities import Mention
+from polex.pipeline.records import ArticleContext
+from polex.pipeline.text import Span, containing, segments, sentences
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,16 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ValidationError
 
-from pipeline.grounding import locate
-from pipeline.learning.candidates import Candidate, mention_candidates, sentence_candidates
-from pipeline.learning.features import mention_features, sentence_features
-from pipeline.learning.lexicon import hits, shared_features
-from pipeline.learning.linear import Encoded, Features, LinearClassifier, PairClassifier
-from pipeline.learning.model import LearnedModel
-from pipeline.periods import article_year, period_at, period_of_passage
-from pipeline.places import article_region
-from pipeline.records import ArticleContext
-from pipeline.spec import SchemaSpec
+from polex.pipeline.grounding import locate
+from polex.pipeline.learning.candidates import Candidate, mention_candidates, sentence_candidates
+from polex.pipeline.learning.features import mention_features, sentence_features
+from polex.pipeline.learning.lexicon import hits, shared_features
+from polex.pipeline.learning.linear import Encoded, Features, LinearClassifier, PairClassifier
+from polex.pipeline.learning.model import LearnedModel
+from polex.pipeline.periods import article_year, period_at, period_of_passage
+from polex.pipeline.places import article_region
+from polex.pipeline.records import ArticleContext
+from polex.pipeline.spec import SchemaSpec
 
 
 def choices(model: type[BaseModel], name: str) -> tuple[str, ...] | None:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from itertools import pairwise
 
-from pipeline.learning.candidates import Candidate
+from polex.pipeline.learning.candidates import Candidate
 
 FEATURE_VERSION = 2
 _TOKEN = re.compile(r"[a-z]+(?:-[a-z]+)*|\d+(?:[.,]\d+)*|%")

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pipeline.learning.candidates import Candidate
-from pipeline.learning.features import tokens
+from polex.pipeline.learning.candidates import Candidate
+from polex.pipeline.learning.features import tokens
 
 # Words too common to tell labels apart.
 _STOP = frozenset(

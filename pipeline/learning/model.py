@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import PolexError
-from pipeline.learning.linear import Calibrator, LinearClassifier, PairClassifier, Vocabulary
+from polex.pipeline.errors import PolexError
+from polex.pipeline.learning.linear import Calibrator, LinearClassifier, PairClassifier, Vocabulary
 
 MODEL_FORMAT = 2
 KEEP = "_keep"

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.grounding import locate
-from pipeline.learning.candidates import Candidate
-from pipeline.learning.extract import (
+from polex.pipeline.grounding import locate
+from polex.pipeline.learning.candidates import Candidate
+from polex.pipeline.learning.extract import (
     candidate_kind,
     choose_labels,
     featurize,
@@ -23,8 +23,8 @@ from pipeline.learning.extract import (
     pair_inputs,
     rule_records,
 )
-from pipeline.learning.features import FEATURE_VERSION
-from pipeline.learning.linear import (
+from polex.pipeline.learning.features import FEATURE_VERSION
+from polex.pipeline.learning.linear import (
     Features,
     LinearClassifier,
     PairClassifier,
@@ -34,9 +34,9 @@ from pipeline.learning.linear import (
     fit_classifier,
     fit_pair_classifier,
 )
-from pipeline.learning.model import LearnedModel
-from pipeline.records import Article, ArticleContext
-from pipeline.spec import SchemaSpec
+from polex.pipeline.learning.model import LearnedModel
+from polex.pipeline.records import Article, ArticleContext
+from polex.pipeline.spec import SchemaSpec
 
 C_GRID = (0.3, 1.0, 3.0, 10.0)
 FOLDS = 5

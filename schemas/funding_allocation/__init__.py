@@ -11,10 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.checks import number_in_evidence
-from pipeline.quantities import Comparator
-from pipeline.spec import FieldScore, SchemaSpec, Scoring
-from schemas.funding_allocation.offline import RULES_FILE, extract
+from polex.pipeline.checks import number_in_evidence
+from polex.pipeline.quantities import Comparator
+from polex.pipeline.spec import FieldScore, SchemaSpec, Scoring
+from polex.schemas.funding_allocation.offline import RULES_FILE, extract
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 

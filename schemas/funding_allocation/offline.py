@@ -11,10 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pipeline.periods import article_year, period_at
-from pipeline.places import article_region
-from pipeline.records import ArticleContext
-from pipeline.text import containing, segments, sentences
+from polex.pipeline.periods import article_year, period_at
+from polex.pipeline.places import article_region
+from polex.pipeline.records import ArticleContext
+from polex.pipeline.text import containing, segments, sentences
 
 RULES_FILE = Path(__file__).with_name("rules.toml")
 _BENEFICIARY_UNITS = {"persons", "person_times", "enterprises", "households"}
@@ -33,7 +33,7 @@ def _first_match(table: dict[str, list[str]], text: str) -> str | None:
 
 
 def extract(ctx: ArticleContext) -> list[tuple[Any, int]]:
-    from schemas.funding_allocation import FundingAllocation
+    from polex.schemas.funding_allocation import FundingAllocation
 
     text = ctx.text
     region = article_region(text)

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from pipeline.spec import FieldScore, SchemaSpec, Scoring
-from schemas.policy_measure.learning import lexicon
-from schemas.policy_measure.model import PolicyMeasure
-from schemas.policy_measure.offline import CATEGORIES_FILE, extract
+from polex.pipeline.spec import FieldScore, SchemaSpec, Scoring
+from polex.schemas.policy_measure.learning import lexicon
+from polex.schemas.policy_measure.model import PolicyMeasure
+from polex.schemas.policy_measure.offline import CATEGORIES_FILE, extract
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 

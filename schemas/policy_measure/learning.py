@@ -6,8 +6,8 @@ import tomllib
 from functools import lru_cache
 from typing import Any
 
-from pipeline.learning.lexicon import Lexicon, build_lexicon
-from schemas.policy_measure.offline import CATEGORIES_FILE
+from polex.pipeline.learning.lexicon import Lexicon, build_lexicon
+from polex.schemas.policy_measure.offline import CATEGORIES_FILE
 
 
 @lru_cache(maxsize=1)

@@ -9,9 +9,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pipeline.records import ArticleContext
-from pipeline.text import CaselessPattern, lowered, sentences
-from schemas.policy_measure.model import PolicyMeasure
+from polex.pipeline.records import ArticleContext
+from polex.pipeline.text import CaselessPattern, lowered, sentences
+from polex.schemas.policy_measure.model import PolicyMeasure
 
 CATEGORIES_FILE = Path(__file__).with_name("categories.toml")
 _MAX_DESCRIPTION_WORDS = 15

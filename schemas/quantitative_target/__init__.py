@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from pipeline.spec import Example, FieldScore, SchemaSpec, Scoring
-from schemas.quantitative_target.checks import check_quantity
-from schemas.quantitative_target.consistency import check_consistency, check_growth
-from schemas.quantitative_target.learning import features as learning_features
-from schemas.quantitative_target.learning import lexicon
-from schemas.quantitative_target.model import QuantitativeTarget
-from schemas.quantitative_target.offline import extract
-from schemas.quantitative_target.taxonomy import CUES_FILE, INDICATORS_FILE, indicators
+from polex.pipeline.spec import Example, FieldScore, SchemaSpec, Scoring
+from polex.schemas.quantitative_target.checks import check_quantity
+from polex.schemas.quantitative_target.consistency import check_consistency, check_growth
+from polex.schemas.quantitative_target.learning import features as learning_features
+from polex.schemas.quantitative_target.learning import lexicon
+from polex.schemas.quantitative_target.model import QuantitativeTarget
+from polex.schemas.quantitative_target.offline import extract
+from polex.schemas.quantitative_target.taxonomy import CUES_FILE, INDICATORS_FILE, indicators
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 

@@ -8,11 +8,11 @@ from typing import cast
 
 from pydantic import BaseModel
 
-from pipeline.checks import artefact_flags, matching_mention, mentions_for, not_a_quantity, not_found
-from pipeline.quantities import Mention
-from pipeline.records import ArticleContext, Finding, error
-from schemas.quantitative_target.cues import clause_of, read_cues
-from schemas.quantitative_target.model import QuantitativeTarget
+from polex.pipeline.checks import artefact_flags, matching_mention, mentions_for, not_a_quantity, not_found
+from polex.pipeline.quantities import Mention
+from polex.pipeline.records import ArticleContext, Finding, error
+from polex.schemas.quantitative_target.cues import clause_of, read_cues
+from polex.schemas.quantitative_target.model import QuantitativeTarget
 
 _WRITTEN_UNITS = {"percent", "percentage_points", "yuan", "person_times"}
 

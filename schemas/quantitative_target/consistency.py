@@ -8,7 +8,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from pipeline.records import ArticleContext, Finding, flag
+from polex.pipeline.records import ArticleContext, Finding, flag
 
 Record = dict[str, Any]
 

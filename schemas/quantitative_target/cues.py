@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pipeline.quantities import Mention
-from pipeline.text import CaselessPattern, Span, containing, lowered, segments, sentences
-from schemas.quantitative_target.model import Kind
-from schemas.quantitative_target.taxonomy import cues
+from polex.pipeline.quantities import Mention
+from polex.pipeline.text import CaselessPattern, Span, containing, lowered, segments, sentences
+from polex.schemas.quantitative_target.model import Kind
+from polex.schemas.quantitative_target.taxonomy import cues
 
 
 @dataclass(frozen=True)

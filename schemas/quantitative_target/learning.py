@@ -9,12 +9,12 @@ import tomllib
 from functools import lru_cache
 from typing import Any
 
-from pipeline.learning.candidates import Candidate
-from pipeline.learning.lexicon import Lexicon, build_lexicon
-from pipeline.records import ArticleContext
-from pipeline.text import lowered_article
-from schemas.quantitative_target.cues import Clause, read_cues
-from schemas.quantitative_target.taxonomy import CUES_FILE, alias_pattern, indicators
+from polex.pipeline.learning.candidates import Candidate
+from polex.pipeline.learning.lexicon import Lexicon, build_lexicon
+from polex.pipeline.records import ArticleContext
+from polex.pipeline.text import lowered_article
+from polex.schemas.quantitative_target.cues import Clause, read_cues
+from polex.schemas.quantitative_target.taxonomy import CUES_FILE, alias_pattern, indicators
 
 
 @lru_cache(maxsize=16)

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from pipeline.quantities import Comparator
-from schemas.quantitative_target.taxonomy import indicators
+from polex.pipeline.quantities import Comparator
+from polex.schemas.quantitative_target.taxonomy import indicators
 
 Unit = Literal[
     "persons",

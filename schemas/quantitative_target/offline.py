@@ -5,14 +5,14 @@ evidence = the number's clause. All rules are data in this folder's TOML files."
 
 from __future__ import annotations
 
-from pipeline.periods import article_year, period_at
-from pipeline.places import article_region
-from pipeline.quantities import Mention
-from pipeline.records import ArticleContext
-from pipeline.text import Span, lowered_article, previous_sentence
-from schemas.quantitative_target.cues import Clause, clause_of, read_cues
-from schemas.quantitative_target.model import QuantitativeTarget, Unit
-from schemas.quantitative_target.taxonomy import EXCLUDE, alias_pattern, excluded_aliases, indicators
+from polex.pipeline.periods import article_year, period_at
+from polex.pipeline.places import article_region
+from polex.pipeline.quantities import Mention
+from polex.pipeline.records import ArticleContext
+from polex.pipeline.text import Span, lowered_article, previous_sentence
+from polex.schemas.quantitative_target.cues import Clause, clause_of, read_cues
+from polex.schemas.quantitative_target.model import QuantitativeTarget, Unit
+from polex.schemas.quantitative_target.taxonomy import EXCLUDE, alias_pattern, excluded_aliases, indicators
 
 _UNITS = set(Unit.__args__)  # type: ignore[attr-defined]
 

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pipeline.text import CaselessPattern
+from polex.pipeline.text import CaselessPattern
 
 HERE = Path(__file__).parent
 INDICATORS_FILE = HERE / "indicators.toml"
