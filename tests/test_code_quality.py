@@ -24,12 +24,13 @@ def find_tool(name: str) -> str | None:
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c))
-def test_tool_is_clean(command: list[str]) -> None:
+def test_tool_is_clean(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     tool = find_tool(command[0])
     if tool is None:
         if os.environ.get("CI"):
             pytest.fail(f"{command[0]} is missing in CI (pip install -e '.[dev]')")
         pytest.skip(f"{command[0]} is not installed (pip install -e '.[dev]')")
     result = subprocess.run([tool, *command[1:]], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    print(result.stdout[-2000:])
+    with capsys.disabled():  # the gate's own output shows in the test log, pass or fail
+        print(f"\n$ {' '.join(command)}  (exit {result.returncode})\n{result.stdout[-2000:].rstrip()}")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
