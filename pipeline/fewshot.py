@@ -36,7 +36,8 @@ class GoldExample:
 
 
 def _evals_dir() -> Path:
-    return Path(str(resources.files("polex.evals")))
+    # resolved: in a source tree polex/evals is a link to evals/, beside seeds/
+    return Path(str(resources.files("polex.evals"))).resolve()
 
 
 def tunable_articles() -> list[tuple[str, Path, Path]]:

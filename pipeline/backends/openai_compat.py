@@ -378,7 +378,6 @@ class OpenAICompatBackend:
     async def _extract_chunk(
         self, ctx: ArticleContext, spec: SchemaSpec, piece: Chunk, out: Candidates
     ) -> None:
-        s = self.settings
         model = records_model(spec)
         messages = render(
             spec,
@@ -404,21 +403,7 @@ class OpenAICompatBackend:
         hooks = Hooks()
         hooks.on("parse:error", on_parse_error)
         hooks.on("completion:response", on_response)
-        kwargs: dict[str, Any] = {
-            "model": s.model,
-            "messages": messages,
-            "temperature": s.temperature,
-            "max_tokens": s.max_tokens,
-            "response_model": model,
-            "max_retries": s.max_reasks,
-            "context": context,
-            "strict": False,
-            "hooks": hooks,
-        }
-        if s.seed is not None:
-            kwargs["seed"] = s.seed
-        if s.mode == "json_object_schema":
-            kwargs["extra_body"] = grammar_request(response_format_schema(model))
+        kwargs = self._call(model, messages, context, hooks)
         try:
             result = await self._instructor.chat.completions.create(**kwargs)
         except IncompleteOutputException:
@@ -473,7 +458,6 @@ class OpenAICompatBackend:
     ) -> None:
         """The mention-first strategy on one chunk: one request whose answer labels the
         listed numbers (none is sent when the chunk has no number of interest)."""
-        s = self.settings
         listed = candidates(ctx, spec, piece)
         if not listed:
             return
@@ -492,21 +476,7 @@ class OpenAICompatBackend:
 
         hooks = Hooks()
         hooks.on("parse:error", on_parse_error)
-        kwargs: dict[str, Any] = {
-            "model": s.model,
-            "messages": messages,
-            "temperature": s.temperature,
-            "max_tokens": s.max_tokens,
-            "response_model": model,
-            "max_retries": s.max_reasks,
-            "context": {"candidate_ids": {c.id for c in listed}},
-            "strict": False,
-            "hooks": hooks,
-        }
-        if s.seed is not None:
-            kwargs["seed"] = s.seed
-        if s.mode == "json_object_schema":
-            kwargs["extra_body"] = grammar_request(response_format_schema(model))
+        kwargs = self._call(model, messages, {"candidate_ids": {c.id for c in listed}}, hooks)
         try:
             result = await self._instructor.chat.completions.create(**kwargs)
         except InstructorRetryException as exc:
@@ -555,6 +525,28 @@ class OpenAICompatBackend:
         for raw in salvaged:
             record, made = repair_record(raw, spec, ctx)
             _add(out, record, piece.start, made)
+
+    def _call(
+        self, model: type[BaseModel], messages: list[dict[str, Any]], context: dict[str, Any], hooks: Hooks
+    ) -> dict[str, Any]:
+        """The arguments of one instructor call (the request body both strategies send)."""
+        s = self.settings
+        kwargs: dict[str, Any] = {
+            "model": s.model,
+            "messages": messages,
+            "temperature": s.temperature,
+            "max_tokens": s.max_tokens,
+            "response_model": model,
+            "max_retries": s.max_reasks,
+            "context": context,
+            "strict": False,
+            "hooks": hooks,
+        }
+        if s.seed is not None:
+            kwargs["seed"] = s.seed
+        if s.mode == "json_object_schema":
+            kwargs["extra_body"] = grammar_request(response_format_schema(model))
+        return kwargs
 
     async def aclose(self) -> None:
         await self._http.aclose()
