@@ -244,3 +244,14 @@ def test_a_pattern_with_an_upper_case_letter_keeps_ignorecase() -> None:
     assert CaselessPattern.compile(r"\bfive[- ]year\b\s\S\d\D\w\W").fast is not None
     found = CaselessPattern.compile(r"\bXIV\b").search("the xiv plan", lowered("the xiv plan"))
     assert found is not None and found.span() == (4, 7)
+
+
+@pytest.mark.parametrize("trap", ["", " (\u0130stanbul)"])
+def test_numbers_in_words_are_read_in_any_case_and_keep_their_written_text(trap: str) -> None:
+    from polex.pipeline.quantities import find_mentions
+
+    text = f"Some two MILLION jobs and Two-Thirds of graduates were placed{trap}. A Thousand Talents stays a name."
+    found = {m.text: m for m in find_mentions(text)}
+    assert found["two MILLION"].value == 2_000_000
+    assert found["Two-Thirds"].value == round(2 / 3, 6) and found["Two-Thirds"].unit == "ratio"
+    assert "A Thousand" not in found
