@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from charset_normalizer import from_bytes
-
 from polex.pipeline.errors import PolexError
 from polex.pipeline.records import Article
 
@@ -52,8 +50,9 @@ _BOMS = (
     (b"\xff\xfe", "utf-16-le"),
     (b"\xfe\xff", "utf-16-be"),
 )
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_LATIN_ISOLATED_CJK = re.compile(r"(?<=[A-Za-z])[\u3400-\u9fff\uf900-\ufaff](?![\u3400-\u9fff\uf900-\ufaff])")
+# Searched (re's own cache compiles them once) only for text that is not UTF-8.
+_CJK = r"[\u3400-\u9fff\uf900-\ufaff]"
+_LATIN_ISOLATED_CJK = r"(?<=[A-Za-z])[\u3400-\u9fff\uf900-\ufaff](?![\u3400-\u9fff\uf900-\ufaff])"
 
 
 def _utf16_without_bom(raw: bytes) -> str | None:
@@ -74,8 +73,8 @@ def _looks_like_misread_latin(text: str) -> bool:
     """Western text read as GB18030 turns each accented letter and the letter after
     it into one CJK character wedged between Latin letters ("Qu閎ec"); Chinese text
     has runs of CJK characters."""
-    cjk = len(_CJK.findall(text))
-    return cjk > 0 and len(_LATIN_ISOLATED_CJK.findall(text)) * 2 > cjk
+    cjk = len(re.findall(_CJK, text))
+    return cjk > 0 and len(re.findall(_LATIN_ISOLATED_CJK, text)) * 2 > cjk
 
 
 def decode(raw: bytes) -> tuple[str, str]:
@@ -114,6 +113,8 @@ def decode(raw: bytes) -> tuple[str, str]:
 
 
 def _chinese(raw: bytes) -> tuple[str, str] | None:
+    from charset_normalizer import from_bytes  # only for text that is not UTF-8: not at start-up
+
     best = from_bytes(raw, cp_isolation=list(CHINESE_ENCODINGS)).best()
     if best is not None and best.encoding in {e.replace("-", "_") for e in CHINESE_ENCODINGS} | set(
         CHINESE_ENCODINGS

@@ -42,7 +42,9 @@ def _outputs(run: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for pattern in OUTPUTS for p in sorted(run.glob(pattern))}
 
 
-def test_an_offline_run_imports_neither_openai_nor_instructor(tmp_path: Path) -> None:
+def test_an_offline_run_of_utf8_text_imports_no_llm_client_charset_detector_or_process_pool(
+    tmp_path: Path,
+) -> None:
     script = textwrap.dedent(
         """
         import json, sys
@@ -52,7 +54,11 @@ def test_an_offline_run_imports_neither_openai_nor_instructor(tmp_path: Path) ->
             main()
         except SystemExit as exit:
             code = exit.code
-        heavy = ("openai", "instructor", "httpx", "jinja2", "sklearn")
+        heavy = (
+            "openai", "instructor", "httpx", "jinja2", "sklearn",  # the LLM path and training
+            "charset_normalizer",  # guessing encodings: only for text that is not UTF-8
+            "multiprocessing", "concurrent.futures.process",  # only with --workers
+        )
         print(json.dumps({"code": code, "loaded": sorted(m for m in heavy if m in sys.modules)}))
         """
     )
