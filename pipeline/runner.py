@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hashlib
 import json
 import logging
@@ -109,16 +110,19 @@ def schema_fingerprints(specs: list[SchemaSpec]) -> dict[str, dict[str, Any]]:
     }
 
 
-def settings_key(backend: Backend, specs: list[SchemaSpec]) -> str:
+def settings_key(
+    backend: Backend, specs: list[SchemaSpec], fingerprints: dict[str, dict[str, Any]] | None = None
+) -> str:
     """What a finished article's records depend on: a part made under another key
-    is redone, never reused."""
+    is redone, never reused. ``fingerprints``: ``schema_fingerprints(specs)`` when
+    the caller has them already (they hash every schema's JSON schema and model)."""
     described = backend.describe()
     params = {
         k: v
         for k, v in described.get("parameters", {}).items()
         if k not in ("requests_per_minute", "tokens_per_minute", "timeout")
     }
-    schemas = schema_fingerprints(specs)
+    schemas = copy.deepcopy(fingerprints) if fingerprints is not None else schema_fingerprints(specs)
     if described.get("backend") != "offline" or str(described.get("model", "")).startswith("rules"):
         for fingerprint in schemas.values():  # only the learned offline path reads the model
             fingerprint.pop("learned_model_sha256", None)
@@ -344,12 +348,14 @@ class _Run:
     key: str
     started_at: str
     commit: str | None
+    fingerprints: dict[str, dict[str, Any]]  # schema_fingerprints(plan.specs)
 
 
 async def _execute(
     plan: RunPlan, store: RunStore, on_article: ProgressHook | None, started: float
 ) -> RunResult:
-    key = settings_key(plan.backend, plan.specs)
+    fingerprints = schema_fingerprints(plan.specs)  # once per run: hashing the schemas costs
+    key = settings_key(plan.backend, plan.specs, fingerprints)
     previous = store.previous_manifest()
     if previous and previous.settings_key != key:
         if not plan.force:
@@ -360,7 +366,7 @@ async def _execute(
             )
         store.clear()
         previous = None
-    run = _Run(plan, key, now(), git_commit())
+    run = _Run(plan, key, now(), git_commit(), fingerprints)
     store.write_manifest(_manifest(run, "running", Totals.model_validate(_EMPTY_TOTALS)), [])
     input_errors = list(plan.input_errors)
     with Ledger(plan.out) as ledger:
@@ -646,7 +652,7 @@ def _manifest(
         finished_at=now() if status != "running" else None,
         backend={**described, "chosen_because": plan.backend_reason},
         settings_key=run.key,
-        schemas={name: SchemaFingerprint(**f) for name, f in schema_fingerprints(plan.specs).items()},
+        schemas={name: SchemaFingerprint(**f) for name, f in run.fingerprints.items()},
         totals=totals,
         articles=[],
         **({"outputs": outputs} if outputs is not None else {}),
