@@ -42,7 +42,7 @@ from pathlib import Path
 
 from polex.pipeline.backends import BackendOptions
 from polex.pipeline.backends.offline import OfflineBackend
-from polex.pipeline.inputs import read_inputs
+from polex.pipeline.inputs import Inputs
 from polex.pipeline.registry import discover
 from polex.pipeline.runner import RunPlan, run_sync
 from polex.pipeline.workers import WorkerSetup
@@ -62,11 +62,9 @@ def make_corpus(path: Path, size: int) -> Path:
 
 def measure(size: int, work: Path, engine: str = "learned", workers: int = 1) -> dict[str, float | str]:
     corpus = make_corpus(work / f"corpus-{size}.jsonl", size)
-    articles, errors = read_inputs([corpus])
-    assert not errors and len(articles) == size
     rules_only = engine == "rules"
     plan = RunPlan(
-        articles,
+        Inputs([corpus]),  # read by the run, one article at a time, as `polex run` does
         [],
         list(discover().values()),
         OfflineBackend(rules_only=rules_only),

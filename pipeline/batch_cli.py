@@ -14,7 +14,7 @@ from polex.pipeline import defaults
 from polex.pipeline.cli_options import (
     ChunkChars,
     Force,
-    Inputs,
+    InputPaths,
     MaxBytes,
     MaxReasks,
     MaxTokens,
@@ -71,7 +71,7 @@ def _exit(outcome: Outcome) -> None:
 
 @batch_app.command()
 def submit(
-    inputs: Inputs,
+    inputs: InputPaths,
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (the same command resumes it).")],
     schema: Schemas = None,
     model: Annotated[str | None, typer.Option(help="Model name (env OPENAI_MODEL).")] = None,

@@ -21,7 +21,7 @@ from polex.pipeline.batch_cli import batch_app
 from polex.pipeline.cli_options import (
     ChunkChars,
     Force,
-    Inputs,
+    InputPaths,
     MaxBytes,
     MaxReasks,
     MaxTokens,
@@ -33,7 +33,7 @@ from polex.pipeline.cli_options import (
     Temperature,
 )
 from polex.pipeline.errors import PolexError
-from polex.pipeline.inputs import DEFAULT_MAX_BYTES, read_inputs
+from polex.pipeline.inputs import DEFAULT_MAX_BYTES, Inputs
 from polex.pipeline.logs import configure as configure_logging
 from polex.pipeline.registry import discover, select
 from polex.pipeline.runner import RunPlan, RunResult, run_sync
@@ -84,7 +84,7 @@ def fail(message: str, code: int = 2) -> None:
 
 @app.command()
 def run(
-    inputs: Inputs,
+    inputs: InputPaths,
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory to write (resumed if it exists).")],
     backend: Annotated[str, typer.Option(help="auto, offline, openai or llamacpp.")] = "auto",
     schema: Schemas = None,
@@ -157,7 +157,7 @@ def run(
 ) -> None:
     """Extract records from articles into a run directory."""
     specs = select(schema or [], schema_dir or [])
-    articles, input_errors = read_inputs(inputs, max_bytes, exclude=out_dir)
+    articles = Inputs(inputs, max_bytes, exclude=out_dir)  # read one at a time by the run
     name, reason = resolve_name(backend)
     _refuse_ignored_options(
         name,
@@ -204,15 +204,14 @@ def run(
         chosen = create(name, options)
     except BackendError as exc:
         fail(f"backend {name}: {exc}")
+    expected = articles.count()  # files, and lines of JSONL files: the progress bar's total
     console.print(
-        f"backend [bold]{name}[/] ({reason}); {len(articles)} article(s), "
+        f"backend [bold]{name}[/] ({reason}); {expected} input(s) to read, "
         f"schemas: {', '.join(s.name for s in specs)}"
     )
-    for problem in input_errors:
-        console.print(f"[yellow]input error:[/] {problem.message}")
     plan = RunPlan(
         articles,
-        input_errors,
+        [],
         specs,
         chosen,
         out_dir,
@@ -222,14 +221,16 @@ def run(
         article_timeout=article_timeout,
         workers=worker_setup if workers > 1 else None,
     )
-    result = _run_with_progress(plan)
+    result = _run_with_progress(plan, expected)
+    for problem in result.input_errors:
+        console.print(f"[yellow]input error:[/] {problem.message}")
     _summary(result)
     if result.interrupted:
         console.print("[yellow]interrupted[/]: finished articles are saved; run the same command to resume.")
         raise typer.Exit(130)
     if result.failed:
         raise typer.Exit(1)
-    if fail_on_silence and result.manifest.totals.silence and result.manifest.totals.silence.warning:
+    if fail_on_silence and result.totals.silence and result.totals.silence.warning:
         console.print("[bold red]silence:[/] failing the run (--fail-on-silence)")
         raise typer.Exit(3)
     raise typer.Exit(0)
@@ -259,7 +260,7 @@ def _refuse_ignored_options(name: str, reason: str, given: dict[str, bool]) -> N
             )
 
 
-def _run_with_progress(plan: RunPlan) -> RunResult:
+def _run_with_progress(plan: RunPlan, expected: int) -> RunResult:
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -270,7 +271,7 @@ def _run_with_progress(plan: RunPlan) -> RunResult:
     )
     try:
         with progress:
-            task = progress.add_task("articles", total=len(plan.articles))
+            task = progress.add_task("articles", total=expected)
 
             def advance(_part: Part) -> None:
                 progress.advance(task)
@@ -285,7 +286,7 @@ def _run_with_progress(plan: RunPlan) -> RunResult:
 
 
 def _summary(result: RunResult) -> None:
-    totals = result.manifest.totals
+    totals = result.totals
     usage = totals.usage_this_run
     table = Table(title=f"run {result.run_dir}", show_header=False)
     table.add_row(

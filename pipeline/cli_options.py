@@ -14,7 +14,7 @@ from polex.pipeline import defaults
 from polex.pipeline.backends import MODE_NAMES
 from polex.pipeline.chunking import MIN_CHUNK_CHARS
 
-Inputs = Annotated[list[Path], typer.Argument(help="Files, folders of .txt/.md/.jsonl, or JSONL files.")]
+InputPaths = Annotated[list[Path], typer.Argument(help="Files, folders of .txt/.md/.jsonl, or JSONL files.")]
 Schemas = Annotated[
     list[str] | None, typer.Option("--schema", help="Schema to extract (repeat); all by default.")
 ]

@@ -5,15 +5,15 @@ all stops the run before it starts."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from charset_normalizer import from_bytes
 
 from polex.pipeline.errors import PolexError
 from polex.pipeline.records import Article
@@ -32,6 +32,7 @@ class InputProblem:
     source: str
     article_id: str | None
     message: str
+    duplicate: bool = False  # a readable article whose id an earlier one has
 
     def as_dict(self) -> dict[str, str | None]:
         return {"article_id": self.article_id, "source": self.source, "stage": "input", "error": self.message}
@@ -52,8 +53,9 @@ _BOMS = (
     (b"\xff\xfe", "utf-16-le"),
     (b"\xfe\xff", "utf-16-be"),
 )
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_LATIN_ISOLATED_CJK = re.compile(r"(?<=[A-Za-z])[\u3400-\u9fff\uf900-\ufaff](?![\u3400-\u9fff\uf900-\ufaff])")
+# Searched (re's own cache compiles them once) only for text that is not UTF-8.
+_CJK = r"[\u3400-\u9fff\uf900-\ufaff]"
+_LATIN_ISOLATED_CJK = r"(?<=[A-Za-z])[\u3400-\u9fff\uf900-\ufaff](?![\u3400-\u9fff\uf900-\ufaff])"
 
 
 def _utf16_without_bom(raw: bytes) -> str | None:
@@ -74,8 +76,8 @@ def _looks_like_misread_latin(text: str) -> bool:
     """Western text read as GB18030 turns each accented letter and the letter after
     it into one CJK character wedged between Latin letters ("Qu閎ec"); Chinese text
     has runs of CJK characters."""
-    cjk = len(_CJK.findall(text))
-    return cjk > 0 and len(_LATIN_ISOLATED_CJK.findall(text)) * 2 > cjk
+    cjk = len(re.findall(_CJK, text))
+    return cjk > 0 and len(re.findall(_LATIN_ISOLATED_CJK, text)) * 2 > cjk
 
 
 def decode(raw: bytes) -> tuple[str, str]:
@@ -114,6 +116,8 @@ def decode(raw: bytes) -> tuple[str, str]:
 
 
 def _chinese(raw: bytes) -> tuple[str, str] | None:
+    from charset_normalizer import from_bytes  # only for text that is not UTF-8: not at start-up
+
     best = from_bytes(raw, cp_isolation=list(CHINESE_ENCODINGS)).best()
     if best is not None and best.encoding in {e.replace("-", "_") for e in CHINESE_ENCODINGS} | set(
         CHINESE_ENCODINGS
@@ -184,98 +188,146 @@ def _read_text_file(path: Path, max_bytes: int) -> tuple[Article | None, InputPr
     return Article(article_id, text, source=source, encoding=encoding), None
 
 
-def _read_jsonl(path: Path, max_bytes: int) -> tuple[list[Article], list[InputProblem]]:
-    articles: list[Article] = []
-    errors: list[InputProblem] = []
+def _jsonl_lines(path: Path) -> Iterator[bytes]:
+    """The lines of a JSONL file, read one at a time (a file of any size is never
+    held whole), without their "\n" and the first line without a UTF-8 BOM."""
+    with path.open("rb") as handle:  # binary lines end at "\n" only
+        for number, raw_line in enumerate(handle):
+            line = raw_line.removesuffix(b"\n")
+            yield line.removeprefix(b"\xef\xbb\xbf") if number == 0 else line
+
+
+def _read_jsonl(path: Path, max_bytes: int) -> Iterator[Article | InputProblem]:
     source = shown(str(path))
     try:
-        raw = path.read_bytes()
+        lines = _jsonl_lines(path)
+        first = next(lines, None)
     except OSError as exc:
-        return [], [InputProblem(source, None, f"{source}: {exc}")]
+        yield InputProblem(source, None, f"{source}: {exc}")
+        return
+    if first is None:
+        return
     # JSON Lines are UTF-8 and end at "\n" only: a U+2028 inside a string is text, and
     # a bad byte costs its own line, not the file.
-    for number, raw_line in enumerate(raw.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
-        where = f"{source}:{number}"
+    numbered = enumerate(itertools.chain([first], lines), start=1)
+    while True:
         try:
-            line = raw_line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            bad = f"byte {raw_line[exc.start]:#04x} at column {exc.start + 1}"
-            errors.append(InputProblem(where, None, f"{where}: not valid UTF-8 ({bad})"))
-            continue
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors.append(
-                InputProblem(where, None, f"{where}: malformed JSON ({exc.msg} at column {exc.colno})")
-            )
-            continue
-        if not isinstance(item, dict) or "id" not in item or "text" not in item:
-            errors.append(
-                InputProblem(where, None, f"{where}: each line must be an object with 'id' and 'text'")
-            )
-            continue
-        if isinstance(item["id"], bool) or not isinstance(item["id"], str | int) or item["id"] == "":
-            errors.append(
-                InputProblem(where, None, f"{where}: 'id' must be a non-empty string or an integer")
-            )
-            continue
-        article_id = str(item["id"])
-        text = item["text"]
-        if not isinstance(text, str):
-            errors.append(InputProblem(where, article_id, f"{where}: 'text' must be a string"))
-            continue
-        problem = _check_text(text, where)
-        if problem is None and len(text.encode("utf-8")) > max_bytes:
-            problem = (
-                f"{where}: text is over the limit of {max_bytes / 1e6:.1f} MB (raise it with --max-bytes)"
-            )
-        if problem:
-            errors.append(InputProblem(where, article_id, problem))
-            continue
-        raw_metadata = item.get("metadata")
-        metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
-        articles.append(Article(article_id, text, source=where, metadata=metadata))
-    return articles, errors
+            number, raw_line = next(numbered)
+        except StopIteration:
+            return
+        except OSError as exc:  # the file became unreadable part of the way through
+            yield InputProblem(source, None, f"{source}: {exc}")
+            return
+        item = _jsonl_item(f"{source}:{number}", raw_line, max_bytes)
+        if item is not None:
+            yield item
+
+
+def _jsonl_item(where: str, raw_line: bytes, max_bytes: int) -> Article | InputProblem | None:
+    """The article of one JSONL line, the problem with it, or None for a blank line."""
+    try:
+        line = raw_line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = f"byte {raw_line[exc.start]:#04x} at column {exc.start + 1}"
+        return InputProblem(where, None, f"{where}: not valid UTF-8 ({bad})")
+    if not line.strip():
+        return None
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return InputProblem(where, None, f"{where}: malformed JSON ({exc.msg} at column {exc.colno})")
+    if not isinstance(item, dict) or "id" not in item or "text" not in item:
+        return InputProblem(where, None, f"{where}: each line must be an object with 'id' and 'text'")
+    if isinstance(item["id"], bool) or not isinstance(item["id"], str | int) or item["id"] == "":
+        return InputProblem(where, None, f"{where}: 'id' must be a non-empty string or an integer")
+    article_id = str(item["id"])
+    text = item["text"]
+    if not isinstance(text, str):
+        return InputProblem(where, article_id, f"{where}: 'text' must be a string")
+    problem = _check_text(text, where)
+    if problem is None and len(text.encode("utf-8")) > max_bytes:
+        problem = f"{where}: text is over the limit of {max_bytes / 1e6:.1f} MB (raise it with --max-bytes)"
+    if problem:
+        return InputProblem(where, article_id, problem)
+    raw_metadata = item.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
+    return Article(article_id, text, source=where, metadata=metadata)
+
+
+class Inputs:
+    """The articles of files, folders and JSONL files, read lazily in input order:
+    iterating reads the inputs (again), one article at a time, so a run over any
+    number of articles holds the text of only those it is working on. Yields each
+    readable article and an ``InputProblem`` for each unreadable one, in place; a
+    later article whose id was already seen is a problem naming both sources.
+    Files under ``exclude`` (the run directory, when it sits inside an input folder)
+    are not read. A path that does not exist, or no file at all, is an
+    ``InputError`` at once."""
+
+    def __init__(
+        self, paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES, exclude: Path | None = None
+    ) -> None:
+        self.files = _expand(paths, exclude)
+        if not self.files:
+            raise InputError("no inputs given")
+        self.max_bytes = max_bytes
+
+    def __iter__(self) -> Iterator[Article | InputProblem]:
+        first_seen: dict[str, str] = {}  # article id -> source (ids only, not texts)
+        for item in self._items():
+            if isinstance(item, Article):
+                if item.id in first_seen:
+                    yield _duplicate(item, first_seen[item.id])
+                    continue
+                first_seen[item.id] = item.source
+            yield item
+
+    def _items(self) -> Iterator[Article | InputProblem]:
+        for path in self.files:
+            if path.suffix.lower() in JSONL_SUFFIXES:
+                yield from _read_jsonl(path, self.max_bytes)
+            else:
+                article, problem = _read_text_file(path, self.max_bytes)
+                if article:
+                    yield article
+                if problem:
+                    yield problem
+
+    def count(self) -> int:
+        """How many articles the inputs hold at most (a file each, a non-blank line
+        of each JSONL file), counted without decoding them: for a progress bar."""
+        total = 0
+        for path in self.files:
+            if path.suffix.lower() not in JSONL_SUFFIXES:
+                total += 1
+                continue
+            with contextlib.suppress(OSError):  # reading it will report the problem
+                total += sum(1 for line in _jsonl_lines(path) if line.strip())
+        return total
+
+
+def _duplicate(article: Article, first_source: str) -> InputProblem:
+    return InputProblem(
+        article.source,
+        article.id,
+        f"duplicate article id '{article.id}' in {article.source}; first seen in {first_source} (kept)",
+        duplicate=True,
+    )
 
 
 def read_inputs(
     paths: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES, exclude: Path | None = None
 ) -> tuple[list[Article], list[InputProblem]]:
-    """All readable articles, in input order, and an error for each unreadable one.
-    A later article whose id was already seen is an error naming both sources.
-    Files under ``exclude`` (the run directory, when it sits inside an input folder)
-    are not read."""
+    """All readable articles of ``Inputs(paths, max_bytes, exclude)`` in a list, and
+    the problems: those of unreadable inputs first, then the duplicate ids."""
     articles: list[Article] = []
-    errors: list[InputProblem] = []
-    files = _expand(paths, exclude)
-    if not files:
-        raise InputError("no inputs given")
-    for path in files:
-        if path.suffix.lower() in JSONL_SUFFIXES:
-            found, problems = _read_jsonl(path, max_bytes)
-            articles.extend(found)
-            errors.extend(problems)
+    unreadable: list[InputProblem] = []
+    duplicates: list[InputProblem] = []
+    for item in Inputs(paths, max_bytes, exclude):
+        if isinstance(item, Article):
+            articles.append(item)
+        elif item.duplicate:
+            duplicates.append(item)
         else:
-            article, problem = _read_text_file(path, max_bytes)
-            if article:
-                articles.append(article)
-            if problem:
-                errors.append(problem)
-    seen: dict[str, str] = {}
-    unique: list[Article] = []
-    for article in articles:
-        if article.id in seen:
-            errors.append(
-                InputProblem(
-                    article.source,
-                    article.id,
-                    f"duplicate article id '{article.id}' in "
-                    f"{article.source}; first seen in {seen[article.id]} (kept)",
-                )
-            )
-            continue
-        seen[article.id] = article.source
-        unique.append(article)
-    return unique, errors
+            unreadable.append(item)
+    return articles, unreadable + duplicates

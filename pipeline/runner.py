@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hashlib
 import json
 import logging
@@ -15,9 +16,10 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -36,9 +38,10 @@ from polex.pipeline.backends import Backend
 from polex.pipeline.grounding import apply_article_checks, deduplicate, ground
 from polex.pipeline.inputs import InputProblem
 from polex.pipeline.learning.model import file_sha256
+from polex.pipeline.ledger import Ledger
 from polex.pipeline.quantities import Mention
 from polex.pipeline.records import Article, ArticleContext, GroundedRecord
-from polex.pipeline.runstore import RunDirError, RunStore, UntrustedPart, atomic_write
+from polex.pipeline.runstore import RunDirError, RunStore, UntrustedPart
 from polex.pipeline.silence import is_silent, silence_report
 from polex.pipeline.spec import SchemaSpec
 from polex.pipeline.usage import Usage, current_usage
@@ -51,13 +54,20 @@ log = logging.getLogger("polex.runner")
 @dataclass
 class RunResult:
     run_dir: Path
-    manifest: RunManifest
+    totals: Totals
     outputs: dict[str, Path]
     interrupted: bool = False
+    input_errors: list[InputProblem] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
-        return self.manifest.totals.articles_failed
+        return self.totals.articles_failed
+
+    @cached_property
+    def manifest(self) -> RunManifest:
+        """The manifest as written, read from the run directory when asked for (a
+        run does not hold its articles' entries in memory)."""
+        return RunManifest.model_validate_json((self.run_dir / "manifest.json").read_bytes())
 
 
 def now() -> str:
@@ -100,16 +110,19 @@ def schema_fingerprints(specs: list[SchemaSpec]) -> dict[str, dict[str, Any]]:
     }
 
 
-def settings_key(backend: Backend, specs: list[SchemaSpec]) -> str:
+def settings_key(
+    backend: Backend, specs: list[SchemaSpec], fingerprints: dict[str, dict[str, Any]] | None = None
+) -> str:
     """What a finished article's records depend on: a part made under another key
-    is redone, never reused."""
+    is redone, never reused. ``fingerprints``: ``schema_fingerprints(specs)`` when
+    the caller has them already (they hash every schema's JSON schema and model)."""
     described = backend.describe()
     params = {
         k: v
         for k, v in described.get("parameters", {}).items()
         if k not in ("requests_per_minute", "tokens_per_minute", "timeout")
     }
-    schemas = schema_fingerprints(specs)
+    schemas = copy.deepcopy(fingerprints) if fingerprints is not None else schema_fingerprints(specs)
     if described.get("backend") != "offline" or str(described.get("model", "")).startswith("rules"):
         for fingerprint in schemas.values():  # only the learned offline path reads the model
             fingerprint.pop("learned_model_sha256", None)
@@ -299,8 +312,10 @@ def estimate_cost(model: str | None, usage: Usage) -> float | None:
 
 @dataclass
 class RunPlan:
-    articles: list[Article]
-    input_errors: list[InputProblem]
+    # the articles in input order: a list, or ``inputs.Inputs``, read one article at
+    # a time (then the problems of unreadable inputs come in place, among them)
+    articles: Iterable[Article | InputProblem]
+    input_errors: list[InputProblem]  # problems known before the run
     specs: list[SchemaSpec]
     backend: Backend
     out: Path
@@ -317,15 +332,6 @@ ProgressHook = Callable[[Part], None]
 OUTPUTS_FORMAT = 1
 
 
-@dataclass
-class _Done:
-    """What the run keeps in memory of a finished article: its manifest entry and
-    the sha256 of its part file (the records stay on disk until the export)."""
-
-    entry: ArticleEntry
-    digest: str
-
-
 async def execute(plan: RunPlan, on_article: ProgressHook | None = None) -> RunResult:
     started = time.monotonic()
     store = RunStore(plan.out)
@@ -334,10 +340,22 @@ async def execute(plan: RunPlan, on_article: ProgressHook | None = None) -> RunR
         return await _execute(plan, store, on_article, started)
 
 
+@dataclass
+class _Run:
+    """What the manifest says of the run itself, fixed at its start."""
+
+    plan: RunPlan
+    key: str
+    started_at: str
+    commit: str | None
+    fingerprints: dict[str, dict[str, Any]]  # schema_fingerprints(plan.specs)
+
+
 async def _execute(
     plan: RunPlan, store: RunStore, on_article: ProgressHook | None, started: float
 ) -> RunResult:
-    key = settings_key(plan.backend, plan.specs)
+    fingerprints = schema_fingerprints(plan.specs)  # once per run: hashing the schemas costs
+    key = settings_key(plan.backend, plan.specs, fingerprints)
     previous = store.previous_manifest()
     if previous and previous.settings_key != key:
         if not plan.force:
@@ -348,62 +366,123 @@ async def _execute(
             )
         store.clear()
         previous = None
-    started_at = now()
-    done: dict[str, _Done] = {}
-    redone: dict[str, str] = {}  # article id -> why its part was not trusted
-    todo: list[Article] = []
-    for article in plan.articles:
-        found, problem = _resumable_part(store, article, key)
-        if found is not None:
-            part, digest = found
-            done[article.id] = _Done(_entry(article, part, resumed=True), digest)
-            if on_article:
-                on_article(part)
-            continue
-        if problem:
-            log.warning("%s: its part is not trusted (%s); the article is redone", article.id, problem)
-            redone[article.id] = problem
-        todo.append(article)
+    run = _Run(plan, key, now(), git_commit(), fingerprints)
+    store.write_manifest(_manifest(run, "running", Totals.model_validate(_EMPTY_TOTALS)), [])
+    input_errors = list(plan.input_errors)
+    with Ledger(plan.out) as ledger:
+        interrupted = await _extract_all(plan, store, key, ledger, input_errors, on_article)
+        totals = _totals(plan, ledger, input_errors)
+        stamp, outputs = _export(plan, store, ledger, input_errors, previous)
+        manifest = _manifest(run, "interrupted" if interrupted else "complete", totals, stamp)
+        manifest.totals.seconds = round(time.monotonic() - started, 3)
+        store.write_manifest(manifest, _entries(ledger, input_errors))
+    return RunResult(plan.out, manifest.totals, outputs, interrupted, input_errors)
 
-    manifest = _manifest(plan, key, started_at, done, redone, status="running")
-    atomic_write(plan.out / "manifest.json", manifest.to_json_text())
-    pool = WorkerPool(plan.workers) if plan.workers and plan.workers.count > 1 and todo else None
+
+async def _extract_all(
+    plan: RunPlan,
+    store: RunStore,
+    key: str,
+    ledger: Ledger,
+    input_errors: list[InputProblem],
+    on_article: ProgressHook | None,
+) -> bool:
+    """Every article of the plan, read one at a time: a trusted part of an earlier
+    run is taken as it is, the others are extracted, a bounded number at once.
+    Returns whether the run was interrupted (then the articles not finished are
+    entered as pending)."""
+    workers = plan.workers if plan.workers and plan.workers.count > 1 else None
+    pool: WorkerPool | None = None  # started for the first article to extract (none on a cached re-run)
     # with workers: one article each, and one more waiting for the first to be free
     # (a worker never idles while this process is busy); the waiting article's time
     # limit runs from when it is handed over
-    semaphore = asyncio.Semaphore(pool.setup.count + 1 if pool else max(1, plan.concurrency))
+    semaphore = asyncio.Semaphore(workers.count + 1 if workers else max(1, plan.concurrency))
+    in_flight: dict[asyncio.Task[None], tuple[int, Article]] = {}
+    failures: list[BaseException] = []
 
-    async def one(article: Article) -> None:
-        async with semaphore:
-            try:
-                work = pool.process(article) if pool else _process(article, plan)
-                part = await asyncio.wait_for(work, plan.article_timeout)
-            except TimeoutError:
-                part = _timed_out(article, plan.article_timeout)
-            except WorkerDied as exc:
-                part = _part(article, error=f"{exc}; the batch went on")
+    async def one(position: int, article: Article, redone_because: str | None) -> None:
+        try:
+            work = pool.process(article) if pool else _process(article, plan)
+            part = await asyncio.wait_for(work, plan.article_timeout)
+        except TimeoutError:
+            part = _timed_out(article, plan.article_timeout)
+        except WorkerDied as exc:
+            part = _part(article, error=f"{exc}; the batch went on")
         part.settings_key = key
         digest = store.write_part(part)
-        done[article.id] = _Done(_entry(article, part, resumed=False), digest)
+        ledger.settle(position, _entry(article, part, resumed=False, redone_because=redone_because), digest)
         if on_article:
             on_article(part)
 
-    interrupted = False
+    def finished(task: asyncio.Task[None]) -> None:
+        in_flight.pop(task, None)
+        semaphore.release()
+        if not task.cancelled() and task.exception() is not None:
+            failures.append(task.exception())  # type: ignore[arg-type]
+
+    items = iter(plan.articles)
     try:
-        await asyncio.gather(*(one(a) for a in todo))
+        for item in items:
+            if isinstance(item, InputProblem):
+                input_errors.append(item)
+                continue
+            position = ledger.reserve()
+            found, problem = _resumable_part(store, item, key)
+            if found is not None:
+                part, digest = found
+                ledger.settle(position, _entry(item, part, resumed=True), digest)
+                if on_article:
+                    on_article(part)
+                continue
+            if problem:
+                log.warning("%s: its part is not trusted (%s); the article is redone", item.id, problem)
+            if workers and pool is None:
+                pool = WorkerPool(workers)
+            await semaphore.acquire()
+            if failures:  # a part could not be written (a full disk): stop here
+                raise failures[0]
+            task = asyncio.create_task(one(position, item, problem))
+            in_flight[task] = (position, item)
+            task.add_done_callback(finished)
+        await asyncio.gather(*in_flight)
     except (asyncio.CancelledError, KeyboardInterrupt):
-        interrupted = True
+        _enter_pending(items, in_flight, ledger, input_errors)
+        return True
     finally:
+        for task in in_flight:
+            task.cancel()
         if pool:
             pool.close()
         await plan.backend.aclose()
-    stamp, outputs = _export(plan, store, key, done, previous)
-    manifest = _manifest(
-        plan, key, started_at, done, redone, "interrupted" if interrupted else "complete", stamp
+    return False
+
+
+def _enter_pending(
+    rest: Iterator[Article | InputProblem],
+    in_flight: dict[asyncio.Task[None], tuple[int, Article]],
+    ledger: Ledger,
+    input_errors: list[InputProblem],
+) -> None:
+    """An interrupted run: the articles it was working on and those it had not read
+    yet are entered as pending (the same command resumes them)."""
+    for position, article in list(in_flight.values()):
+        if not ledger.is_settled(position):
+            ledger.settle(position, _pending(article), None)
+    for item in rest:
+        if isinstance(item, InputProblem):
+            input_errors.append(item)
+        else:
+            ledger.settle(ledger.reserve(), _pending(item), None)
+
+
+def _pending(article: Article) -> ArticleEntry:
+    return ArticleEntry(
+        id=article.id,
+        source=article.source,
+        sha256=article.sha256,
+        encoding=article.encoding,
+        status="pending",
     )
-    manifest.totals.seconds = round(time.monotonic() - started, 3)
-    atomic_write(plan.out / "manifest.json", manifest.to_json_text())
-    return RunResult(plan.out, manifest, outputs, interrupted)
 
 
 def _resumable_part(
@@ -426,32 +505,45 @@ def _resumable_part(
 
 
 def _export(
-    plan: RunPlan, store: RunStore, key: str, done: dict[str, _Done], previous: ManifestHead | None
+    plan: RunPlan,
+    store: RunStore,
+    ledger: Ledger,
+    input_errors: list[InputProblem],
+    previous: ManifestHead | None,
 ) -> tuple[OutputsStamp, dict[str, Path]]:
     """Rebuild the outputs from the parts, streamed in article order; left as they
     are when they were made from the very same parts and are intact."""
-    finished = [a.id for a in plan.articles if a.id in done]
-    input_errors = [e.as_dict() for e in plan.input_errors]
-    content = {
-        "format": OUTPUTS_FORMAT,
-        "version": __version__,
-        "schemas": {s.name: list(s.model.model_fields) for s in plan.specs},
-        "input_errors": input_errors,
-        "parts": [[article_id, done[article_id].digest] for article_id in finished],
-    }
-    outputs_key = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    errors = [e.as_dict() for e in input_errors]
+    outputs_key = _outputs_key(plan, errors, ledger)
     if (
         previous is not None
         and previous.outputs is not None
         and store.outputs_intact(previous.outputs, outputs_key)
     ):
         return previous.outputs, store.output_paths(plan.specs)
-    files = store.write_outputs((store.trusted_part(i) for i in finished), plan.specs, input_errors)
+    parts = (store.trusted_part(s.entry.id or "") for s in ledger.in_order() if s.digest is not None)
+    files = store.write_outputs(parts, plan.specs, errors)
     return OutputsStamp(key=outputs_key, files=files.digests), files.paths
 
 
-def _entry(article: Article, part: Part, resumed: bool) -> ArticleEntry:
-    return ArticleEntry(
+def _outputs_key(plan: RunPlan, input_errors: list[dict[str, Any]], ledger: Ledger) -> str:
+    """What the outputs are made from: their format, the schemas' fields, the input
+    errors and every part (article id and the sha256 of its file), in input order."""
+    head = {
+        "format": OUTPUTS_FORMAT,
+        "version": __version__,
+        "schemas": {s.name: list(s.model.model_fields) for s in plan.specs},
+        "input_errors": input_errors,
+    }
+    digest = hashlib.sha256(json.dumps(head, sort_keys=True).encode())
+    for settled in ledger.in_order():
+        if settled.digest is not None:
+            digest.update(json.dumps([settled.entry.id, settled.digest]).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def _entry(article: Article, part: Part, resumed: bool, redone_because: str | None = None) -> ArticleEntry:
+    entry = ArticleEntry(
         id=article.id,
         source=article.source,
         sha256=article.sha256,
@@ -468,70 +560,101 @@ def _entry(article: Article, part: Part, resumed: bool) -> ArticleEntry:
         started=part.started,
         finished=part.finished,
     )
+    if redone_because is not None:
+        entry.part_redone_because = redone_because
+    return entry
+
+
+def _input_error_entry(error: InputProblem) -> ArticleEntry:
+    return ArticleEntry(id=error.article_id, source=error.source, status="input_error", error=error.message)
+
+
+def _entries(ledger: Ledger, input_errors: list[InputProblem]) -> Iterator[ArticleEntry]:
+    """The manifest's article entries: the articles in input order, then the input errors."""
+    for settled in ledger.in_order():
+        yield settled.entry
+    for error in input_errors:
+        yield _input_error_entry(error)
+
+
+_EMPTY_TOTALS: dict[str, Any] = {
+    "articles": 0,
+    "articles_ok": 0,
+    "articles_failed": 0,
+    "articles_resumed": 0,
+    "parts_redone": 0,
+    "records": {},
+    "rejected": 0,
+    "unclaimed": 0,
+    "usage_this_run": {},
+    "cost_usd_this_run": None,
+}
+
+
+def _totals(plan: RunPlan, ledger: Ledger, input_errors: list[InputProblem]) -> Totals:
+    """The run's totals, summed over the ledger in one pass (input order)."""
+    usage = Usage()
+    records = dict.fromkeys((s.name for s in plan.specs), 0)
+    counts = {"ok": 0, "failed": 0, "resumed": 0, "redone": 0, "rejected": 0, "unclaimed": 0}
+
+    def summed() -> Iterator[tuple[str, int, int]]:
+        for settled in ledger.in_order():
+            entry = settled.entry
+            counts["redone"] += entry.part_redone_because is not None
+            if entry.status == "pending":
+                continue
+            counts["ok"] += entry.status == "ok"
+            counts["failed"] += entry.status == "failed"
+            counts["resumed"] += entry.resumed
+            counts["rejected"] += entry.rejected
+            counts["unclaimed"] += entry.unclaimed
+            for name in records:
+                records[name] += entry.records.get(name, 0)
+            if not entry.resumed and entry.usage is not None:
+                usage.add(entry.usage)
+            if entry.status == "ok":
+                yield entry.id or "", entry.numbers_of_interest, entry.unclaimed
+
+    silence = silence_report(summed())  # silence: (id, numbers, unclaimed) of each ok article
+    model = plan.backend.describe().get("model")
+    return Totals(
+        articles=len(ledger) + len(input_errors),
+        articles_ok=counts["ok"],
+        articles_failed=counts["failed"] + len(input_errors),
+        articles_resumed=counts["resumed"],
+        parts_redone=counts["redone"],
+        records=records,
+        rejected=counts["rejected"],
+        unclaimed=counts["unclaimed"],
+        silence=silence,
+        # notes stay with their article; the totals would only repeat them
+        usage_this_run=usage.model_dump(exclude={"notes"}),
+        cost_usd_this_run=estimate_cost(model, usage),
+    )
 
 
 def _manifest(
-    plan: RunPlan,
-    key: str,
-    started_at: str,
-    done: dict[str, _Done],
-    redone: dict[str, str],
+    run: _Run,
     status: Literal["running", "interrupted", "complete"],
+    totals: Totals,
     outputs: OutputsStamp | None = None,
 ) -> RunManifest:
-    total = Usage()
-    articles: list[ArticleEntry] = []
-    for article in plan.articles:
-        finished = done.get(article.id)
-        if finished is None:
-            entry = ArticleEntry(
-                id=article.id,
-                source=article.source,
-                sha256=article.sha256,
-                encoding=article.encoding,
-                status="pending",
-            )
-        else:
-            entry = finished.entry
-            if not entry.resumed and entry.usage is not None:
-                total.add(entry.usage)
-        if article.id in redone:
-            entry = entry.model_copy(update={"part_redone_because": redone[article.id]})
-        articles.append(entry)
-    for error in plan.input_errors:
-        articles.append(
-            ArticleEntry(id=error.article_id, source=error.source, status="input_error", error=error.message)
-        )
-    entries = [d.entry for d in done.values()]
+    """The manifest without its article entries (``RunStore.write_manifest`` streams them in)."""
+    plan = run.plan
     described = plan.backend.describe()
     return RunManifest(
         tool="polex",
         version=__version__,
-        git_commit=git_commit(),
+        git_commit=run.commit,
         command=plan.command,
         status=status,
-        started_at=started_at,
+        started_at=run.started_at,
         finished_at=now() if status != "running" else None,
         backend={**described, "chosen_because": plan.backend_reason},
-        settings_key=key,
-        schemas={name: SchemaFingerprint(**f) for name, f in schema_fingerprints(plan.specs).items()},
-        totals=Totals(
-            articles=len(plan.articles) + len(plan.input_errors),
-            articles_ok=sum(1 for e in entries if e.status == "ok"),
-            articles_failed=sum(1 for e in entries if e.status == "failed") + len(plan.input_errors),
-            articles_resumed=sum(1 for e in entries if e.resumed),
-            parts_redone=len(redone),
-            records={s.name: sum(e.records.get(s.name, 0) for e in entries) for s in plan.specs},
-            rejected=sum(e.rejected for e in entries),
-            unclaimed=sum(e.unclaimed for e in entries),
-            silence=silence_report(
-                (e.id or "", e.numbers_of_interest, e.unclaimed) for e in entries if e.status == "ok"
-            ),
-            # notes stay with their article; the totals would only repeat them
-            usage_this_run=total.model_dump(exclude={"notes"}),
-            cost_usd_this_run=estimate_cost(described.get("model"), total),
-        ),
-        articles=articles,
+        settings_key=run.key,
+        schemas={name: SchemaFingerprint(**f) for name, f in run.fingerprints.items()},
+        totals=totals,
+        articles=[],
         **({"outputs": outputs} if outputs is not None else {}),
     )
 

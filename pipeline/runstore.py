@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from polex.pipeline.artifacts import ManifestHead, OutputsStamp, Part, RecordRow
+from polex.pipeline.artifacts import ArticleEntry, ManifestHead, OutputsStamp, Part, RecordRow, RunManifest
 from polex.pipeline.errors import PolexError
 from polex.pipeline.files import atomic_open
 from polex.pipeline.files import atomic_write as _atomic_write
@@ -213,6 +213,31 @@ class RunStore:
         if found is None:
             raise RunDirError(f"the part of {article_id} vanished from {self.parts} during the run")
         return found[0]
+
+    def write_manifest(self, manifest: RunManifest, entries: Iterable[ArticleEntry]) -> None:
+        """Write ``manifest.json``: ``manifest`` (its own ``articles`` empty) with
+        ``entries`` streamed in as its articles, one at a time, so a manifest of any
+        number of articles is never held whole. Replaced atomically."""
+        if manifest.articles:
+            raise ValueError("the manifest's entries are given as entries, not in the manifest")
+        text = manifest.to_json_text()
+        marker = '\n "articles": []'
+        head, found, tail = text.partition(marker)
+        if not found:
+            raise ValueError("the manifest's articles field is not where the writer expects it")
+        clean = redactor()
+        try:
+            with atomic_open(self.root / "manifest.json") as handle:
+                handle.write(clean(head + '\n "articles": ['))
+                separator = "\n"
+                for entry in entries:
+                    # at depth 2 in the manifest: indented by two more spaces
+                    indented = "  " + entry.to_json_text().rstrip("\n").replace("\n", "\n  ")
+                    handle.write(clean(separator + indented))
+                    separator = ",\n"
+                handle.write(clean(("\n ]" if separator != "\n" else "]") + tail))
+        except OSError as exc:
+            raise _unwritable(self.root / "manifest.json", exc) from exc
 
     def outputs_intact(self, stamp: OutputsStamp, key: str) -> bool:
         """Whether the outputs here were made from the same parts (``key``) and are

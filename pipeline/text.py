@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 # Abbreviations that end in a full stop but not a sentence ("Co., Ltd. has ...").
 _NOT_AN_END = r"(?<!\bCo)(?<!\bLtd)(?<!\bLTD)(?<!\bInc)(?<!\bNo)(?<!\bMr)(?<!\bDr)(?<!\bSt)(?<!\bvs)"
@@ -137,11 +137,16 @@ class CaselessPattern:
     """A case-insensitive regular expression that finds the same spans as
     ``re.compile(pattern, re.IGNORECASE)``: written in lower case, it matches the
     lower-cased text case-sensitively (``fast``); a pattern with an upper-case letter
-    or a text ``lowered`` refuses uses IGNORECASE (``slow``). Groups of a fast match
-    are in lower case."""
+    or a text ``lowered`` refuses uses IGNORECASE (``slow``, compiled when first
+    needed: most patterns never are, and compiling costs start-up time). Groups of a
+    fast match are in lower case."""
 
-    slow: re.Pattern[str]
+    pattern: str
     fast: re.Pattern[str] | None
+
+    @cached_property
+    def slow(self) -> re.Pattern[str]:
+        return re.compile(self.pattern, re.IGNORECASE)
 
     @classmethod
     def compile(cls, pattern: str) -> CaselessPattern:
@@ -154,7 +159,11 @@ class CaselessPattern:
             else (ch.isascii() or ch.lower() == ch.upper())
             for ch in unescaped
         )
-        return cls(re.compile(pattern, re.IGNORECASE), re.compile(pattern) if lower_case else None)
+        if not lower_case:
+            compiled = cls(pattern, None)
+            _ = compiled.slow  # a pattern only IGNORECASE can match is needed at once
+            return compiled
+        return cls(pattern, re.compile(pattern))
 
     @classmethod
     def any_of(cls, patterns: list[str] | tuple[str, ...]) -> CaselessPattern:

@@ -13,18 +13,19 @@ the in-process llama backend. The HTTP backends already overlap their requests
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import signal
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from polex.pipeline.artifacts import Part
 from polex.pipeline.backends import Backend, BackendOptions, create
 from polex.pipeline.records import Article
 from polex.pipeline.registry import select
 from polex.pipeline.spec import SchemaSpec
+
+if TYPE_CHECKING:  # process pools are imported when a run has workers, not at start-up
+    from concurrent.futures import ProcessPoolExecutor
 
 # The backends whose work is computation in the process itself.
 IN_PROCESS_BACKENDS = ("offline", "llamacpp")
@@ -86,6 +87,9 @@ class WorkerPool:
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         return ProcessPoolExecutor(
             max_workers=self.setup.count,
             mp_context=multiprocessing.get_context("spawn"),
@@ -94,6 +98,8 @@ class WorkerPool:
         )
 
     async def process(self, article: Article) -> Part:
+        from concurrent.futures.process import BrokenProcessPool
+
         executor = self._executor
         try:
             return await asyncio.wrap_future(executor.submit(_process_in_worker, article))

@@ -5,6 +5,7 @@ use. No test here measures time: speed is measured in benchmarks/bench_offline.p
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -42,7 +43,9 @@ def _outputs(run: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for pattern in OUTPUTS for p in sorted(run.glob(pattern))}
 
 
-def test_an_offline_run_imports_neither_openai_nor_instructor(tmp_path: Path) -> None:
+def test_an_offline_run_of_utf8_text_imports_no_llm_client_charset_detector_or_process_pool(
+    tmp_path: Path,
+) -> None:
     script = textwrap.dedent(
         """
         import json, sys
@@ -52,7 +55,11 @@ def test_an_offline_run_imports_neither_openai_nor_instructor(tmp_path: Path) ->
             main()
         except SystemExit as exit:
             code = exit.code
-        heavy = ("openai", "instructor", "httpx", "jinja2", "sklearn")
+        heavy = (
+            "openai", "instructor", "httpx", "jinja2", "sklearn",  # the LLM path and training
+            "charset_normalizer",  # guessing encodings: only for text that is not UTF-8
+            "multiprocessing", "concurrent.futures.process",  # only with --workers
+        )
         print(json.dumps({"code": code, "loaded": sorted(m for m in heavy if m in sys.modules)}))
         """
     )
@@ -244,3 +251,67 @@ def test_a_pattern_with_an_upper_case_letter_keeps_ignorecase() -> None:
     assert CaselessPattern.compile(r"\bfive[- ]year\b\s\S\d\D\w\W").fast is not None
     found = CaselessPattern.compile(r"\bXIV\b").search("the xiv plan", lowered("the xiv plan"))
     assert found is not None and found.span() == (4, 7)
+
+
+@pytest.mark.parametrize("trap", ["", " (\u0130stanbul)"])
+def test_numbers_in_words_are_read_in_any_case_and_keep_their_written_text(trap: str) -> None:
+    from polex.pipeline.quantities import find_mentions
+
+    text = f"Some two MILLION jobs and Two-Thirds of graduates were placed{trap}. A Thousand Talents stays a name."
+    found = {m.text: m for m in find_mentions(text)}
+    assert found["two MILLION"].value == 2_000_000
+    assert found["Two-Thirds"].value == round(2 / 3, 6) and found["Two-Thirds"].unit == "ratio"
+    assert "A Thousand" not in found
+
+
+def _articles_and_entries_alive(corpus: Path) -> tuple[int, int]:
+    """How many articles of ``corpus``, and manifest entries of them, this process
+    holds (objects of other tests, kept by caches, are not counted)."""
+    from polex.pipeline.artifacts import ArticleEntry
+    from polex.pipeline.records import Article
+
+    alive = gc.get_objects()
+    articles = sum(isinstance(o, Article) and o.source.startswith(str(corpus)) for o in alive)
+    entries = sum(isinstance(o, ArticleEntry) and (o.source or "").startswith(str(corpus)) for o in alive)
+    return articles, entries
+
+
+def test_a_run_holds_only_the_articles_it_is_working_on(tmp_path: Path) -> None:
+    from polex.pipeline.backends.offline import OfflineBackend
+    from polex.pipeline.inputs import Inputs
+    from polex.pipeline.registry import discover
+    from polex.pipeline.runner import RunPlan, run_sync
+
+    corpus = tmp_path / "corpus.jsonl"
+    lines = [
+        {"id": f"a{i}", "text": f"Article {i}: {1000 + i} new jobs were created in 2021."} for i in range(60)
+    ]
+    corpus.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    seen: list[tuple[int, int]] = []
+    plan = RunPlan(
+        Inputs([corpus]), [], list(discover().values()), OfflineBackend(), tmp_path / "run", concurrency=2
+    )
+    result = run_sync(plan, lambda _part: seen.append(_articles_and_entries_alive(corpus)))
+    assert result.totals.articles_ok == 60 and len(seen) == 60
+    # at most the two being extracted and the one just read (texts are not all held),
+    # and no growing list of manifest entries (they are spooled to disk)
+    assert max(articles for articles, _ in seen) <= 3
+    assert max(entries for _, entries in seen) <= 3
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert [a["id"] for a in manifest["articles"]] == [f"a{i}" for i in range(60)]
+
+
+def test_the_streamed_manifest_is_the_text_of_the_manifest_model(tmp_path: Path) -> None:
+    from polex.pipeline.artifacts import RunManifest
+
+    bad = tmp_path / "in" / "bad.jsonl"
+    bad.parent.mkdir()
+    bad.write_text('{"id": "x", "text": "1,000 jobs in 2021."}\nnot json\n')
+    done = _polex("run", str(SEEDS), str(bad.parent), "--out", str(tmp_path / "run"), "--backend", "offline")
+    assert done.returncode == 1, done.stderr  # the malformed line fails, the rest is done
+    assert "malformed JSON" in done.stderr
+    written = (tmp_path / "run" / "manifest.json").read_text()
+    manifest = RunManifest.model_validate_json(written)
+    assert manifest.to_json_text() == written
+    assert [a.status for a in manifest.articles][-2:] == ["ok", "input_error"]
+    assert manifest.totals.articles == len(manifest.articles) == len(list(SEEDS.glob("*.txt"))) + 2

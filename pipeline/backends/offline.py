@@ -4,6 +4,7 @@ hand-written rules; ``rules_only`` forces the rules."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from polex.pipeline import __version__
@@ -22,13 +23,16 @@ class OfflineBackend:
 
     def __init__(self, rules_only: bool = False) -> None:
         self.rules_only = rules_only
+        # where each schema's trained model lives, resolved once (not for every
+        # article); the model itself is reread only when its file changes (``load_model``)
+        self._model_paths: dict[str, Path] = {}
 
     def describe(self) -> dict[str, Any]:
         engine = "rules" if self.rules_only else "learned"
         return {"backend": self.name, "model": f"{engine}-{__version__}", "parameters": {}}
 
     async def extract(self, ctx: ArticleContext, spec: SchemaSpec) -> Candidates:
-        model = None if self.rules_only else load_model(spec.learned_model_path)
+        model = None if self.rules_only else load_model(self._model_path(spec))
         if model is not None:
             predictions = predict(spec, model, ctx)
             return Candidates(
@@ -42,6 +46,12 @@ class OfflineBackend:
             )
         found = spec.offline(ctx)
         return Candidates(records=[item if isinstance(item, tuple) else (item, 0) for item in found])
+
+    def _model_path(self, spec: SchemaSpec) -> Path:
+        path = self._model_paths.get(spec.name)
+        if path is None:
+            path = self._model_paths[spec.name] = spec.learned_model_path
+        return path
 
     async def aclose(self) -> None:
         return None
