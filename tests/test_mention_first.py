@@ -30,8 +30,8 @@ def test_the_prompt_lists_each_sentence_once_with_its_numbers_ids_and_guesses() 
     run(backend(server, strategy="mentions"))
     user = server.requests[0]["messages"][-1]["content"].split("Numbers found:")[-1]
     assert user.count("686000 new jobs were created in cities and towns") == 1
-    assert re.search(r'  m1 "686000" guess \(p=[0-9.]+\): new_urban_jobs, actual\n', user)
-    assert re.search(r'  m2 "108.9%" guess \(p=[0-9.]+\): new_urban_jobs, completion_rate\n', user)
+    assert re.search(r'  "m1 686000" guess \(p=[0-9.]+\): new_urban_jobs, actual\n', user)
+    assert re.search(r'  "m2 108.9%" guess \(p=[0-9.]+\): new_urban_jobs, completion_rate\n', user)
     assert "m3" not in user
 
 
@@ -40,11 +40,11 @@ def test_a_line_without_words_such_as_a_time_stamp_is_not_listed() -> None:
     run(backend(server, strategy="mentions"), Article("stamped", "2021-04-19 13:43:00\n" + TEXT))
     user = server.requests[0]["messages"][-1]["content"]
     assert '"13"' not in user and '"43"' not in user
-    assert '  m1 "686000"' in user
+    assert '  "m1 686000"' in user
 
 
-def test_labelled_ids_become_the_offline_records_and_dropped_ids_vanish() -> None:
-    server = FakeServer([answer({"m1": "new_urban_jobs, actual", "m2": "drop"})])
+def test_labelled_numbers_become_the_offline_records_and_dropped_ones_vanish() -> None:
+    server = FakeServer([answer({"m1 686000": "new_urban_jobs, actual", "m2 108.9%": "drop"})])
     part = run(backend(server, strategy="mentions"))
     (record,) = part["records"]["QuantitativeTarget"]
     assert record["record"]["value"] == 686000 and record["record"]["kind"] == "actual"
@@ -73,7 +73,7 @@ def test_a_number_the_offline_default_drops_is_kept_with_the_core_conventions() 
     server = FakeServer([answer({"m1": "labour_force, actual"})])
     part = run(backend(server, strategy="mentions"), Article("counted", text))
     user = server.requests[0]["messages"][-1]["content"]
-    assert '  m1 "52,000" guess: drop' in user
+    assert '  "m1 52,000" guess: drop' in user
     (record,) = part["records"]["QuantitativeTarget"]
     assert record["record"]["value"] == 52000 and record["record"]["indicator"] == "labour_force"
     assert record["record"]["evidence"] in text and "52,000" in record["record"]["evidence"]
@@ -122,9 +122,9 @@ def test_a_gold_example_becomes_a_listing_and_the_answer_its_gold_gives() -> Non
     )
     shown = example_prompt(GoldExample("dev1", TEXT, gold), QT)
     assert shown is not None
-    assert [n["id"] for s in shown["listing"] for n in s["numbers"]] == ["m1", "m2"]
+    assert [n["key"] for s in shown["listing"] for n in s["numbers"]] == ["m1 686000", "m2 108.9%"]
     assert json.loads(shown["json"]) == {
-        "labels": {"m1": "new_urban_jobs, actual", "m2": "other, completion_rate"}
+        "labels": {"m1 686000": "new_urban_jobs, actual", "m2 108.9%": "other, completion_rate"}
     }
 
 
@@ -132,12 +132,22 @@ def test_a_gold_example_drops_the_numbers_its_gold_leaves_out() -> None:
     gold = ({"value": 108.9, "indicator": "new_urban_jobs", "kind": "completion_rate"},)
     shown = example_prompt(GoldExample("dev1", TEXT, gold), QT)
     assert shown is not None
-    assert json.loads(shown["json"]) == {"labels": {"m1": "drop", "m2": "new_urban_jobs, completion_rate"}}
+    assert json.loads(shown["json"]) == {
+        "labels": {"m1 686000": "drop", "m2 108.9%": "new_urban_jobs, completion_rate"}
+    }
 
 
 def test_the_mentions_prompt_shows_examples_in_its_own_answer_format_after_a_fixed_system_message() -> None:
     server = FakeServer([answer({})])
     run(backend(server, strategy="mentions", few_shot=2))
     system, user = (m["content"] for m in server.requests[0]["messages"])
-    assert "Example numbers:" in user and '{"labels": {"m1": ' in user
+    assert "Example numbers:" in user and '{"labels": {"m1 ' in user
     assert "Example" not in system and '{"records": [' not in system + user
+
+
+def test_a_key_pairing_an_id_with_the_next_number_labels_the_number_it_names() -> None:
+    # the model skipped m1, then wrote m1 with m2's number: the number decides
+    server = FakeServer([answer({"m1 108.9%": "drop"})])
+    part = run(backend(server, strategy="mentions"))
+    (record,) = part["records"]["QuantitativeTarget"]
+    assert record["record"]["value"] == 686000

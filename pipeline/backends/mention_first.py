@@ -55,6 +55,12 @@ class Candidate:
         assert self.engine.mention is not None  # mention candidates only
         return self.engine.mention
 
+    @property
+    def key(self) -> str:
+        """How the prompt and the answer name this number: its id and its words
+        (``m2 1.2 million``), so that a label sits beside what it labels."""
+        return f"{self.id} {' '.join(self.mention.text.split())}"
+
     def guess_label(self, spec: SchemaSpec) -> str:
         """The offline default's guess written as a label: ``new_urban_jobs, actual``,
         or ``drop``."""
@@ -139,8 +145,7 @@ def listing(ctx: ArticleContext, spec: SchemaSpec, listed: list[Candidate]) -> l
             "text": " ".join(ctx.text[start:end].split()),
             "numbers": [
                 {
-                    "id": c.id,
-                    "number": c.mention.text,
+                    "key": c.key,
                     "guess": c.guess_label(spec),
                     "p": None if c.guess.confidence is None else f"{c.guess.confidence:.2f}",
                 }
@@ -169,7 +174,7 @@ def label_pattern(spec: SchemaSpec) -> str:
 
 
 def answer_model(spec: SchemaSpec) -> type[BaseModel]:
-    """{"labels": {id: label}, "added": [<records>]}: strict about the ids (an unknown
+    """{"labels": {key: label}, "added": [<records>]}: strict about the ids (an unknown
     id goes back to the model) and the labels (a pattern of the fields' choices, which
     the grammar enforces in json_object_schema mode)."""
     if spec.registry_name not in _ANSWER_MODELS:
@@ -184,7 +189,7 @@ def _answer_model(spec: SchemaSpec) -> type[BaseModel]:
         ids = (info.context or {}).get("candidate_ids")
         if ids is None:
             return self
-        unknown = [i for i in self.labels if i not in ids]
+        unknown = [key for key in self.labels if id_of(key) not in ids]
         if unknown:
             raise ValueError(f"labels name ids that are not listed: {unknown}; use only {sorted(ids)}")
         return self
@@ -200,6 +205,31 @@ def _answer_model(spec: SchemaSpec) -> type[BaseModel]:
             "without_urls": model_validator(mode="wrap")(without_urls),  # type: ignore[dict-item]
         },
     )
+
+
+def id_of(key: str) -> str:
+    """The id of an answer's key (``m2`` of ``m2 1.2 million``)."""
+    return key.strip().split(" ", 1)[0]
+
+
+def labels_by_id(labels: dict[str, str], listed: list[Candidate]) -> dict[str, str]:
+    """Each answer key's label, by the id of the number it names. A key is the id
+    and the number as listed; when a model skips one, its next keys pair an id with
+    the following number ("m4 20 million yuan" for m5), and the number decides, if
+    it names exactly one number not yet labelled; else the id."""
+    by_key = {c.key: c for c in listed}
+    by_id = {c.id: c for c in listed}
+    resolved: dict[str, str] = {}
+    for key, label in labels.items():
+        written = " ".join(key.split())
+        found = by_key.get(written)
+        if found is None:
+            words = written.split(" ", 1)[1] if " " in written else ""
+            same = [c for c in listed if c.key.split(" ", 1)[1] == words and c.id not in resolved]
+            found = same[0] if len(same) == 1 else by_id.get(id_of(written))
+        if found is not None and found.id not in resolved:
+            resolved[found.id] = label
+    return resolved
 
 
 def parse_label(label: str, spec: SchemaSpec) -> dict[str, str] | None:
@@ -234,9 +264,10 @@ def records_from_answer(
     """A record (and the offset of its sentence) per id not labelled ``drop``, in the
     article's order: the base record with the label's fields. An id the answer leaves
     out keeps the offline default's guess."""
+    by_id = labels_by_id(labels, listed)
     out: list[tuple[dict[str, Any], int]] = []
     for candidate in listed:
-        label = labels.get(candidate.id, candidate.guess_label(spec))
+        label = by_id.get(candidate.id, candidate.guess_label(spec))
         fields = parse_label(label, spec)
         if fields is None:
             continue
@@ -270,6 +301,6 @@ def example_prompt(example: GoldExample, spec: SchemaSpec) -> dict[str, Any] | N
         )
         if gold is not None:
             claimed.add(gold[0])
-        labels[candidate.id] = DROP if gold is None else label_of(gold[1], spec)
+        labels[candidate.key] = DROP if gold is None else label_of(gold[1], spec)
     shown = listing(ctx, spec, listed)
     return {"listing": shown, "json": json.dumps({"labels": labels}, ensure_ascii=False)}
