@@ -60,6 +60,14 @@ def test_an_id_left_out_keeps_the_guess() -> None:
     assert record["record"]["value"] == 108.9 and record["record"]["kind"] == "completion_rate"
 
 
+def test_a_salvaged_answer_s_malformed_label_keeps_the_guess() -> None:
+    bad = answer({"m1 686000": "new jobs", "m2 108.9%": "drop"})
+    server = FakeServer([bad, bad])
+    part = run(backend(server, strategy="mentions", max_reasks=1))
+    (record,) = part["records"]["QuantitativeTarget"]
+    assert record["record"]["value"] == 686000 and record["record"]["indicator"] == "new_urban_jobs"
+
+
 def test_a_label_replaces_the_guessed_fields() -> None:
     server = FakeServer([answer({"m1": "reemployment, actual", "m2": "drop"})])
     part = run(backend(server, strategy="mentions"))

@@ -232,9 +232,13 @@ def labels_by_id(labels: dict[str, str], listed: list[Candidate]) -> dict[str, s
     return resolved
 
 
+def is_label(label: str, spec: SchemaSpec) -> bool:
+    return re.fullmatch(label_pattern(spec), label) is not None
+
+
 def parse_label(label: str, spec: SchemaSpec) -> dict[str, str] | None:
     """The answered fields a label sets, or None for ``drop`` (or a malformed label)."""
-    if not re.fullmatch(label_pattern(spec), label) or label == DROP:
+    if label == DROP or not is_label(label, spec):
         return None
     return dict(zip(answered_fields(spec), label.split(LABEL_SEPARATOR), strict=True))
 
@@ -263,11 +267,14 @@ def records_from_answer(
 ) -> list[tuple[dict[str, Any], int]]:
     """A record (and the offset of its sentence) per id not labelled ``drop``, in the
     article's order: the base record with the label's fields. An id the answer leaves
-    out keeps the offline default's guess."""
+    out, or labels with something that is not a label (an answer salvaged after its
+    reasks), keeps the offline default's guess."""
     by_id = labels_by_id(labels, listed)
     out: list[tuple[dict[str, Any], int]] = []
     for candidate in listed:
-        label = by_id.get(candidate.id, candidate.guess_label(spec))
+        label = by_id.get(candidate.id)
+        if label is None or not is_label(label, spec):  # not answered, or not a label
+            label = candidate.guess_label(spec)
         fields = parse_label(label, spec)
         if fields is None:
             continue
