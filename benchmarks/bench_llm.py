@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -110,8 +112,12 @@ def served(gguf: Path, n_ctx: int, threads: int, log: Path) -> Any:
                 sys.exit(f"the server did not answer within 600 s; see {log}")
             yield url
         finally:
-            server.terminate()
-            server.wait(timeout=60)
+            server.terminate()  # a server busy with a request may not stop when asked
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 def polex(*args: str) -> subprocess.CompletedProcess[str]:
@@ -120,9 +126,29 @@ def polex(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def score(run_dir: Path, model: str, strategy: str, mode: str, seconds: float) -> Row:
+def gold_of(ids: list[str], folder: Path) -> Path:
+    """A gold folder holding the chosen articles' gold only: `polex eval` scores every
+    gold article, and one the run did not extract would count as all-missing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.json"):
+        stale.unlink()
+    for article_id in ids:
+        source = CORPUS / "gold" / f"{article_id}.json"
+        if source.is_file():
+            shutil.copyfile(source, folder / source.name)
+    return folder
+
+
+def score(run_dir: Path, gold: Path, model: str, strategy: str, mode: str, seconds: float) -> Row:
     scored = polex(
-        "eval", str(run_dir), "--gold", str(CORPUS / "gold"), "--articles", str(CORPUS / "articles")
+        "eval",
+        str(run_dir),
+        "--gold",
+        str(gold),
+        "--articles",
+        str(CORPUS / "articles"),
+        "--manifest",
+        str(CORPUS / "manifest.jsonl"),
     )
     if not (run_dir / "eval.json").is_file():
         sys.exit(f"polex eval failed on {run_dir}:\n{scored.stdout}\n{scored.stderr}")
@@ -151,7 +177,13 @@ def score(run_dir: Path, model: str, strategy: str, mode: str, seconds: float) -
     )
 
 
-def run_llm(url: str, model: str, strategy: str, mode: str, files: list[str], out: Path, args: Any) -> Row:
+def run_llm(
+    url: str, model: str, strategy: str, mode: str, files: list[str], out: Path, gold: Path, args: Any
+) -> Row:
+    """One `polex run` of the LLM path; its responses are recorded in OUT-responses/
+    (emptied first, so nothing is replayed) for reading what the model answered."""
+    responses = out.with_name(out.name + "-responses")
+    shutil.rmtree(responses, ignore_errors=True)
     started = time.monotonic()
     result = polex(
         "run",
@@ -171,7 +203,8 @@ def run_llm(url: str, model: str, strategy: str, mode: str, files: list[str], ou
         strategy,
         "--schema",
         SCHEMA,
-        "--no-cache",
+        "--cache-dir",
+        str(responses),
         "--concurrency",
         "1",
         "--max-tokens",
@@ -186,16 +219,22 @@ def run_llm(url: str, model: str, strategy: str, mode: str, files: list[str], ou
     seconds = time.monotonic() - started
     if not (out / "manifest.json").is_file():
         sys.exit(f"polex run failed:\n{result.stdout}\n{result.stderr}")
-    return score(out, model, strategy, mode, seconds)
+    return score(out, gold, model, strategy, mode, seconds)
 
 
-def run_offline(files: list[str], out: Path) -> Row:
+def run_offline(files: list[str], out: Path, gold: Path) -> Row:
     started = time.monotonic()
     polex("run", *files, "--out", str(out), "--force", "--backend", "offline", "--schema", SCHEMA)
-    return score(out, "offline default", "-", "-", time.monotonic() - started)
+    return score(out, gold, "offline default", "-", "-", time.monotonic() - started)
+
+
+def stop_on_sigterm(_signum: int, _frame: Any) -> None:
+    """`kill` ends the benchmark like Ctrl-C, so that its server is stopped too."""
+    raise KeyboardInterrupt
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -226,6 +265,7 @@ def main() -> None:
     model = args.model_name or (args.gguf.name if args.gguf else "endpoint")
     work = args.work if args.work.is_absolute() else ROOT / args.work
     work.mkdir(parents=True, exist_ok=True)
+    gold = gold_of(ids, work / "gold")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     if not args.results.exists() or not args.results.read_text().strip():
         args.results.write_text(HEADER)
@@ -233,7 +273,7 @@ def main() -> None:
     with args.results.open("a") as table:
         table.write(f"<!-- {time.strftime('%Y-%m-%d %H:%M')} UTC; {command}; articles: {' '.join(ids)} -->\n")
     if not args.no_offline:
-        row = run_offline(files, work / "offline")
+        row = run_offline(files, work / "offline", gold)
         with args.results.open("a") as table:
             table.write(row.markdown() + "\n")
         print(row.markdown(), flush=True)
@@ -241,7 +281,7 @@ def main() -> None:
     def measure(url: str) -> None:
         for strategy in args.strategy or ["free", "mentions"]:
             slug = f"{model}-{strategy}-{args.mode}".replace("/", "_")
-            row = run_llm(url, model, strategy, args.mode, files, work / slug, args)
+            row = run_llm(url, model, strategy, args.mode, files, work / slug, gold, args)
             with args.results.open("a") as table:
                 table.write(row.markdown() + "\n")
             print(row.markdown(), flush=True)

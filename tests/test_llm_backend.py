@@ -135,7 +135,7 @@ def test_an_answer_cut_off_at_max_tokens_splits_the_chunk_and_says_so() -> None:
     long_text = " ".join([TEXT] * 3)
 
     def answer(body: dict[str, Any]) -> dict[str, Any]:
-        article = body["messages"][-1]["content"]
+        article = body["messages"][-1]["content"].split("<article>")[-1]
         if article.count("686000") > 1:
             return completion(content='{"records": [{"evidence": "686', finish="length")
         return completion(GOOD)

@@ -1,73 +1,161 @@
-"""The mention-first strategy: the prompt lists the engine's numbers with ids,
-clauses and offline hints; the answer labels ids; kept labels become grounded
-records (evidence = the clause, value = the engine's reading), drops vanish, an
-added figure is grounded like any record."""
+"""The mention-first strategy: the prompt lists the article's sentences with their
+numbers of interest, each with an id and the offline default's guess as a label; the
+answer labels ids ("indicator, kind" or "drop"); labelled ids become grounded records
+(the offline default's record, or the core's conventions, with the label's fields),
+dropped ids vanish, ids left out keep the guess, an added figure is grounded like
+any record."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+from polex.pipeline.backends.mention_first import example_prompt
+from polex.pipeline.fewshot import GoldExample
 from polex.pipeline.records import Article
+from polex.pipeline.registry import select
 from tests.fake_openai import FakeServer, completion
 from tests.test_llm_backend import TEXT, backend, run
 
+QT = select(["QuantitativeTarget"])[0]
 
-def labels_answer(labels: list[dict[str, Any]], added: list[dict[str, Any]] | None = None) -> Any:
+
+def answer(labels: dict[str, str], added: list[dict[str, Any]] | None = None) -> Any:
     return completion(content=json.dumps({"labels": labels, "added": added or []}))
 
 
-def test_the_prompt_lists_each_number_with_an_id_its_clause_and_hints() -> None:
-    server = FakeServer([labels_answer([])])
+def test_the_prompt_lists_each_sentence_once_with_its_numbers_ids_and_guesses() -> None:
+    server = FakeServer([answer({})])
     run(backend(server, strategy="mentions"))
+    user = server.requests[0]["messages"][-1]["content"].split("Numbers found:")[-1]
+    assert user.count("686000 new jobs were created in cities and towns") == 1
+    assert re.search(r'  "m1 686000" guess \(p=[0-9.]+\): new_urban_jobs, actual\n', user)
+    assert re.search(r'  "m2 108.9%" guess \(p=[0-9.]+\): new_urban_jobs, completion_rate\n', user)
+    assert "m3" not in user
+
+
+def test_a_line_without_words_such_as_a_time_stamp_is_not_listed() -> None:
+    server = FakeServer([answer({})])
+    run(backend(server, strategy="mentions"), Article("stamped", "2021-04-19 13:43:00\n" + TEXT))
     user = server.requests[0]["messages"][-1]["content"]
-    assert 'm1: "686000" (= 686000) in: From January to November this year, 686000 new jobs' in user
-    assert 'm2: "108.9%"' in user and "m3" not in user
-    assert "guess: indicator=new_urban_jobs" in user
+    assert '"13"' not in user and '"43"' not in user
+    assert '  "m1 686000"' in user
 
 
-def test_kept_labels_become_grounded_records_and_drops_vanish() -> None:
-    server = FakeServer(
-        [
-            labels_answer(
-                [
-                    {
-                        "id": "m1",
-                        "keep": True,
-                        "indicator": "new_urban_jobs",
-                        "kind": "actual",
-                        "unit": "persons",
-                    },
-                    {"id": "m2", "keep": False},
-                ]
-            )
-        ]
-    )
+def test_labelled_numbers_become_the_offline_records_and_dropped_ones_vanish() -> None:
+    server = FakeServer([answer({"m1 686000": "new_urban_jobs, actual", "m2 108.9%": "drop"})])
     part = run(backend(server, strategy="mentions"))
     (record,) = part["records"]["QuantitativeTarget"]
     assert record["record"]["value"] == 686000 and record["record"]["kind"] == "actual"
+    assert record["record"]["indicator"] == "new_urban_jobs"
     assert TEXT[record["char_start"] : record["char_end"]] == record["record"]["evidence"]
     assert part["rejected"] == []
 
 
-def test_a_label_missing_fields_takes_the_offline_hints() -> None:
-    server = FakeServer([labels_answer([{"id": "m2", "keep": True}])])
+def test_an_id_left_out_keeps_the_guess() -> None:
+    server = FakeServer([answer({"m1": "drop"})])
     part = run(backend(server, strategy="mentions"))
     (record,) = part["records"]["QuantitativeTarget"]
     assert record["record"]["value"] == 108.9 and record["record"]["kind"] == "completion_rate"
 
 
-def test_an_unknown_id_is_reasked() -> None:
+def test_a_salvaged_answer_s_malformed_label_keeps_the_guess() -> None:
+    bad = answer({"m1 686000": "new jobs", "m2 108.9%": "drop"})
+    server = FakeServer([bad, bad])
+    part = run(backend(server, strategy="mentions", max_reasks=1))
+    (record,) = part["records"]["QuantitativeTarget"]
+    assert record["record"]["value"] == 686000 and record["record"]["indicator"] == "new_urban_jobs"
+
+
+def test_a_label_replaces_the_guessed_fields() -> None:
+    server = FakeServer([answer({"m1": "reemployment, actual", "m2": "drop"})])
+    part = run(backend(server, strategy="mentions"))
+    (record,) = part["records"]["QuantitativeTarget"]
+    assert record["record"]["value"] == 686000
+    assert record["record"]["indicator"] == "reemployment" and record["record"]["kind"] == "actual"
+
+
+def test_a_number_the_offline_default_drops_is_kept_with_the_core_conventions() -> None:
+    text = "Officials counted 52,000 at the square in 2020."
+    server = FakeServer([answer({"m1": "labour_force, actual"})])
+    part = run(backend(server, strategy="mentions"), Article("counted", text))
+    user = server.requests[0]["messages"][-1]["content"]
+    assert '  "m1 52,000" guess: drop' in user
+    (record,) = part["records"]["QuantitativeTarget"]
+    assert record["record"]["value"] == 52000 and record["record"]["indicator"] == "labour_force"
+    assert record["record"]["evidence"] in text and "52,000" in record["record"]["evidence"]
+
+
+def test_an_unknown_id_or_a_label_outside_the_choices_is_reasked() -> None:
     server = FakeServer(
-        [labels_answer([{"id": "m9", "keep": True}]), labels_answer([{"id": "m1", "keep": True}])]
+        [
+            answer({"m9": "drop", "m1": "new_jobs, actual"}),
+            answer({"m1": "new_urban_jobs, actual", "m2": "drop"}),
+        ]
     )
     part = run(backend(server, strategy="mentions", max_reasks=1))
     assert len(server.requests) == 2
-    assert "m9" in " ".join(str(m["content"]) for m in server.requests[1]["messages"])
+    reask = " ".join(str(m["content"]) for m in server.requests[1]["messages"])
+    assert "m9" in reask and "new_jobs, actual" in reask
     assert [r["record"]["value"] for r in part["records"]["QuantitativeTarget"]] == [686000]
+
+
+def test_an_added_figure_is_grounded_like_any_record() -> None:
+    added = {
+        "evidence": "686000 new jobs were created in cities and towns",
+        "indicator": "new_urban_jobs",
+        "indicator_text": "new jobs",
+        "value": 686000,
+        "unit": "persons",
+        "kind": "actual",
+    }
+    invented = {**added, "evidence": "a million jobs were created", "value": 1000000}
+    server = FakeServer([answer({"m1": "drop", "m2": "drop"}, added=[added, invented])])
+    part = run(backend(server, strategy="mentions", max_reasks=0))
+    assert [r["record"]["value"] for r in part["records"]["QuantitativeTarget"]] == [686000]
+    assert len(part["rejected"]) == 1
 
 
 def test_a_chunk_without_numbers_of_interest_sends_no_request() -> None:
     server = FakeServer([])
     part = run(backend(server, strategy="mentions"), Article("quiet", "The city held a meeting on jobs."))
     assert server.requests == [] and part["status"] == "ok"
+
+
+def test_a_gold_example_becomes_a_listing_and_the_answer_its_gold_gives() -> None:
+    gold = (
+        {"value": 686000, "indicator": "new_urban_jobs", "kind": "actual"},
+        {"value": 108.9, "indicator": "other", "kind": "completion_rate"},
+    )
+    shown = example_prompt(GoldExample("dev1", TEXT, gold), QT)
+    assert shown is not None
+    assert [n["key"] for s in shown["listing"] for n in s["numbers"]] == ["m1 686000", "m2 108.9%"]
+    assert json.loads(shown["json"]) == {
+        "labels": {"m1 686000": "new_urban_jobs, actual", "m2 108.9%": "other, completion_rate"}
+    }
+
+
+def test_a_gold_example_drops_the_numbers_its_gold_leaves_out() -> None:
+    gold = ({"value": 108.9, "indicator": "new_urban_jobs", "kind": "completion_rate"},)
+    shown = example_prompt(GoldExample("dev1", TEXT, gold), QT)
+    assert shown is not None
+    assert json.loads(shown["json"]) == {
+        "labels": {"m1 686000": "drop", "m2 108.9%": "new_urban_jobs, completion_rate"}
+    }
+
+
+def test_the_mentions_prompt_shows_examples_in_its_own_answer_format_after_a_fixed_system_message() -> None:
+    server = FakeServer([answer({})])
+    run(backend(server, strategy="mentions", few_shot=2))
+    system, user = (m["content"] for m in server.requests[0]["messages"])
+    assert "Example numbers:" in user and '{"labels": {"m1 ' in user
+    assert "Example" not in system and '{"records": [' not in system + user
+
+
+def test_a_key_pairing_an_id_with_the_next_number_labels_the_number_it_names() -> None:
+    # the model skipped m1, then wrote m1 with m2's number: the number decides
+    server = FakeServer([answer({"m1 108.9%": "drop"})])
+    part = run(backend(server, strategy="mentions"))
+    (record,) = part["records"]["QuantitativeTarget"]
+    assert record["record"]["value"] == 686000

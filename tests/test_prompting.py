@@ -25,4 +25,8 @@ def test_each_rendered_prompt_has_the_base_parts_and_its_own_rules() -> None:
         system, user = render(spec, "Some text.", "a1", 2, 3)
         assert SHARED in system["content"] and f"Task: extract every {name} record." in system["content"]
         assert "Rules:\n1. " in system["content"]
-        assert user["content"].startswith("Article a1 (part 2 of 3):\n<article>\nSome text.\n</article>")
+        assert "Article a1 (part 2 of 3):\n<article>\nSome text.\n</article>" in user["content"]
+        assert "Example passage:" not in system["content"]  # the same system message for every chunk
+        if spec.examples:
+            assert user["content"].index("Example passage:") < user["content"].index("<article>")
+    assert any(spec.examples for spec in discover().values())

@@ -22,6 +22,7 @@ import pytest
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from polex.pipeline.backends.llamacpp import shipped_gguf
+from polex.pipeline.backends.mention_first import answer_model
 from polex.pipeline.backends.openai_compat import llama_grammar, records_model, response_format_schema
 from polex.pipeline.registry import discover
 from tests.conftest import GOLD
@@ -117,3 +118,13 @@ def test_the_sent_schema_has_no_references_and_requires_every_field() -> None:
     record = schema["properties"]["records"]["items"]
     assert record["required"] == list(record["properties"])
     assert record["properties"]["value_high"]["anyOf"][1] == {"type": "null"}
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_the_mentions_grammar_accepts_labels_and_refuses_a_label_outside_the_choices(
+    indent: int | None,
+) -> None:
+    grammar = llama_grammar(response_format_schema(answer_model(SPECS["QuantitativeTarget"])))
+    good = {"labels": {"m1": "new_urban_jobs, actual", "m2": "drop"}, "added": []}
+    assert grammar_accepts(grammar, json.dumps(good, indent=indent))
+    assert not grammar_accepts(grammar, json.dumps({"labels": {"m1": "new_jobs, actual"}}, indent=indent))

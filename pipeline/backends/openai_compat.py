@@ -29,7 +29,14 @@ from pydantic import BaseModel, ValidationInfo, create_model, model_validator
 from polex.pipeline import defaults
 from polex.pipeline.backends.base import BackendError, Candidates
 from polex.pipeline.backends.feedback import without_urls
-from polex.pipeline.backends.mention_first import answer_model, candidates, label_fields, records_from_labels
+from polex.pipeline.backends.mention_first import (
+    answer_model,
+    answered_fields,
+    candidates,
+    example_prompt,
+    listing,
+    records_from_answer,
+)
 from polex.pipeline.chunking import Chunk, chunk, halve
 from polex.pipeline.fewshot import similar_examples
 from polex.pipeline.grounding import record_problems
@@ -63,7 +70,7 @@ MODES: dict[str, instructor.Mode] = {
 }
 
 
-MENTIONS_TEMPLATE = "mentions.v1.md"
+MENTIONS_TEMPLATE = "mentions.v2.md"
 # free: the model finds and copies every record; mentions: the model labels the
 # quantity engine's numbers (schemas without a quantity field fall back to free).
 STRATEGIES = ("free", "mentions")
@@ -258,6 +265,10 @@ def _salvage_object(completion: Any) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return data if isinstance(data, dict) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _salvage(completion: Any) -> list[dict[str, Any]] | str:
@@ -474,15 +485,19 @@ class OpenAICompatBackend:
     async def _label_chunk(
         self, ctx: ArticleContext, spec: SchemaSpec, piece: Chunk, out: Candidates
     ) -> None:
-        """The mention-first strategy on one chunk: one request whose answer labels the
-        listed numbers (none is sent when the chunk has no number of interest)."""
+        """The mention-first strategy on one chunk: one request whose answer corrects
+        the offline default's guesses about the listed numbers (none is sent when the
+        chunk has no number of interest)."""
         listed = candidates(ctx, spec, piece)
         if not listed:
             return
         model = answer_model(spec)
-        extras = self._prompt_extras(ctx, spec, piece)
-        extras["candidates"] = [c.as_prompt() for c in listed]
-        extras["fields"] = [f for f in field_docs(spec) if f.name in label_fields(spec)]
+        extras: dict[str, Any] = {
+            "context": article_context(ctx),
+            "candidates": listing(ctx, spec, listed),
+            "fields": [f for f in field_docs(spec) if f.name in answered_fields(spec)],
+            "examples": self._mention_examples(ctx, spec, piece),
+        }
         messages = render(
             spec, "", ctx.article.id, piece.index, piece.count, extra=extras, template=MENTIONS_TEMPLATE
         )
@@ -514,18 +529,26 @@ class OpenAICompatBackend:
                     )
                 )
                 return
-            labels = [x for x in answer.get("labels", []) if isinstance(x, dict)]
-            added = [x for x in answer.get("added", []) if isinstance(x, dict)]
+            given = answer.get("labels")
+            labels = {str(k): str(v) for k, v in given.items()} if isinstance(given, dict) else {}
+            added = [x for x in _list(answer.get("added")) if isinstance(x, dict)]
         else:
             ledger().reasks += failures
-            labels = [x.model_dump() for x in result.labels]
+            labels = dict(result.labels)
             added = [x for x in result.added if isinstance(x, dict)]
-        for record, hint in records_from_labels(labels, listed, spec):
+        for record, hint in records_from_answer(ctx, spec, listed, labels):
             fixed, made = repair_record(record, spec, ctx)
             _add(out, fixed, hint, made)
         for raw in added:
             fixed, made = repair_record(raw, spec, ctx)
             _add(out, fixed, piece.start, made)
+
+    def _mention_examples(self, ctx: ArticleContext, spec: SchemaSpec, piece: Chunk) -> list[dict[str, Any]]:
+        """Few-shot examples like this chunk, in the mention-first format."""
+        chosen = similar_examples(
+            spec, ctx.text[piece.start : piece.end], self.settings.few_shot, ctx.article.id
+        )
+        return [shown for e in chosen if (shown := example_prompt(e, spec)) is not None]
 
     def _keep_answer(
         self, completion: Any, why: str, spec: SchemaSpec, piece: Chunk, out: Candidates, ctx: ArticleContext
