@@ -114,11 +114,17 @@ def llama_server(n_ctx: int = 4096, startup_seconds: float = 180) -> Iterator[st
             process.kill()
 
 
+class _ThreadingServer(http.server.ThreadingHTTPServer):
+    # socketserver's backlog of 5 refuses connections when a run asks every chunk
+    # of several articles at once; a refused connection would be a retry no fault made
+    request_queue_size = 128
+
+
 class LoopbackHTTPServer:
     """A threaded HTTP server on a free loopback port, serving until the context ends."""
 
     def __init__(self, handler: type[http.server.BaseHTTPRequestHandler]) -> None:
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = _ThreadingServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

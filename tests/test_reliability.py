@@ -30,6 +30,12 @@ from tests.fault_proxy import FAULTS, FaultProxy
 from tests.loopback_llm import LoopbackLLM
 from tests.servers import openai_run_args
 
+# The client's timeout in the fault tests, and how long the proxy holds a request it
+# turns into a timeout: far apart, so that only the held requests time out, never a
+# healthy answer slowed down by a loaded machine.
+CLIENT_TIMEOUT = 10
+HOLD = 15.0
+
 OUTPUTS = ("QuantitativeTarget.jsonl", "PolicyMeasure.jsonl", "rejected.jsonl")
 
 
@@ -55,14 +61,16 @@ def outputs(run: Path) -> dict[str, list[dict]]:  # type: ignore[type-arg]
 def test_at_20_percent_faults_every_article_completes_with_the_fault_free_records(tmp_path: Path) -> None:
     with LoopbackLLM() as llm:
         clean = llm_run([SEEDS], tmp_path / "clean", llm.url, tmp_path / "cache-clean")
-        with FaultProxy(llm.url, rate=0.2, seed=11, timeout_hold=2.0) as proxy:
+        # a held request outlasts the client's 10 s timeout; a healthy answer never
+        # comes near it, however loaded the machine (chunks and articles run at once)
+        with FaultProxy(llm.url, rate=0.2, seed=11, timeout_hold=HOLD) as proxy:
             faulty = llm_run(
                 [SEEDS],
                 tmp_path / "faulty",
                 proxy.url,
                 tmp_path / "cache-faulty",
                 "--timeout",
-                "1",
+                str(CLIENT_TIMEOUT),
                 "--retries",
                 "10",
                 "--max-reasks",
@@ -86,10 +94,12 @@ def test_at_20_percent_faults_every_article_completes_with_the_fault_free_record
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_each_fault_alone_is_survived(tmp_path: Path, fault: str) -> None:
-    article = SEEDS / "000_f717e4e5ad01f3aa.txt"
+    # the seed's first paragraph: one chunk, so the two faults hit one request in turn
+    article = tmp_path / "one-chunk.txt"
+    article.write_text((SEEDS / "000_f717e4e5ad01f3aa.txt").read_text().splitlines()[0] + "\n")
     with (
         LoopbackLLM() as llm,
-        FaultProxy(llm.url, faults=(fault,), first_n=2, timeout_hold=2.0, retry_after="1") as proxy,
+        FaultProxy(llm.url, faults=(fault,), first_n=2, timeout_hold=HOLD, retry_after="1") as proxy,
     ):
         started = time.monotonic()
         manifest = llm_run(
@@ -98,7 +108,7 @@ def test_each_fault_alone_is_survived(tmp_path: Path, fault: str) -> None:
             proxy.url,
             tmp_path / "cache",
             "--timeout",
-            "1",
+            str(CLIENT_TIMEOUT),
             "--schema",
             "QuantitativeTarget",
         )
