@@ -183,3 +183,19 @@ def test_the_calibrator_leaves_out_the_articles_the_rules_were_written_on() -> N
     scores = [(0.9, 0.8, True), (0.6, 0.5, False), (0.7, 0.6, True)]
     assert calibration_points(scores, 0.5, [False, True, True]) == [(0.5, False), (0.6, True)]
     assert calibration_points(scores, 0.5, [False, False, False]) == [(0.8, True), (0.5, False), (0.6, True)]
+
+
+def test_a_candidate_whose_engine_value_is_not_the_gold_reading_counts_as_wrong_for_calibration() -> None:
+    from polex.pipeline.learning.extract import find_candidates
+    from polex.pipeline.learning.train import engine_value_is_gold
+
+    [spec] = select(["QuantitativeTarget"], [])
+    [candidate] = find_candidates(
+        spec, ArticleContext(Article("a", "The city added 2860,000 people to jobs."))
+    )
+    assert candidate.mention is not None and 28600.0 in candidate.mention.readings
+    assert engine_value_is_gold(spec, {"value": 2860000}, candidate)
+    assert not engine_value_is_gold(
+        spec, {"value": 28600}, candidate
+    )  # aligned by a reading, emitted as 2860000
+    assert engine_value_is_gold(spec, {"value": 28600, "value_candidates": [2860000]}, candidate)

@@ -85,7 +85,7 @@ def _readings_match(value: Any, record: dict[str, Any], candidate: Candidate, qu
     )
 
 
-def _value_right(spec: SchemaSpec, record: dict[str, Any] | None, candidate: Candidate) -> bool:
+def engine_value_is_gold(spec: SchemaSpec, record: dict[str, Any] | None, candidate: Candidate) -> bool:
     """Whether the value a record made at ``candidate`` would carry (the engine's
     reading) is the gold record's value or one of its candidates."""
     if record is None or candidate.mention is None or not spec.quantity_field:
@@ -162,7 +162,7 @@ def examples_of(spec: SchemaSpec, gold: Sequence[GoldArticle]) -> tuple[list[Exa
                     record is not None,
                     labels,
                     {name: per_candidate[i] for name, per_candidate in shared.items()},
-                    _value_right(spec, record, candidate),
+                    engine_value_is_gold(spec, record, candidate),
                 )
             )
     return examples, unaligned, total
