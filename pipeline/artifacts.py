@@ -72,26 +72,6 @@ class UnclaimedRow(_Strict):
     unit: str | None
 
 
-class UsageRow(_Strict):
-    requests: int = 0
-    cache_hits: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    transport_retries: int = 0
-    reasks: int = 0
-    splits: int = 0
-    repairs: dict[str, int] = Field(default_factory=dict)  # deterministic repairs of LLM records, per kind
-    notes: list[str] = Field(default_factory=list)
-    total_tokens: int = 0
-
-    @classmethod
-    def of(cls, usage: Usage) -> UsageRow:
-        return cls.model_validate(usage.as_dict())
-
-    def as_usage(self) -> Usage:
-        return Usage(**self.model_dump(exclude={"total_tokens"}))
-
-
 class Part(_Strict):
     """Everything the run keeps of one article: its records, rejected records,
     unclaimed numbers and what it cost; ``failed`` with ``error`` saying why."""
@@ -106,7 +86,7 @@ class Part(_Strict):
     records: dict[str, list[RecordRow]]
     rejected: list[RejectedRow]
     unclaimed: list[UnclaimedRow]
-    usage: UsageRow
+    usage: Usage
     started: str | None
     finished: str
     numbers_of_interest: int = 0  # numbers a record could claim (the silence alarm's denominator)
@@ -138,7 +118,7 @@ class ArticleEntry(_Strict):
     unclaimed: int = 0
     numbers_of_interest: int = 0
     silent: bool = False  # most of its numbers of interest are claimed by no record
-    usage: UsageRow | None = None
+    usage: Usage | None = None
     started: str | None = None
     finished: str | None = None
     # When a part was found but not trusted (damaged, foreign, stale): why it was redone.
@@ -154,7 +134,7 @@ class Totals(_Strict):
     records: dict[str, int]
     rejected: int
     unclaimed: int
-    usage_this_run: dict[str, int | dict[str, int]]  # UsageRow's counts (repairs per kind), no notes
+    usage_this_run: dict[str, int | dict[str, int]]  # Usage's counts (repairs per kind), no notes
     cost_usd_this_run: float | None
     silence: SilenceReport | None = None
     seconds: float | None = None

@@ -11,7 +11,20 @@ import typer
 from rich.console import Console
 
 from polex.pipeline import defaults
-from polex.pipeline.chunking import MIN_CHUNK_CHARS
+from polex.pipeline.cli_options import (
+    ChunkChars,
+    Force,
+    Inputs,
+    MaxBytes,
+    MaxReasks,
+    MaxTokens,
+    Mode,
+    NoCache,
+    SchemaDirs,
+    Schemas,
+    Seed,
+    Temperature,
+)
 from polex.pipeline.inputs import DEFAULT_MAX_BYTES
 from polex.pipeline.redact import redact
 
@@ -58,43 +71,31 @@ def _exit(outcome: Outcome) -> None:
 
 @batch_app.command()
 def submit(
-    inputs: Annotated[list[Path], typer.Argument(help="Files, folders of .txt/.md/.jsonl, or JSONL files.")],
+    inputs: Inputs,
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (the same command resumes it).")],
-    schema: Annotated[
-        list[str] | None, typer.Option("--schema", help="Schema to extract (repeat); all by default.")
-    ] = None,
+    schema: Schemas = None,
     model: Annotated[str | None, typer.Option(help="Model name (env OPENAI_MODEL).")] = None,
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible endpoint with a Batch API (env OPENAI_BASE_URL).")
     ] = None,
-    mode: Annotated[str, typer.Option(help="Structured-output mode, as for polex run.")] = defaults.MODE,
-    temperature: Annotated[float, typer.Option(min=0.0)] = defaults.TEMPERATURE,
-    seed: int = defaults.SEED,
-    max_tokens: Annotated[int, typer.Option(min=1)] = defaults.MAX_TOKENS,
-    max_reasks: Annotated[
-        int, typer.Option(min=0, help="Validation reasks per request, each sent as a follow-up round.")
-    ] = defaults.MAX_REASKS,
+    mode: Mode = None,
+    temperature: Temperature = defaults.TEMPERATURE,
+    seed: Seed = defaults.SEED,
+    max_tokens: MaxTokens = defaults.MAX_TOKENS,
+    max_reasks: MaxReasks = defaults.MAX_REASKS,
     retries: Annotated[
         int, typer.Option(min=1, help="Tries per call to the Files and Batches API.")
     ] = defaults.RETRY_ATTEMPTS,
     timeout: Annotated[
         float, typer.Option(min=0.001, help="Seconds per call (uploads included).")
     ] = defaults.BATCH_CALL_TIMEOUT,
-    chunk_chars: Annotated[
-        int, typer.Option(min=MIN_CHUNK_CHARS, help="Longest piece of an article sent in one request.")
-    ] = defaults.CHUNK_CHARS,
+    chunk_chars: ChunkChars = defaults.CHUNK_CHARS,
     cache_dir: Annotated[
         Path | None, typer.Option(help="Response cache the answers also go to (default: polex run's).")
     ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
-    ] = False,
-    max_bytes: Annotated[
-        int, typer.Option(min=1, help="Largest article accepted, in bytes.")
-    ] = DEFAULT_MAX_BYTES,
-    schema_dir: Annotated[
-        list[Path] | None, typer.Option("--schema-dir", help="Extra folder of schema modules.")
-    ] = None,
+    no_cache: NoCache = False,
+    max_bytes: MaxBytes = DEFAULT_MAX_BYTES,
+    schema_dir: SchemaDirs = None,
     no_upload: Annotated[
         bool,
         typer.Option(
@@ -108,15 +109,14 @@ def submit(
     max_bytes_per_file: Annotated[
         int, typer.Option(min=1, help="Bytes per request file.")
     ] = defaults.BATCH_MAX_BYTES_PER_FILE,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace a run with other settings already in --out.")
-    ] = False,
+    force: Force = False,
 ) -> None:
     """Write the requests an online run would send as Batch API files, print their
     count and estimated cost, upload them and create the batches."""
     from polex.pipeline.backends import MODES
     from polex.pipeline.batch_state import BatchError, BatchOptions, ShardLimits
 
+    mode = mode or defaults.MODE
     if mode not in MODES:
         _fail(f"unknown structured-output mode '{mode}'; choose from {sorted(MODES)}")
     options = BatchOptions(

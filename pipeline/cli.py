@@ -16,9 +16,22 @@ from typer.core import TyperGroup
 
 from polex.pipeline import __version__, defaults
 from polex.pipeline.artifacts import Part
-from polex.pipeline.backends import BUILTIN, MODE_NAMES, BackendError, BackendOptions, create, resolve_name
+from polex.pipeline.backends import BUILTIN, BackendError, BackendOptions, create, resolve_name
 from polex.pipeline.batch_cli import batch_app
-from polex.pipeline.chunking import MIN_CHUNK_CHARS
+from polex.pipeline.cli_options import (
+    ChunkChars,
+    Force,
+    Inputs,
+    MaxBytes,
+    MaxReasks,
+    MaxTokens,
+    Mode,
+    NoCache,
+    SchemaDirs,
+    Schemas,
+    Seed,
+    Temperature,
+)
 from polex.pipeline.errors import PolexError
 from polex.pipeline.inputs import DEFAULT_MAX_BYTES, read_inputs
 from polex.pipeline.logs import configure as configure_logging
@@ -69,19 +82,12 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-SchemaDirs = Annotated[
-    list[Path] | None, typer.Option("--schema-dir", help="Extra folder of schema modules.")
-]
-
-
 @app.command()
 def run(
-    inputs: Annotated[list[Path], typer.Argument(help="Files, folders of .txt/.md/.jsonl, or JSONL files.")],
+    inputs: Inputs,
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory to write (resumed if it exists).")],
     backend: Annotated[str, typer.Option(help="auto, offline, openai or llamacpp.")] = "auto",
-    schema: Annotated[
-        list[str] | None, typer.Option("--schema", help="Schema to extract (repeat); all by default.")
-    ] = None,
+    schema: Schemas = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -91,17 +97,11 @@ def run(
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible endpoint (env OPENAI_BASE_URL).")
     ] = None,
-    mode: Annotated[
-        str | None,
-        typer.Option(
-            help=f"Structured-output mode: {', '.join(MODE_NAMES)} "
-            f"(default {defaults.MODE}; {defaults.LLAMACPP_MODE} for llamacpp)."
-        ),
-    ] = None,
-    temperature: Annotated[float, typer.Option(min=0.0)] = defaults.TEMPERATURE,
-    seed: int = defaults.SEED,
-    max_tokens: Annotated[int, typer.Option(min=1)] = defaults.MAX_TOKENS,
-    max_reasks: Annotated[int, typer.Option(min=0, help="Validation reasks per call.")] = defaults.MAX_REASKS,
+    mode: Mode = None,
+    temperature: Temperature = defaults.TEMPERATURE,
+    seed: Seed = defaults.SEED,
+    max_tokens: MaxTokens = defaults.MAX_TOKENS,
+    max_reasks: MaxReasks = defaults.MAX_REASKS,
     concurrency: Annotated[
         int, typer.Option(min=1, help="Articles processed at once.")
     ] = defaults.CONCURRENCY,
@@ -113,15 +113,11 @@ def run(
     timeout: Annotated[
         float, typer.Option(min=0.001, help="Seconds per request.")
     ] = defaults.REQUEST_TIMEOUT,
-    chunk_chars: Annotated[
-        int, typer.Option(min=MIN_CHUNK_CHARS, help="Longest piece of an article sent in one request.")
-    ] = defaults.CHUNK_CHARS,
+    chunk_chars: ChunkChars = defaults.CHUNK_CHARS,
     cache_dir: Annotated[
         Path, typer.Option(help="Response cache (also a recording; env POLEX_CACHE_DIR).")
     ] = defaults.CACHE_DIR,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
-    ] = False,
+    no_cache: NoCache = False,
     replay: Annotated[
         Path | None, typer.Option(help="Replay a recording: no request leaves the machine.")
     ] = None,
@@ -129,13 +125,9 @@ def run(
     rules_only: Annotated[
         bool, typer.Option("--rules-only", help="Offline: the hand-written rules, not the trained models.")
     ] = False,
-    max_bytes: Annotated[
-        int, typer.Option(min=1, help="Largest article accepted, in bytes.")
-    ] = DEFAULT_MAX_BYTES,
+    max_bytes: MaxBytes = DEFAULT_MAX_BYTES,
     schema_dir: SchemaDirs = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace a run with other settings already in --out.")
-    ] = False,
+    force: Force = False,
     article_timeout: Annotated[
         float,
         typer.Option(min=0.001, help="Seconds one article may take; then it fails and the batch goes on."),

@@ -217,7 +217,7 @@ def _part(
             "records": records or {},
             "rejected": rejected or [],
             "unclaimed": unclaimed or [],
-            "usage": (usage or Usage()).as_dict(),
+            "usage": usage or Usage(),
             "started": started,
             "finished": now(),
             "numbers_of_interest": numbers,
@@ -494,7 +494,7 @@ def _manifest(
         else:
             entry = finished.entry
             if not entry.resumed and entry.usage is not None:
-                total.add(entry.usage.as_usage())
+                total.add(entry.usage)
         if article.id in redone:
             entry = entry.model_copy(update={"part_redone_because": redone[article.id]})
         articles.append(entry)
@@ -528,7 +528,7 @@ def _manifest(
                 (e.id or "", e.numbers_of_interest, e.unclaimed) for e in entries if e.status == "ok"
             ),
             # notes stay with their article; the totals would only repeat them
-            usage_this_run={k: v for k, v in total.as_dict().items() if k != "notes"},
+            usage_this_run=total.model_dump(exclude={"notes"}),
             cost_usd_this_run=estimate_cost(described.get("model"), total),
         ),
         articles=articles,

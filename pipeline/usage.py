@@ -7,12 +7,18 @@ a context variable, so concurrent articles never mix their counts."""
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-@dataclass
-class Usage:
+
+class Usage(BaseModel):
+    """What one article (or a whole run) cost. The same model is the ledger the
+    transports count into and the `usage` block of a part and of the manifest;
+    ``total_tokens`` is written for readers and derived again when read."""
+
+    model_config = ConfigDict(extra="forbid")
+
     requests: int = 0
     cache_hits: int = 0
     prompt_tokens: int = 0
@@ -20,9 +26,24 @@ class Usage:
     transport_retries: int = 0
     reasks: int = 0
     splits: int = 0
-    repairs: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    repairs: dict[str, int] = Field(default_factory=dict)  # deterministic repairs of LLM records, per kind
+    notes: list[str] = Field(default_factory=list)
 
+    def model_post_init(self, context: Any, /) -> None:
+        # Every count is written, even a zero one: parts and manifests are dumped
+        # with exclude_unset, and a reader should never find a count missing.
+        self.__pydantic_fields_set__.update(type(self).model_fields)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_total(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "total_tokens" in data:
+            data = dict(data)
+            if data.pop("total_tokens") != data.get("prompt_tokens", 0) + data.get("completion_tokens", 0):
+                raise ValueError("total_tokens is not prompt_tokens + completion_tokens")
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
@@ -49,11 +70,6 @@ class Usage:
         usage = body.get("usage") or {}
         self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
         self.completion_tokens += int(usage.get("completion_tokens") or 0)
-
-    def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["total_tokens"] = self.total_tokens
-        return out
 
 
 current_usage: ContextVar[Usage | None] = ContextVar("current_usage", default=None)

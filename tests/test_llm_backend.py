@@ -248,3 +248,51 @@ def test_a_replay_missing_a_reask_fails_loudly(tmp_path: Path) -> None:
     part = run(backend(silent, tmp_path, replay=True))
     assert silent.requests == []
     assert part["status"] == "failed" and "ReplayMiss" in part["error"]
+
+
+def test_the_chunks_of_an_article_are_asked_at_once_and_merged_in_chunk_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every chunk's request is made before any answer comes back (so a Batch API run
+    captures them all in one round), and the records keep chunk order although the
+    first chunk answers last. A failing chunk fails the article with its own error,
+    after the other chunks have ended."""
+    from polex.pipeline.backends.base import Candidates
+    from polex.pipeline.chunking import Chunk
+    from polex.pipeline.records import ArticleContext
+    from polex.pipeline.spec import SchemaSpec
+
+    text = " ".join(f"In {year} the city created {year - 1900}000 new jobs." for year in range(1950, 2030))
+    events: list[tuple[str, int]] = []
+    failing: set[int] = set()
+
+    async def answer_slowly(
+        self: OpenAICompatBackend, ctx: ArticleContext, spec: SchemaSpec, piece: Chunk, out: Candidates
+    ) -> None:
+        events.append(("asked", piece.index))
+        for _ in range(piece.count - piece.index):  # the first chunk waits longest
+            await asyncio.sleep(0)
+        events.append(("answered", piece.index))
+        if piece.index in failing:
+            raise BackendError(f"chunk {piece.index} failed")
+        out.records.append(({"evidence": ctx.text[piece.start : piece.start + 10]}, piece.start))
+        out.flags.append([])
+
+    monkeypatch.setattr(OpenAICompatBackend, "_extract_chunk", answer_slowly)
+    b = OpenAICompatBackend(
+        LLMSettings(model="fake", base_url="http://fake.local/v1", mode="json", chunk_chars=1000)
+    )
+    result = asyncio.run(b.extract(ArticleContext(Article("long", text)), QT))
+    chunks = len(result.records)
+    assert chunks >= 3
+    numbers = list(range(1, chunks + 1))  # Chunk.index counts from 1
+    assert events[:chunks] == [("asked", i) for i in numbers]
+    assert events[chunks:] == [("answered", i) for i in reversed(numbers)]
+    hints = [hint for _record, hint in result.records]
+    assert hints == sorted(hints) and hints[0] == 0
+
+    events.clear()
+    failing.update({2, 3})
+    with pytest.raises(BackendError, match="chunk 2 failed"):
+        asyncio.run(b.extract(ArticleContext(Article("long", text)), QT))
+    assert sorted(i for kind, i in events if kind == "answered") == numbers

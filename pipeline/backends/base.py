@@ -28,6 +28,13 @@ class Candidates:
     # Per record, flags the backend knows of (e.g. repairs it made); empty when none.
     flags: list[list[Finding]] = field(default_factory=list)
 
+    def extend(self, other: Candidates) -> None:
+        """Appends another chunk's proposals after these."""
+        self.records.extend(other.records)
+        self.rejected.extend(other.rejected)
+        self.confidences.extend(other.confidences)
+        self.flags.extend(other.flags)
+
 
 class Backend(Protocol):
     name: str

@@ -6,10 +6,11 @@ with the schema's grounding checks inside instructor's loop, so an ungrounded
 record goes back to the model as feedback (bounded reasks). If reasks run out, the
 last answer is salvaged record by record: valid ones are kept, the rest rejected
 with reasons. An answer cut off at max_tokens is split into smaller chunks and
-retried; the manifest notes every split."""
+retried; the manifest notes every split. An article's chunks are asked at once."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -351,9 +352,26 @@ class OpenAICompatBackend:
         }
 
     async def extract(self, ctx: ArticleContext, spec: SchemaSpec) -> Candidates:
+        """The article's chunks are independent requests: they are sent at once (so a
+        Batch API run captures them all in one round) and their records are merged in
+        chunk order, whichever answer comes first. A failing chunk fails the article
+        with the first error in chunk order, after the other chunks have ended."""
+        pieces = chunk(ctx.text, self.settings.chunk_chars, self.settings.chunk_overlap)
+        results = await asyncio.gather(
+            *(self._extract_piece(ctx, spec, p) for p in pieces), return_exceptions=True
+        )
+        out = Candidates()
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            out.extend(result)
+        return out
+
+    async def _extract_piece(self, ctx: ArticleContext, spec: SchemaSpec, first: Chunk) -> Candidates:
+        """One chunk, split in two (and again) while its answer is cut off at max_tokens."""
         s = self.settings
         out = Candidates()
-        queue: list[tuple[Chunk, int]] = [(c, 0) for c in chunk(ctx.text, s.chunk_chars, s.chunk_overlap)]
+        queue: list[tuple[Chunk, int]] = [(first, 0)]
         while queue:
             piece, depth = queue.pop(0)
             try:
