@@ -62,7 +62,8 @@ def training_articles(
             text = decode(path.read_bytes())[0]
             records = data.get(schema, [])
             order = 0 if split == "seed" else 1
-            found.append((order, split_rank(article_id), GoldArticle(Article(article_id, text), records)))
+            article = GoldArticle(Article(article_id, text), records, rules_tuned_on=split == "seed")
+            found.append((order, split_rank(article_id), article))
     found.sort(key=lambda item: (item[0], item[1]))
     articles = [item[2] for item in found]
     return articles[:limit] if limit is not None else articles

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
@@ -34,39 +36,91 @@ _MONTHS = {
 }
 _MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
 _YEAR = r"((?:19|20)\d{2})"
-_YEAR_REF = rf"(?:{_YEAR}|(this year)|(last year))"
+_YEAR_REF = rf"(?:{_YEAR}|(this year|the year)|(last year))"
+_COUNT = {
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+}
+_FIRST_MONTHS = r"(two|three|four|five|six|seven|eight|nine|ten|eleven|[2-9]|1[01])"
 _FIVE_YEAR_PLANS = {
+    "10th": "2001/2005",
+    "tenth": "2001/2005",
+    "11th": "2006/2010",
+    "eleventh": "2006/2010",
+    "xi": "2006/2010",
+    "12th": "2011/2015",
+    "twelfth": "2011/2015",
+    "xii": "2011/2015",
     "13th": "2016/2020",
+    "thirteenth": "2016/2020",
     "xiii": "2016/2020",
     "14th": "2021/2025",
+    "fourteenth": "2021/2025",
     "xiv": "2021/2025",
     "15th": "2026/2030",
+    "fifteenth": "2026/2030",
     "xv": "2026/2030",
 }
+# A four-digit number followed by what it counts is a figure, not a year ("created
+# 2000 new jobs", "2010 people", "2020 yuan").
+_COUNTED = (
+    r"\s*(?:%|percent|new\b|more\b|people|persons?\b|jobs?\b|posts?\b|workers?\b|yuan|households?"
+    r"|enterprises?|companies|graduates?|labou?rers?|positions?|places?|times\b|thousand|million)"
+)
+_PLAN_NAMES = "|".join(sorted(_FIVE_YEAR_PLANS, key=len, reverse=True))
 
-# Case-insensitive, written in lower case (see CaselessPattern).
+# Case-insensitive, written in lower case (see CaselessPattern). In order of
+# precedence within a fragment: a month range beats a plan, a plan its years.
 _PATTERNS: list[tuple[str, CaselessPattern]] = [
     ("months", CaselessPattern.compile(rf"\bfrom {_MONTH} to {_MONTH}(?:,? {_YEAR_REF})?")),
     ("months", CaselessPattern.compile(rf"\b{_MONTH}\s*(?:-|–|to)\s*{_MONTH}(?:,? {_YEAR_REF})?")),
-    ("plan", CaselessPattern.compile(r"\b(13th|14th|15th|xiii|xiv|xv)\b[^.;]{0,12}?five[- ]year\b")),
-    ("year", CaselessPattern.compile(rf"\b(?:by )?the end of (?:{_MONTH} )?{_YEAR}")),
-    ("year", CaselessPattern.compile(rf"\b(?:in|during|for|of|since) {_YEAR}\b")),
-    ("year", CaselessPattern.compile(rf"\b{_YEAR}\b")),
-    ("this", CaselessPattern.compile(r"\b(this year|last year)\b")),
+    ("first", CaselessPattern.compile(rf"\bfirst {_FIRST_MONTHS} months(?: of {_YEAR_REF})?")),
+    ("quarters", CaselessPattern.compile(rf"\bfirst (three )?quarters?(?: of {_YEAR_REF})?")),
+    ("half", CaselessPattern.compile(rf"\bfirst half(?: of {_YEAR_REF}| year)?")),
+    ("plan", CaselessPattern.compile(rf"\b({_PLAN_NAMES})\b[^.;]{{0,12}}?five[- ]year\b")),
+    ("span", CaselessPattern.compile(rf"\b{_YEAR}\s*(?:-|–|to)\s*((?:19|20)?\d{{2}})\b(?![-–/:]?\d)")),
+    ("year", CaselessPattern.compile(rf"\b(?:by |before )?the end of (?:{_MONTH} )?{_YEAR}")),
+    ("year", CaselessPattern.compile(rf"\b(?:in|during|for|of|since|by|before) {_YEAR}\b")),
+    ("year", CaselessPattern.compile(rf"\b{_YEAR}\b(?!{_COUNTED})")),
+    ("this", CaselessPattern.compile(r"\b(this year|last year|the past year)\b")),
 ]
+# A year a figure is compared with is not the figure's period ("higher than during
+# the same period in 2019", "up 0.01 point over that in 2002", "from 2012 figures").
+_COMPARED_BEFORE = re.compile(
+    r"\b(?:than|over that|compared (?:with|to)|same (?:period|level|time)|versus|over|as in)\b"
+    r"[^.;,\d]{0,25}(?:(?:19|20)\d{2}\s*(?:and|or|,)\s*)?$",
+    re.IGNORECASE,
+)
+_COMPARED_AFTER = re.compile(r"^\s*(?:figures?|levels?)\b", re.IGNORECASE)
 
 
 def article_year(text: str, metadata: dict[str, Any] | None = None) -> int | None:
     """The year "this year" means: a year in the metadata, else the only year the
     article names at all. Two different years leave it open."""
+    given = metadata_year(metadata)
+    if given is not None:
+        return given
+    years = _years_named(text)
+    return next(iter(years)) if len(years) == 1 else None
+
+
+def metadata_year(metadata: dict[str, Any] | None) -> int | None:
+    """A year in an article's metadata (year, date, published, published_at)."""
     for key in ("year", "date", "published", "published_at"):
         value = (metadata or {}).get(key)
         if value:
             found = re.search(_YEAR, str(value))
             if found:
                 return int(found.group(1))
-    years = _years_named(text)
-    return next(iter(years)) if len(years) == 1 else None
+    return None
 
 
 @lru_cache(maxsize=64)
@@ -126,23 +180,165 @@ def period_at(text: str, start: int, end: int, year: int | None) -> str | None:
 
 def period_in(fragment: str, year: int | None) -> str | None:
     """The period a fragment of text fixes, or None."""
+    return period_reading(fragment, year).period
+
+
+@dataclass(frozen=True)
+class PeriodReading:
+    """What a fragment says of time: ``named`` when it holds a temporal phrase that
+    is not a comparison; ``period`` when the text fixes that phrase's period ("this
+    year" in an article that never names its year is named but not fixed)."""
+
+    named: bool
+    period: str | None
+
+
+NOTHING_NAMED = PeriodReading(False, None)
+
+
+def _compared(fragment: str, match: re.Match[str]) -> bool:
+    before = fragment[max(0, match.start() - 40) : match.start()]
+    return bool(_COMPARED_BEFORE.search(before) or _COMPARED_AFTER.match(fragment[match.end() :]))
+
+
+def period_reading(fragment: str, year: int | None) -> PeriodReading:
+    """The first temporal phrase of ``fragment`` in order of precedence, and the
+    period it fixes."""
     low = lowered(fragment)
     for kind, pattern in _PATTERNS:
-        match = pattern.search(fragment, low)
-        if not match:
-            continue
-        g = match.groups()
-        if kind == "months":
-            y = _year_of(g[2:5], year)
-            if y is None:
-                return None
-            first, last = _MONTHS[g[0].lower()], _MONTHS[g[1].lower()]
-            return f"{y}-{first:02d}/{y}-{last:02d}"
-        if kind == "plan":
-            return _FIVE_YEAR_PLANS[g[0].lower()]
-        if kind == "year":
-            return g[-1]
-        if kind == "this":
-            y = year if g[0].lower() == "this year" else (year - 1 if year else None)
-            return str(y) if y else None
+        for match in pattern.finditer(fragment, low):
+            if not _compared(fragment, match):
+                return PeriodReading(True, _period_of(kind, match.groups(), year, fragment))
+    return NOTHING_NAMED
+
+
+_BARE_YEAR = re.compile(rf"\b{_YEAR}\b")
+
+
+def _months_year(refs: tuple[str | None, ...], year: int | None, fragment: str) -> int | None:
+    """The year of a span of months: its own ("of 2022", "this year"), else a year
+    the fragment names ("In 2021, from January to May"), else the article's year."""
+    if any(refs):
+        return _year_of(refs, year)
+    named = next((m for m in _BARE_YEAR.finditer(fragment) if not _compared(fragment, m)), None)
+    return int(named.group(1)) if named else year
+
+
+def _period_of(kind: str, g: tuple[str | None, ...], year: int | None, fragment: str) -> str | None:
+    if kind == "months":
+        y = _months_year(g[2:5], year, fragment)
+        if y is None:
+            return None
+        first, last = _MONTHS[str(g[0]).lower()], _MONTHS[str(g[1]).lower()]
+        return f"{y}-{first:02d}/{y}-{last:02d}"
+    if kind in ("first", "quarters", "half"):
+        y = _months_year(g[-3:], year, fragment)
+        if y is None:
+            return None
+        if kind == "first":
+            count = str(g[0]).lower()
+            last = _COUNT[count] if count in _COUNT else int(count)
+        elif kind == "quarters":
+            last = 9 if g[0] else 3
+        else:
+            last = 6
+        return f"{y}-01/{y}-{last:02d}"
+    if kind == "plan":
+        return _FIVE_YEAR_PLANS[str(g[0]).lower()]
+    if kind == "span":
+        first_year, end = int(str(g[0])), str(g[1])
+        last_year = int(end) if len(end) == 4 else first_year // 100 * 100 + int(end)
+        return f"{first_year}/{last_year}" if last_year > first_year else None
+    if kind == "year":
+        return g[-1]
+    if kind == "this":
+        this = str(g[0]).lower() == "this year"
+        y = year if this else (year - 1 if year else None)
+        return str(y) if y else None
     return None
+
+
+@lru_cache(maxsize=1024)
+def reading_at(text: str, start: int, end: int, year: int | None) -> PeriodReading:
+    """``period_reading(text[start:end], year)``, read once per passage of an article."""
+    return period_reading(text[start:end], year)
+
+
+def period_of_figure(text: str, spans: Sequence[tuple[int, int]], year: int | None) -> str | None:
+    """The period of a figure: the first of ``spans`` (its clause, its sentence, the
+    sentence before) that names a time decides it, fixed or not ("4.4 percent last
+    year, from 6.7 percent in 2003": the clause's "last year", not 2003); when none
+    does, the last period named earlier in the paragraph (rule 20)."""
+    for start, end in spans:
+        reading = reading_at(text, start, end, year)
+        if reading.named:
+            return reading.period
+    return period_of_passage(text, spans[0][0], year) or _period_of_list_intro(text, spans[0][0], year)
+
+
+_LIST_ITEM = re.compile(r"\s*(?:[-–—•*]|\d{1,2}[.)]|\(\d{1,2}\))")
+
+
+def _period_of_list_intro(text: str, start: int, year: int | None) -> str | None:
+    """A list item's period is that of the paragraph introducing the list ("targets
+    for development in 2024 as follows:" then "-- over 12 million new urban jobs")."""
+    introduction = list_introduction(text, start)
+    return period_of_passage(text, introduction[1], year) if introduction else None
+
+
+def list_introduction(text: str, start: int) -> tuple[int, int] | None:
+    """(start, end) of the paragraph ending in a colon that introduces the list whose
+    item holds ``start``; None when ``start`` is not in a list item."""
+    paragraph_start = text.rfind("\n", 0, start) + 1
+    if not _LIST_ITEM.match(text, paragraph_start):
+        return None
+    cursor = paragraph_start - 1
+    while cursor > 0:
+        previous_start = text.rfind("\n", 0, cursor) + 1
+        paragraph = text[previous_start:cursor].strip()
+        if paragraph.endswith((":", "：")):
+            return previous_start, previous_start + len(text[previous_start:cursor].rstrip())
+        if paragraph and not _LIST_ITEM.match(paragraph):
+            return None
+        cursor = previous_start - 1
+    return None
+
+
+LEAD_CHARS = 400  # the title and the opening lines
+# Publication dates and timestamps in credit and date lines fix no year (rule 46).
+_PUBLICATION_DATE = re.compile(
+    rf"\b(?:{_MONTH}|(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?)\s+\d{{1,2}},?\s+{_YEAR}\b"
+    rf"|\b{_YEAR}-\d{{1,2}}-\d{{1,2}}\b",
+    re.IGNORECASE,
+)
+_EXPLICIT_YEAR = CaselessPattern.compile(rf"\b(?:in|for|during|of) {_YEAR}\b")
+# The year of an earlier level ("down to 4.4 percent last year, from 6.7 percent in
+# 2003") is not the year the lead reports on.
+_EARLIER_LEVEL = re.compile(r"\bfrom [\d.,]+\s*(?:%|percent|million|thousand)?\s*$", re.IGNORECASE)
+# Words that make the lead a plan or a goal: its year is the article's "this year".
+_GOAL_LEAD = CaselessPattern.compile(
+    r"\b(?:will|to create|to add|to keep|vow(?:s|ed)? to|aims?|plans?|targets?|strive|expects?|goals?)\b"
+)
+
+
+@lru_cache(maxsize=64)
+def relative_year(text: str, metadata_year: int | None = None) -> int | None:
+    """The year "this year" means for a figure (rule 47): a year in the metadata;
+    else, when the lead (title and opening lines, publication dates left out) names
+    one year "in 2020", that year if the lead states goals for it ("vowed to keep
+    ... in 2006": this year is 2006) and the year after if it reports it ("added
+    461,100 new urban jobs in 2020": last year is 2020); else the only year the
+    article names (``article_year``)."""
+    if metadata_year is not None:
+        return metadata_year
+    lead = _PUBLICATION_DATE.sub(" ", text[:LEAD_CHARS])
+    low = lowered(lead)
+    years = {
+        int(m.group(1))
+        for m in _EXPLICIT_YEAR.finditer(lead, low)
+        if not _compared(lead, m) and not _EARLIER_LEVEL.search(lead[max(0, m.start() - 30) : m.start()])
+    }
+    if len(years) != 1:
+        return article_year(text)
+    [year] = years
+    return year if _GOAL_LEAD.search(lead, low) else year + 1

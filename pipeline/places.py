@@ -114,3 +114,35 @@ def normalise_region(name: str | None) -> str | None:
         if known.lower() == cleaned.lower():
             return gazetteer().by_name[known].name
     return cleaned or None
+
+
+_COUNTY = re.compile(r"\b([A-Z][a-z]{2,})(?: [A-Z][a-z]+)? (?:County|District|county|district)\b")
+
+
+def places_named(text: str, start: int, end: int) -> tuple[str, ...]:
+    """The jurisdictions ``text[start:end]`` names, in order, each once: gazetteer
+    places (not as a newspaper's name) and counties or districts ("Ningxian county"
+    → "Ningxian", rule 21)."""
+    found: list[tuple[int, str]] = [
+        (offset + start, place.name) for place, offset, source in places_in(text[start:end]) if not source
+    ]
+    for match in _COUNTY.finditer(text, start, end):
+        name = match.group(1)
+        if name not in gazetteer().by_name:
+            found.append((match.start(), name))
+    return tuple(dict.fromkeys(name for _, name in sorted(found)))
+
+
+def figure_region(text: str, spans: tuple[tuple[int, int], ...], fallback: str | None) -> str | None:
+    """The region of a figure: the one jurisdiction the first of ``spans`` (its
+    clause, then its sentence) that names any names alone; the article's region
+    (``fallback``) when none names one, or when the span names several. The province
+    of an article's city, named beyond the clause, does not take the figures from the
+    city ("the capital city of South China's Guangdong Province")."""
+    by_name = gazetteer().by_name
+    home = by_name.get(fallback or "")
+    for level, (start, end) in enumerate(spans):
+        named = [n for n in places_named(text, start, end) if level == 0 or not (home and n == home.province)]
+        if named:
+            return named[0] if len(named) == 1 else fallback
+    return fallback

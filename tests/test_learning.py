@@ -16,7 +16,7 @@ from polex.evals.training import GoldSource, training_articles
 from polex.pipeline.cli import app
 from polex.pipeline.learning.extract import label_fields, predict
 from polex.pipeline.learning.model import LearnedModel
-from polex.pipeline.learning.train import train
+from polex.pipeline.learning.train import calibration_points, train
 from polex.pipeline.records import Article, ArticleContext
 from polex.pipeline.registry import select
 from polex.pipeline.runstore import read_jsonl
@@ -172,3 +172,30 @@ def test_a_text_with_no_number_gives_no_quantity_record() -> None:
     model = LearnedModel.load(spec.learned_model_path)
     ctx = ArticleContext(Article("x", "Employment is the most basic livelihood of the people."))
     assert predict(spec, model, ctx) == []
+
+
+def test_the_calibrator_learns_only_from_candidates_that_become_records() -> None:
+    scores = [(0.9, 0.8, True), (0.6, 0.5, False), (0.1, 0.05, False), (0.3, 0.2, True)]
+    assert calibration_points(scores, 0.5) == [(0.8, True), (0.5, False)]
+
+
+def test_the_calibrator_leaves_out_the_articles_the_rules_were_written_on() -> None:
+    scores = [(0.9, 0.8, True), (0.6, 0.5, False), (0.7, 0.6, True)]
+    assert calibration_points(scores, 0.5, [False, True, True]) == [(0.5, False), (0.6, True)]
+    assert calibration_points(scores, 0.5, [False, False, False]) == [(0.8, True), (0.5, False), (0.6, True)]
+
+
+def test_a_candidate_whose_engine_value_is_not_the_gold_reading_counts_as_wrong_for_calibration() -> None:
+    from polex.pipeline.learning.extract import find_candidates
+    from polex.pipeline.learning.train import engine_value_is_gold
+
+    [spec] = select(["QuantitativeTarget"], [])
+    [candidate] = find_candidates(
+        spec, ArticleContext(Article("a", "The city added 2860,000 people to jobs."))
+    )
+    assert candidate.mention is not None and 28600.0 in candidate.mention.readings
+    assert engine_value_is_gold(spec, {"value": 2860000}, candidate)
+    assert not engine_value_is_gold(
+        spec, {"value": 28600}, candidate
+    )  # aligned by a reading, emitted as 2860000
+    assert engine_value_is_gold(spec, {"value": 28600, "value_candidates": [2860000]}, candidate)

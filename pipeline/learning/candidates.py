@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from polex.pipeline.quantities import Mention
 from polex.pipeline.records import ArticleContext
@@ -23,6 +25,21 @@ class Candidate:
     mention: Mention | None = None
 
 
+# A line break inside a sentence: not after an end of sentence or clause, and
+# followed by a lower-case word (hard-wrapped text: "within 2.5\npercent in 2006").
+_WRAPPED_LINE_BREAK = re.compile(r"(?<![.!?。！？;；:：])\n+(?=[a-z])")
+
+
+@lru_cache(maxsize=16)
+def unwrapped(text: str) -> str:
+    """``text`` with the line breaks inside sentences turned into spaces. The same
+    length, so every offset into it is an offset into ``text``: the sentences,
+    clauses and paragraphs of number candidates are read from it, evidence is cut
+    from ``text``. (Sentence candidates keep the lines: on dev, whole wrapped
+    sentences made the PolicyMeasure keep classifier keep too many.)"""
+    return _WRAPPED_LINE_BREAK.sub(lambda m: " " * len(m.group()), text)
+
+
 def _previous(text: str, spans: list[Span], index: int) -> Span | None:
     """The sentence before spans[index] in the same paragraph (linear, unlike a scan)."""
     if index <= 0 or "\n" in text[spans[index - 1].end : spans[index].start]:
@@ -31,7 +48,7 @@ def _previous(text: str, spans: list[Span], index: int) -> Span | None:
 
 
 def mention_candidates(ctx: ArticleContext) -> list[Candidate]:
-    text = ctx.text
+    text = unwrapped(ctx.text)
     all_sentences = sentences(text)
     starts = [s.start for s in all_sentences]
     found: list[Candidate] = []

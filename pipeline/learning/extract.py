@@ -19,13 +19,13 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ValidationError
 
 from polex.pipeline.grounding import locate
-from polex.pipeline.learning.candidates import Candidate, mention_candidates, sentence_candidates
+from polex.pipeline.learning.candidates import Candidate, mention_candidates, sentence_candidates, unwrapped
 from polex.pipeline.learning.features import mention_features, sentence_features
 from polex.pipeline.learning.lexicon import hits, shared_features
 from polex.pipeline.learning.linear import Encoded, Features, LinearClassifier, PairClassifier
 from polex.pipeline.learning.model import LearnedModel
-from polex.pipeline.periods import article_year, period_at, period_of_passage
-from polex.pipeline.places import article_region
+from polex.pipeline.periods import metadata_year, period_of_figure, relative_year
+from polex.pipeline.places import article_region, figure_region
 from polex.pipeline.records import ArticleContext
 from polex.pipeline.spec import SchemaSpec
 
@@ -147,18 +147,30 @@ def default_record(
         if "comparator" in fields:
             out["comparator"] = mention.comparator
     if "region" in fields:
-        out["region"] = region
+        out["region"] = candidate_region(ctx, candidate, region)
     if "period" in fields:
-        sentence, previous = candidate.sentence, candidate.previous
-        out["period"] = (
-            period_at(text, candidate.segment.start, candidate.segment.end, year)
-            or period_at(text, sentence.start, sentence.end, year)
-            or (period_at(text, previous.start, previous.end, year) if previous else None)
-        )
+        out["period"] = figure_period(ctx, candidate, year)
     for name, info in fields.items():
         if name not in out and info.is_required() and info.annotation is str:
             out[name] = segment
     return out
+
+
+def figure_period(ctx: ArticleContext, candidate: Candidate, year: int | None) -> str | None:
+    """The period of a candidate's record from its clause, sentence, the sentence
+    before and its paragraph (pipeline/periods.py)."""
+    spans = [candidate.segment, candidate.sentence, *([candidate.previous] if candidate.previous else [])]
+    return period_of_figure(unwrapped(ctx.text), [(s.start, s.end) for s in spans], year)
+
+
+def candidate_region(ctx: ArticleContext, candidate: Candidate, article: str | None) -> str | None:
+    """The region of a candidate's record: the place its clause or sentence names,
+    else the article's (pipeline/places.py)."""
+    spans = (
+        (candidate.segment.start, candidate.segment.end),
+        (candidate.sentence.start, candidate.sentence.end),
+    )
+    return figure_region(ctx.text, spans, article)
 
 
 def label_probabilities(
@@ -220,19 +232,17 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
             continue
         labels, raw = choose_labels(model.labels, probabilities, i, key_fields, p_keep)
         rule = rules[i]
-        # the article's year and region are read once per text (cached), only when needed
-        year = (
-            article_year(ctx.text, ctx.article.metadata)
-            if rule is None or rule.get("period") is None
-            else None
-        )
+        # the article's year and region are read once per text (cached)
+        year = relative_year(ctx.text, metadata_year(ctx.article.metadata))
         if rule is not None:
             record = dict(rule)
+            if "period" in record:
+                record["period"] = figure_period(ctx, candidate, year)
+            if "region" in record:
+                record["region"] = candidate_region(ctx, candidate, article_region(ctx.text))
         else:
             record = default_record(spec, ctx, candidate, year, article_region(ctx.text))
         record.update(labels)
-        if "period" in record and record["period"] is None:
-            record["period"] = period_of_passage(ctx.text, candidate.sentence.start, year)
         mention = candidate.mention
         if mention is not None and "unit" in labels and mention.unit_explicit:
             allowed = choices(spec.model, "unit") or ()

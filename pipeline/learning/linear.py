@@ -100,8 +100,8 @@ class LinearClassifier:
 
 @dataclass(frozen=True)
 class Calibrator:
-    """A monotone map from a raw score to the probability that a record is right
-    (isotonic regression, stored as its breakpoints)."""
+    """A monotone map from a raw score to the probability that a record is right,
+    stored as breakpoints of its curve (read by linear interpolation)."""
 
     x: NDArray[np.float64]
     y: NDArray[np.float64]
@@ -134,16 +134,29 @@ def fit_classifier(matrix: object, labels: Sequence[str], c: float, seed: int) -
     )
 
 
+CALIBRATION_GRID = 201  # breakpoints of the stored calibration curve on [0, 1]
+
+
 def fit_calibrator(raw: Sequence[float], correct: Sequence[bool]) -> Calibrator:
+    """Platt scaling: a logistic regression of "right" on the logit of the raw
+    score, stored as its curve at CALIBRATION_GRID points. Two parameters, so a few
+    hundred records cannot make it jump to 0 or 1 the way an isotonic fit does at
+    its ends."""
     if len(set(correct)) < 2:
         return Calibrator(np.zeros(0), np.zeros(0))
-    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
 
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-    iso.fit(np.asarray(raw, dtype=np.float64), np.asarray(correct, dtype=np.float64))
-    return Calibrator(
-        np.asarray(iso.X_thresholds_, dtype=np.float64), np.asarray(iso.y_thresholds_, dtype=np.float64)
-    )
+    model = LogisticRegression()
+    model.fit(_logit(np.asarray(raw, dtype=np.float64)), np.asarray(correct, dtype=np.int64))
+    grid = np.linspace(0.0, 1.0, CALIBRATION_GRID)
+    curve = model.predict_proba(_logit(grid))[:, 1]
+    return Calibrator(grid, np.asarray(curve, dtype=np.float64))
+
+
+def _logit(p: NDArray[np.float64]) -> NDArray[np.float64]:
+    clipped = np.clip(p, 1e-4, 1 - 1e-4)
+    result: NDArray[np.float64] = np.log(clipped / (1 - clipped)).reshape(-1, 1)
+    return result
 
 
 @dataclass(frozen=True)

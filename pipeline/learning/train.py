@@ -1,5 +1,5 @@
 """Fitting a schema's model from gold: align gold records to candidates, fit the
-classifiers, and fit the calibrator and keep threshold on out-of-fold predictions
+classifiers, and fit the keep threshold, then the calibrator on the out-of-fold records it keeps
 (folds group whole articles, so no article informs its own confidence).
 Deterministic given the seed; needs scikit-learn."""
 
@@ -40,13 +40,15 @@ from polex.pipeline.spec import SchemaSpec
 
 C_GRID = (0.3, 1.0, 3.0, 10.0)
 FOLDS = 5
-MIN_CALIBRATION_KEEP = 0.05
 
 
 @dataclass(frozen=True)
 class GoldArticle:
     article: Article
     records: list[dict[str, Any]]
+    # the schema's rules were written on this article (the seeds): its out-of-fold
+    # predictions are optimistic, so the calibrator does not learn from them
+    rules_tuned_on: bool = False
 
 
 @dataclass
@@ -56,6 +58,9 @@ class Example:
     keep: bool
     labels: dict[str, str]
     shared: dict[str, list[Features]] = field(default_factory=dict)  # lexicon field -> per value
+    # the record made here would carry the gold value (the engine's first reading of
+    # an artefact may not be the one the gold chose)
+    value_right: bool = True
 
 
 @dataclass
@@ -77,6 +82,18 @@ def _readings_match(value: Any, record: dict[str, Any], candidate: Candidate, qu
         isinstance(w, int | float) and abs(abs(w) - abs(x)) <= 1e-6 * max(1.0, abs(x))
         for w in wanted
         for x in candidate.mention.readings
+    )
+
+
+def engine_value_is_gold(spec: SchemaSpec, record: dict[str, Any] | None, candidate: Candidate) -> bool:
+    """Whether the value a record made at ``candidate`` would carry (the engine's
+    reading) is the gold record's value or one of its candidates."""
+    if record is None or candidate.mention is None or not spec.quantity_field:
+        return True
+    wanted = [record.get(spec.quantity_field), *record.get(f"{spec.quantity_field}_candidates", [])]
+    value = candidate.mention.value
+    return any(
+        isinstance(w, int | float) and abs(abs(w) - abs(value)) <= 1e-6 * max(1.0, abs(value)) for w in wanted
     )
 
 
@@ -145,6 +162,7 @@ def examples_of(spec: SchemaSpec, gold: Sequence[GoldArticle]) -> tuple[list[Exa
                     record is not None,
                     labels,
                     {name: per_candidate[i] for name, per_candidate in shared.items()},
+                    engine_value_is_gold(spec, record, candidate),
                 )
             )
     return examples, unaligned, total
@@ -189,7 +207,8 @@ def _fit(
 def _scores(
     fitted: _Fitted, vocabulary: Vocabulary, examples: Sequence[Example], key_fields: set[str]
 ) -> list[tuple[float, float, bool]]:
-    """(p_keep, raw confidence, labels right) per example."""
+    """(p_keep, raw confidence, record right) per example: right when the gold keeps
+    it, the engine's value is the gold's and every key label is the gold's."""
     encoded = vocabulary.encode([e.features for e in examples])
     keep = fitted.keep.probabilities(encoded)
     column = fitted.keep.classes.index("1") if "1" in fitted.keep.classes else None
@@ -201,7 +220,11 @@ def _scores(
     for i, example in enumerate(examples):
         p_keep = float(keep[i, column]) if column is not None else 0.0
         labels, raw = choose_labels(fitted.labels, probabilities, i, key_fields, p_keep)
-        right = example.keep and all(labels[n] == example.labels.get(n) for n in labels if n in key_fields)
+        right = (
+            example.keep
+            and example.value_right
+            and all(labels[n] == example.labels.get(n) for n in labels if n in key_fields)
+        )
         out.append((p_keep, raw, right))
     return out
 
@@ -248,6 +271,20 @@ def _best_threshold(
     return best
 
 
+def calibration_points(
+    scores: Sequence[tuple[float, float, bool]], threshold: float, unseen: Sequence[bool] | None = None
+) -> list[tuple[float, bool]]:
+    """What the calibrator learns from: the out-of-fold candidates that become
+    records (kept at ``threshold``), as (raw confidence, record right). The
+    confidence is read on records only, so the candidates the keep classifier drops
+    must not pull it down; and on articles the rules were not written on (``unseen``
+    per candidate), when there are any, since the rules' votes are features."""
+    kept = [(i, raw, right) for i, (p_keep, raw, right) in enumerate(scores) if p_keep >= threshold]
+    if unseen is not None and any(unseen[i] for i, _, _ in kept):
+        kept = [(i, raw, right) for i, raw, right in kept if unseen[i]]
+    return [(raw, right) for _, raw, right in kept]
+
+
 def train(
     spec: SchemaSpec, gold: Sequence[GoldArticle], seed: int = 0, info: dict[str, Any] | None = None
 ) -> tuple[LearnedModel, TrainingReport]:
@@ -264,9 +301,8 @@ def train(
             best = (c, f1, threshold, scores)
     assert best is not None
     c, f1, threshold, scores = best
-    # The calibrator sees every out-of-fold candidate the keep classifier does not
-    # dismiss outright (p_keep >= MIN_CALIBRATION_KEEP, below any keep threshold).
-    calibration = [(raw, right) for (p_keep, raw, right) in scores if p_keep >= MIN_CALIBRATION_KEEP]
+    unseen = [not gold[e.group].rules_tuned_on for e in examples]
+    calibration = calibration_points(scores, threshold, unseen)
     calibrator = fit_calibrator([r for r, _ in calibration], [ok for _, ok in calibration])
     vocabulary = build_vocabulary([e.features for e in examples])
     fitted = _fit(spec, vocabulary, examples, fields, c, seed)
