@@ -3,7 +3,8 @@
 # SmolLM2-135M-Instruct on loopback. The answers land in evals/recordings/smollm2-seeds/
 # (committed); CI replays them through the full LLM path with zero requests
 # (tests/test_replay.py). Re-record after changing a prompt, a schema, the few-shot
-# gold or a check message: a replay that meets an unrecorded request fails loudly.
+# gold, a check message or the offline models (`polex train`: the mention-first prompt
+# shows their guesses): a replay that meets an unrecorded request fails loudly.
 # What is recorded: the mention-first strategy in json_object_schema mode (grammar)
 # for QuantitativeTarget (the schema whose numbers the seeds are richest in);
 # SmolLM2 loops on PolicyMeasure's free answers until max_tokens, which left four of
