@@ -102,6 +102,16 @@ def test_the_prompt_carries_field_descriptions_and_the_article() -> None:
     assert server.requests[0]["temperature"] == 0.0 and server.requests[0]["seed"] == 0
 
 
+def test_an_answer_that_is_not_json_is_reasked_without_a_versioned_library_url() -> None:
+    server = FakeServer([completion(content='{"records": [\n\t\t'), completion(GOOD)])
+    part = run(backend(server, mode="json", max_reasks=2))
+    assert len(server.requests) == 2
+    feedback = str(server.requests[1]["messages"][-1]["content"])
+    assert "Invalid JSON" in feedback
+    assert "errors.pydantic.dev" not in feedback  # the reask (and its cache key) is the same on any pydantic
+    assert len(part["records"]["QuantitativeTarget"]) == 2
+
+
 def test_an_ungrounded_answer_is_reasked_with_the_validation_error() -> None:
     server = FakeServer([completion([UNGROUNDED]), completion(GOOD, prompt_tokens=150, completion_tokens=30)])
     part = run(backend(server, max_reasks=2))

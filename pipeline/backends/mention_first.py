@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, create_model, model_validator
 
-from polex.pipeline.backends.feedback import without_urls
+from polex.pipeline.backends.feedback import ParsedWithoutUrls, without_urls
 from polex.pipeline.chunking import Chunk
 from polex.pipeline.fewshot import GoldExample
 from polex.pipeline.grounding import locate
@@ -196,6 +196,7 @@ def _answer_model(spec: SchemaSpec) -> type[BaseModel]:
 
     return create_model(
         f"{spec.name}Labels",
+        __base__=ParsedWithoutUrls,
         labels=(dict[str, label], ...),  # type: ignore[valid-type]
         # full records, repaired and grounded like any record; loose here so that the
         # schema in the prompt stays short
