@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, create_model, model_validator
 
-from polex.pipeline.backends.feedback import ParsedWithoutUrls, without_urls
+from polex.pipeline.backends.feedback import WithoutUrls
 from polex.pipeline.chunking import Chunk
 from polex.pipeline.fewshot import GoldExample
 from polex.pipeline.grounding import locate
@@ -196,14 +196,13 @@ def _answer_model(spec: SchemaSpec) -> type[BaseModel]:
 
     return create_model(
         f"{spec.name}Labels",
-        __base__=ParsedWithoutUrls,
+        __base__=WithoutUrls,
         labels=(dict[str, label], ...),  # type: ignore[valid-type]
         # full records, repaired and grounded like any record; loose here so that the
         # schema in the prompt stays short
         added=(list[dict[str, Any]], Field(default_factory=list)),
         __validators__={
             "known_ids": model_validator(mode="after")(known_ids),  # type: ignore[dict-item]
-            "without_urls": model_validator(mode="wrap")(without_urls),  # type: ignore[dict-item]
         },
     )
 

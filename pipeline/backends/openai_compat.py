@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationInfo, create_model, model_validator
 
 from polex.pipeline import defaults
 from polex.pipeline.backends.base import BackendError, Candidates
-from polex.pipeline.backends.feedback import ParsedWithoutUrls, without_urls
+from polex.pipeline.backends.feedback import WithoutUrls
 from polex.pipeline.backends.mention_first import (
     answer_model,
     answered_fields,
@@ -156,12 +156,11 @@ def records_model(spec: SchemaSpec) -> type[BaseModel]:
 
     model = create_model(
         f"{spec.name}Records",
-        __base__=ParsedWithoutUrls,
+        __base__=WithoutUrls,
         records=(list[spec.model], ...),  # type: ignore[name-defined]
         __validators__={
             "repaired": model_validator(mode="before")(repaired),  # type: ignore[dict-item]
             "grounded": model_validator(mode="after")(grounded),  # type: ignore[dict-item]
-            "without_urls": model_validator(mode="wrap")(without_urls),  # type: ignore[dict-item]
         },
     )
     _RECORDS_MODELS[spec.registry_name] = model
