@@ -55,11 +55,6 @@ class LoopbackLLM(LoopbackHTTPServer):
                 body = json.loads(self.rfile.read(length))
                 with server._lock:
                     server.requests += 1
-                payload = json.dumps(answer_for(body)).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.send_json(answer_for(body))
 
         super().__init__(Handler)

@@ -144,6 +144,15 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         return None
 
+    def send_json(self, body: Any, status: int = 200) -> None:
+        """One JSON response with its length, so the connection stays usable."""
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
 
 class CountingProxy(LoopbackHTTPServer):
     """A loopback HTTP proxy that forwards to ``upstream`` and keeps every request

@@ -16,7 +16,7 @@ from polex.pipeline.fewshot import GoldExample
 from polex.pipeline.records import Article
 from polex.pipeline.registry import select
 from tests.fake_openai import FakeServer, completion
-from tests.test_llm_backend import TEXT, backend, run
+from tests.test_llm_backend import GOOD, TEXT, backend, run
 
 QT = select(["QuantitativeTarget"])[0]
 
@@ -102,14 +102,7 @@ def test_an_unknown_id_or_a_label_outside_the_choices_is_reasked() -> None:
 
 
 def test_an_added_figure_is_grounded_like_any_record() -> None:
-    added = {
-        "evidence": "686000 new jobs were created in cities and towns",
-        "indicator": "new_urban_jobs",
-        "indicator_text": "new jobs",
-        "value": 686000,
-        "unit": "persons",
-        "kind": "actual",
-    }
+    added = GOOD[0]
     invented = {**added, "evidence": "a million jobs were created", "value": 1000000}
     server = FakeServer([answer({"m1": "drop", "m2": "drop"}, added=[added, invented])])
     part = run(backend(server, strategy="mentions", max_reasks=0))

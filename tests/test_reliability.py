@@ -397,12 +397,7 @@ def test_the_installed_polex_script_never_prints_the_api_key(tmp_path: Path) -> 
     class Echo(QuietHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length") or 0))
-            body = json.dumps({"error": {"message": f"Incorrect API key provided: {secret}"}}).encode()
-            self.send_response(401)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.send_json({"error": {"message": f"Incorrect API key provided: {secret}"}}, status=401)
 
     script = Path(sys.executable).parent / "polex"
     assert script.is_file(), f"the console script is not installed beside {sys.executable}"

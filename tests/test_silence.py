@@ -34,12 +34,7 @@ class CollapsedLLM(LoopbackHTTPServer):
         class Handler(QuietHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
-                payload = json.dumps(COLLAPSED).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.send_json(COLLAPSED)
 
         super().__init__(Handler)
 

@@ -255,15 +255,20 @@ def _completion_text(completion: Any) -> str | None:
     return getattr(message, "content", None)
 
 
-def _salvage_object(completion: Any) -> dict[str, Any] | None:
-    """The JSON object of a final invalid answer, if it is one."""
+def _answer_json(completion: Any) -> Any:
+    """The JSON of a final invalid answer (a Markdown fence removed), or None."""
     cleaned = (_completion_text(completion) or "").strip()
     if cleaned.startswith("```"):
         cleaned = cleaned.strip("`").removeprefix("json").strip()
     try:
-        data = json.loads(cleaned)
+        return json.loads(cleaned)
     except json.JSONDecodeError:
         return None
+
+
+def _salvage_object(completion: Any) -> dict[str, Any] | None:
+    """The JSON object of a final invalid answer, if it is one."""
+    data = _answer_json(completion)
     return data if isinstance(data, dict) else None
 
 
@@ -274,13 +279,7 @@ def _list(value: Any) -> list[Any]:
 def _salvage(completion: Any) -> list[dict[str, Any]] | str:
     """The records of a final invalid answer, or the raw text if it is not JSON."""
     text = _completion_text(completion) or ""
-    cleaned = text.strip()
-    if cleaned.startswith("```"):
-        cleaned = cleaned.strip("`").removeprefix("json").strip()
-    try:
-        data = json.loads(cleaned)
-    except json.JSONDecodeError:
-        return text
+    data = _answer_json(completion)
     records = data.get("records") if isinstance(data, dict) else data
     if isinstance(records, list):
         return [r if isinstance(r, dict) else {"value": r} for r in records]
