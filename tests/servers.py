@@ -37,6 +37,11 @@ def openai_run_args(
         model,
         "--cache-dir",
         str(cache),
+        # a loaded machine may take minutes per answer; these tests prove plumbing, not
+        # speed, so the per-request timeout must not be what fails them (an `extra`
+        # --timeout given later wins)
+        "--timeout",
+        "1800",
         *extra,
     ]
 
