@@ -288,18 +288,6 @@ def calibration_points(
 def train(
     spec: SchemaSpec, gold: Sequence[GoldArticle], seed: int = 0, info: dict[str, Any] | None = None
 ) -> tuple[LearnedModel, TrainingReport]:
-    """Fits a schema's model from gold. The numerical libraries run on one thread:
-    the problems are small, and a multi-threaded BLAS spinning on a loaded machine
-    made the same fits twenty times slower in CPU time."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        return _train(spec, gold, seed, info)
-
-
-def _train(
-    spec: SchemaSpec, gold: Sequence[GoldArticle], seed: int, info: dict[str, Any] | None
-) -> tuple[LearnedModel, TrainingReport]:
     fields = label_fields(spec)
     key_fields = set(spec.scoring.key_fields)
     examples, unaligned, total = examples_of(spec, gold)
