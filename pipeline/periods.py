@@ -91,9 +91,6 @@ _PATTERNS: list[tuple[str, CaselessPattern]] = [
     ("year", CaselessPattern.compile(rf"\b(?:in|during|for|of|since|by|before) {_YEAR}\b")),
     ("year", CaselessPattern.compile(rf"\b{_YEAR}\b(?!{_COUNTED})")),
     ("this", CaselessPattern.compile(r"\b(this year|last year|the past year)\b")),
-    # "Throughout the year, 413 job fairs were held": the whole of the article's year
-    ("this", CaselessPattern.compile(r"\b(?:throughout|during) (the (?:whole |entire )?year)\b")),
-    ("this", CaselessPattern.compile(r"\b(the whole year|the entire year)\b")),
 ]
 # A year a figure is compared with is not the figure's period ("higher than during
 # the same period in 2019", "up 0.01 point over that in 2002", "from 2012 figures").
@@ -255,7 +252,7 @@ def _period_of(kind: str, g: tuple[str | None, ...], year: int | None, fragment:
     if kind == "year":
         return g[-1]
     if kind == "this":
-        this = str(g[0]).lower() in ("this year", "the year", "the whole year", "the entire year")
+        this = str(g[0]).lower() == "this year"
         y = year if this else (year - 1 if year else None)
         return str(y) if y else None
     return None

@@ -60,18 +60,6 @@ def test_normalise_region() -> None:
     assert normalise_region(None) is None
 
 
-@pytest.mark.parametrize(
-    ("fragment", "period"),
-    [
-        ("Throughout the year, 413 targeted job fairs were held", "2023"),
-        ("the district arranged jobs for 453 people during the year", "2023"),
-        ("the whole year, 5,000 new urban jobs", "2023"),
-        ("last year, 5,000 new urban jobs", "2022"),
-    ],
-)
-def test_a_figure_for_the_whole_year_has_the_articles_year(fragment: str, period: str) -> None:
-    assert period_in(fragment, 2023) == period
-
 
 def test_a_title_naming_one_jurisdiction_the_body_names_too_gives_the_articles_region() -> None:
     body = "Heilongjiang Province issued the policy. Heilongjiang will pay graduates who stay in Harbin."
