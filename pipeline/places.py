@@ -83,7 +83,15 @@ def article_region(text: str) -> str | None:
     """The jurisdiction an article reports on: the most named province or city,
     chosen by whether the article speaks of "the city" or "the province". A
     newspaper's home city names its province when only the province is spoken of
-    ("(Lanzhou Daily)" in an article about "the province" means Gansu)."""
+    ("(Lanzhou Daily)" in an article about "the province" means Gansu). A title that
+    names one jurisdiction, which the body names too, names the article's ("Employment
+    Subsidy Policy for College Students in Harbin" is about Harbin, however often it
+    says Heilongjiang; a name in a garbled machine-translated title alone is not)."""
+    title = _title(text)
+    in_title = places_named(title, 0, len(title))
+    body_start = text.find(title) + len(title)
+    if len(in_title) == 1 and in_title[0] in places_named(text, body_start, len(text)):
+        return in_title[0]
     places = places_in(text)
     if not places:
         # no province or city at all: national figures when the text speaks of the nation
@@ -100,6 +108,14 @@ def article_region(text: str) -> str | None:
     if province_voice >= city_voice:
         return homes.most_common(1)[0][0]
     return (cities or homes).most_common(1)[0][0]
+
+
+TITLE_CHARS = 200
+
+
+def _title(text: str) -> str:
+    """The article's first line (its title, in the corpus's files)."""
+    return text.lstrip().split("\n", 1)[0][:TITLE_CHARS]
 
 
 def normalise_region(name: str | None) -> str | None:

@@ -14,12 +14,14 @@ from typer.testing import CliRunner
 
 from polex.evals.training import GoldSource, training_articles
 from polex.pipeline.cli import app
+from polex.pipeline.learning.candidates import Candidate
 from polex.pipeline.learning.extract import label_fields, predict
 from polex.pipeline.learning.model import LearnedModel
 from polex.pipeline.learning.train import calibration_points, train
 from polex.pipeline.records import Article, ArticleContext
 from polex.pipeline.registry import select
 from polex.pipeline.runstore import read_jsonl
+from polex.pipeline.spec import SchemaSpec
 from tests.conftest import GOLD, SEEDS
 
 SEED_ONLY = (GoldSource(GOLD, SEEDS, None),)
@@ -199,3 +201,47 @@ def test_a_candidate_whose_engine_value_is_not_the_gold_reading_counts_as_wrong_
         spec, {"value": 28600}, candidate
     )  # aligned by a reading, emitted as 2860000
     assert engine_value_is_gold(spec, {"value": 28600, "value_candidates": [2860000]}, candidate)
+
+
+def _only_candidate(text: str) -> tuple[SchemaSpec, ArticleContext, Candidate]:
+    from polex.pipeline.learning.extract import find_candidates
+
+    [spec] = select(["QuantitativeTarget"], [])
+    ctx = ArticleContext(Article("a", text))
+    [candidate] = find_candidates(spec, ctx)
+    return spec, ctx, candidate
+
+
+def test_the_features_name_the_noun_phrase_a_number_counts_without_plurals() -> None:
+    from polex.pipeline.learning.features import mention_features
+
+    _, ctx, candidate = _only_candidate("The district organised 33 online jobs fairs during the year.")
+    features = mention_features(ctx.text, candidate)
+    assert {"np=online", "np=job", "np=fair", "head=fair"} <= set(features)
+    assert "np=during" not in features and "np=year" not in features  # the phrase ends at the preposition
+
+
+def test_the_counted_phrase_scores_the_indicator_whose_label_it_names() -> None:
+    from polex.pipeline.learning.extract import pair_inputs
+
+    spec, ctx, candidate = _only_candidate("The district organised 33 online jobs fairs during the year.")
+    [per_value] = pair_inputs(spec, ctx, [candidate], [None])["indicator"]
+    assert spec.label_lexicon is not None
+    values = spec.label_lexicon()["indicator"].values
+    fairs = per_value[values.index("job_fairs_and_postings")]
+    assert fairs.get("lex:phrase_head") == 1.0 and "lex:phrase_overlap=2" in fairs
+    assert "lex:phrase_head" not in per_value[values.index("new_urban_jobs")]
+
+
+def test_the_kind_features_read_the_clause_modality_and_when_its_period_falls() -> None:
+    from polex.schemas.quantitative_target.learning import features
+
+    _, ctx, candidate = _only_candidate(
+        "In 2020 the province added jobs.\n\nBy 2025, 600,000 new urban jobs will be created."
+    )
+    goal = features(ctx, candidate)
+    assert {"modality=future", "modality=by_year", "period_is=later"} <= set(goal)
+    _, ctx, candidate = _only_candidate("In 2020, 600,000 new urban jobs were created.")
+    result = features(ctx, candidate)
+    # a lead reporting 2020 speaks from the year after (periods.relative_year)
+    assert "modality=past" in result and "modality=future" not in result and "period_is=earlier" in result

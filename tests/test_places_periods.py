@@ -58,3 +58,10 @@ def test_normalise_region() -> None:
     assert normalise_region("Anhui Province") == "Anhui"
     assert normalise_region("binzhou city") == "Binzhou"
     assert normalise_region(None) is None
+
+
+def test_a_title_naming_one_jurisdiction_the_body_names_too_gives_the_articles_region() -> None:
+    body = "Heilongjiang Province issued the policy. Heilongjiang will pay graduates who stay in Harbin."
+    assert article_region("Employment Subsidy Policy for College Students in Harbin\n\n" + body) == "Harbin"
+    # a name only the (garbled, machine-translated) title holds decides nothing
+    assert article_region("Puhu Xinyu does practical employment articles\n\n" + body) == "Heilongjiang"

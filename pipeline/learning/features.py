@@ -12,7 +12,7 @@ from itertools import pairwise
 
 from polex.pipeline.learning.candidates import Candidate
 
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 _TOKEN = re.compile(r"[a-z]+(?:-[a-z]+)*|\d+(?:[.,]\d+)*|%")
 WINDOW = 4
 
@@ -27,6 +27,83 @@ def _bag(prefix: str, words: Iterable[str]) -> dict[str, float]:
 
 def _pairs(prefix: str, words: list[str]) -> dict[str, float]:
     return {f"{prefix}{a}_{b}": 1.0 for a, b in pairwise(words)}
+
+
+def lemma(word: str) -> str:
+    """A word without its plural ending ("fairs" -> "fair", "subsidies" ->
+    "subsidy"), so that a phrase and a label match whatever their number."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+# Words that end the noun phrase after a number: verbs of being and having,
+# modals, prepositions and conjunctions that open a new phrase.
+_PHRASE_END = frozenset(
+    {
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "will",
+        "would",
+        "shall",
+        "should",
+        "can",
+        "could",
+        "may",
+        "must",
+        "has",
+        "have",
+        "had",
+        "in",
+        "at",
+        "by",
+        "from",
+        "to",
+        "for",
+        "with",
+        "on",
+        "during",
+        "than",
+        "over",
+        "under",
+        "within",
+        "into",
+        "since",
+        "as",
+        "who",
+        "which",
+        "that",
+        "while",
+        "after",
+        "before",
+        "between",
+        "through",
+        "across",
+        "compared",
+        "accounting",
+    }
+)
+PHRASE_WORDS = 6
+
+
+def counted_phrase(words: list[str]) -> list[str]:
+    """The noun phrase that names what a number counts: the words right after it up
+    to a verb, a preposition, another number or PHRASE_WORDS words ("686000 new jobs
+    were created" -> new, jobs; "33 on-site and online jobs fairs were held" ->
+    on-site, and, online, jobs, fairs)."""
+    phrase: list[str] = []
+    for word in words[:PHRASE_WORDS]:
+        if word in _PHRASE_END or word == "#":
+            break
+        phrase.append(word)
+    return phrase
 
 
 def mention_features(text: str, candidate: Candidate) -> dict[str, float]:
@@ -48,6 +125,10 @@ def mention_features(text: str, candidate: Candidate) -> dict[str, float]:
         out[f"l{i}={word}"] = 1.0
     for i, word in enumerate(right_segment[:WINDOW], 1):
         out[f"r{i}={word}"] = 1.0
+    phrase = [lemma(w) for w in counted_phrase(right_segment) if w != "%"]
+    out.update(_bag("np=", phrase))
+    if phrase:
+        out[f"head={phrase[-1]}"] = 1.0
     if candidate.previous is not None:
         out.update(_bag("p=", tokens(candidate.previous.text)))
     out.update(_bag("m=", tokens(mention.text)))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from polex.pipeline.learning.candidates import Candidate
-from polex.pipeline.learning.features import tokens
+from polex.pipeline.learning.features import counted_phrase, lemma, tokens
 
 # Words too common to tell labels apart.
 _STOP = frozenset(
@@ -70,6 +70,7 @@ class Lexicon:
     plain: dict[str, int]  # a phrase with no regex syntax -> its value (the first one listed)
     token_values: dict[str, tuple[int, ...]]  # label word -> values whose label has it
     index: dict[str, int]
+    lemma_values: dict[str, tuple[int, ...]]  # label word without its plural -> values
 
 
 def build_lexicon(field: str, entries: dict[str, tuple[str, ...]], labels: dict[str, str]) -> Lexicon:
@@ -93,6 +94,10 @@ def build_lexicon(field: str, entries: dict[str, tuple[str, ...]], labels: dict[
     for i, words in enumerate(label_tokens):
         for word in words:
             token_values.setdefault(word, []).append(i)
+    lemma_values: dict[str, list[int]] = {}
+    for i, words in enumerate(label_tokens):
+        for word in sorted({lemma(w) for w in words}):
+            lemma_values.setdefault(word, []).append(i)
     return Lexicon(
         field,
         values,
@@ -102,6 +107,7 @@ def build_lexicon(field: str, entries: dict[str, tuple[str, ...]], labels: dict[
         _plain_phrases(phrases),
         {w: tuple(v) for w, v in token_values.items()},
         {v: i for i, v in enumerate(values)},
+        {w: tuple(v) for w, v in lemma_values.items()},
     )
 
 
@@ -187,6 +193,29 @@ def shared_features(
             overlaps[i] = overlaps.get(i, 0) + 1
     for i, overlap in overlaps.items():
         out[i][f"lex:overlap={min(overlap, 3)}"] = 1.0
+    if candidate.mention is not None:
+        _counted_phrase_features(lexicon, text, candidate, out)
     if rule_value is not None and rule_value in lexicon.index:
         out[lexicon.index[rule_value]]["lex:rule"] = 1.0
     return out
+
+
+def _counted_phrase_features(
+    lexicon: Lexicon, text: str, candidate: Candidate, out: list[dict[str, float]]
+) -> None:
+    """How many words of each value's label the noun phrase after the number holds
+    (plurals ignored: "jobs fairs" names job_fairs_and_postings), and whether its
+    head word is one of them."""
+    assert candidate.mention is not None
+    after = text[candidate.mention.end : candidate.segment.end]
+    phrase = [lemma(w) for w in counted_phrase(tokens(after))]
+    if not phrase:
+        return
+    overlaps: dict[int, int] = {}
+    for word in set(phrase):
+        for i in lexicon.lemma_values.get(word, ()):
+            overlaps[i] = overlaps.get(i, 0) + 1
+    for i, overlap in overlaps.items():
+        out[i][f"lex:phrase_overlap={min(overlap, 3)}"] = 1.0
+    for i in lexicon.lemma_values.get(phrase[-1], ()):
+        out[i]["lex:phrase_head"] = 1.0

@@ -125,9 +125,13 @@ def fit_classifier(matrix: object, labels: Sequence[str], c: float, seed: int) -
     if len(classes) < 2:
         return LinearClassifier(classes or ("",), np.zeros((1, 0)), np.zeros(1))
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     model = LogisticRegression(C=c, max_iter=5000, random_state=seed)
-    model.fit(matrix, list(labels))
+    # One thread: the problems are small, and a multi-threaded BLAS spinning on a
+    # loaded machine made the same fits about twenty times slower in CPU time.
+    with threadpool_limits(limits=1):
+        model.fit(matrix, list(labels))
     assert tuple(str(x) for x in model.classes_) == classes
     return LinearClassifier(
         classes, np.asarray(model.coef_, dtype=np.float64), np.asarray(model.intercept_, dtype=np.float64)

@@ -9,8 +9,10 @@ import tomllib
 from functools import lru_cache
 from typing import Any
 
-from polex.pipeline.learning.candidates import Candidate
+from polex.pipeline.learning.candidates import Candidate, unwrapped
+from polex.pipeline.learning.features import tokens
 from polex.pipeline.learning.lexicon import Lexicon, build_lexicon
+from polex.pipeline.periods import metadata_year, period_of_figure, relative_year
 from polex.pipeline.records import ArticleContext
 from polex.pipeline.text import lowered_article
 from polex.schemas.quantitative_target.cues import Clause, read_cues
@@ -51,7 +53,54 @@ def features(ctx: ArticleContext, candidate: Candidate) -> dict[str, float]:
         if getattr(cues, name):
             out[f"cue={name}"] = 1.0
     out[f"cue_kind={cues.inferred()}"] = 1.0
+    scope = text[candidate.sentence.start : candidate.segment.end]
+    for name, pattern in _MODALITY:
+        if pattern.search(scope):
+            out[f"modality={name}"] = 1.0
+    out[f"period_is={_period_tense(ctx, candidate)}"] = 1.0
+    for word in _title_words(text):
+        out[f"title={word}"] = 1.0
     return out
+
+
+@lru_cache(maxsize=64)
+def _title_words(text: str) -> frozenset[str]:
+    """The words of the article's first line: a plan or a notice states goals, a
+    report states results, whatever the clause says."""
+    return frozenset(tokens(text.lstrip().split("\n", 1)[0][:200]))
+
+
+# How a clause frames its figure: a plan or goal, or a report of what happened.
+_MODALITY = (
+    ("future", re.compile(r"\b(?:will|shall|would|going to|(?:is|are) to)\b", re.IGNORECASE)),
+    (
+        "intent",
+        re.compile(
+            r"\b(?:strive|striving|aims?|aiming|plans?|planned|planning|seeks?|vow(?:s|ed)?|pledged?|"
+            r"hopes?|expects?|expected|set to|to reach|to create|to add|to keep|to control|ensure|"
+            r"targets?|goals?|tasks?)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    ("by_year", re.compile(r"\bby (?:the end of )?(?:(?:19|20)\d\d|this year|the year)", re.IGNORECASE)),
+    ("perfect", re.compile(r"\b(?:has|have|had) (?:been|already|\w+ed)\b", re.IGNORECASE)),
+    ("past", re.compile(r"\b(?:was|were|last year|so far|as of|up to now)\b", re.IGNORECASE)),
+)
+_YEAR_IN_PERIOD = re.compile(r"(?:19|20)\d\d")
+
+
+def _period_tense(ctx: ArticleContext, candidate: Candidate) -> str:
+    """Whether the figure's period ends after the year the article speaks from (a
+    figure for a later year is a goal), in it, before it, or is unknown."""
+    now = relative_year(ctx.text, metadata_year(ctx.article.metadata))
+    spans = [candidate.segment, candidate.sentence, *([candidate.previous] if candidate.previous else [])]
+    period = period_of_figure(unwrapped(ctx.text), [(s.start, s.end) for s in spans], now)
+    years = [int(y) for y in _YEAR_IN_PERIOD.findall(period or "")]
+    if now is None or not years:
+        return "unknown"
+    if years[-1] > now:
+        return "later"
+    return "same" if years[-1] == now else "earlier"
 
 
 @lru_cache(maxsize=1)
