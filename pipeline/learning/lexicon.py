@@ -12,6 +12,7 @@ values' scores (a conditional logit)."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -151,6 +152,14 @@ def _tokens_of(text: str) -> frozenset[str]:
     return frozenset(tokens(text))
 
 
+def _starting_within(article_hits: Sequence[Hit], start: int, end: int) -> Sequence[Hit]:
+    """The hits that start in [start, end), found by bisection: ``hits`` returns them
+    in order of their start, and a candidate would otherwise scan every hit of the article."""
+    low = bisect_left(article_hits, start, key=lambda hit: hit.start)
+    high = bisect_left(article_hits, end, lo=low, key=lambda hit: hit.start)
+    return article_hits[low:high]
+
+
 def shared_features(
     lexicon: Lexicon, text: str, candidate: Candidate, article_hits: Sequence[Hit], rule_value: str | None
 ) -> list[dict[str, float]]:
@@ -159,7 +168,7 @@ def shared_features(
     anchor = candidate.mention.start if candidate.mention is not None else candidate.start
     sentence, segment, previous = candidate.sentence, candidate.segment, candidate.previous
     out: list[dict[str, float]] = [{} for _ in lexicon.values]
-    in_sentence = [h for h in article_hits if sentence.start <= h.start < sentence.end]
+    in_sentence = _starting_within(article_hits, sentence.start, sentence.end)
     for hit in in_sentence:
         features = out[hit.value]
         features["lex:sentence"] = 1.0
@@ -177,9 +186,8 @@ def shared_features(
     if nearest_segment is not None:
         out[nearest_segment.value]["lex:nearest_clause"] = 1.0
     if previous is not None:
-        for hit in article_hits:
-            if previous.start <= hit.start < previous.end:
-                out[hit.value]["lex:previous"] = 1.0
+        for hit in _starting_within(article_hits, previous.start, previous.end):
+            out[hit.value]["lex:previous"] = 1.0
     window = text[max(sentence.start, anchor - WINDOW_CHARS) : min(sentence.end, anchor + WINDOW_CHARS)]
     overlaps: dict[int, int] = {}
     for token in _tokens_of(window):
