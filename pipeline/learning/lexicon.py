@@ -67,7 +67,7 @@ class Lexicon:
     values: tuple[str, ...]
     label_tokens: tuple[frozenset[str], ...]
     combined: re.Pattern[str]  # every phrase in one pass, longest first, no groups (fast)
-    phrases: tuple[tuple[re.Pattern[str], int], ...]  # the same order: (phrase, value index)
+    phrases: tuple[tuple[str, int], ...]  # the same order: (phrase, value index)
     plain: dict[str, int]  # a phrase with no regex syntax -> its value (the first one listed)
     token_values: dict[str, tuple[int, ...]]  # label word -> values whose label has it
     index: dict[str, int]
@@ -99,7 +99,7 @@ def build_lexicon(field: str, entries: dict[str, tuple[str, ...]], labels: dict[
         values,
         label_tokens,
         combined,
-        tuple((re.compile(phrase), i) for phrase, i in phrases),
+        tuple(phrases),
         _plain_phrases(phrases),
         {w: tuple(v) for w, v in token_values.items()},
         {v: i for i, v in enumerate(values)},
@@ -140,11 +140,18 @@ def hits(lexicon: Lexicon, text: str) -> list[Hit]:
         # which phrase matched: the first, in the combined pattern's order, that
         # matches here with the same end (group-free matching is much faster)
         for phrase, value in lexicon.phrases:
-            again = phrase.match(lowered, m.start())
+            again = _phrase_pattern(phrase).match(lowered, m.start())
             if again is not None and again.end() == m.end():
                 found.append(Hit(m.start(), m.end(), value))
                 break
     return found
+
+
+@lru_cache(maxsize=4096)
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """A phrase compiled when a match first needs it: most phrases are plain text,
+    named by their match, and compiling all of them cost every run's start-up."""
+    return re.compile(phrase)
 
 
 @lru_cache(maxsize=4096)
