@@ -13,10 +13,13 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polex.pipeline.errors import PolexError
 from polex.pipeline.records import Article
+
+if TYPE_CHECKING:
+    import sqlite3
 
 TEXT_SUFFIXES = {".txt", ".md"}
 JSONL_SUFFIXES = {".jsonl"}
@@ -254,6 +257,60 @@ def _jsonl_item(where: str, raw_line: bytes, max_bytes: int) -> Article | InputP
     return Article(article_id, text, source=where, metadata=metadata)
 
 
+SPILL_AT = 10_000  # ids held in memory before they move to disk
+
+
+class SeenIds:
+    """The article ids a reading has seen, each with its source (ids and sources
+    only, never texts): in a dict while there are few, then moved, ``spill_at`` at a
+    time, into a private temporary SQLite database on disk (deleted when closed), so
+    that the memory it takes does not grow with the number of articles."""
+
+    def __init__(self, spill_at: int = SPILL_AT) -> None:
+        self.spill_at = spill_at
+        self._recent: dict[str, str] = {}
+        self._database: sqlite3.Connection | None = None
+
+    def source_of(self, article_id: str) -> str | None:
+        """Where ``article_id`` was first seen, or None when it was not."""
+        found = self._recent.get(article_id)
+        if found is None and self._database is not None:
+            row = self._database.execute("SELECT source FROM seen WHERE id = ?", (article_id,)).fetchone()
+            found = None if row is None else str(row[0])
+        return found
+
+    def add(self, article_id: str, source: str) -> None:
+        self._recent[article_id] = source
+        if len(self._recent) >= self.spill_at:
+            self._spill()
+
+    @property
+    def on_disk(self) -> int:
+        """How many ids have moved to disk."""
+        if self._database is None:
+            return 0
+        return int(self._database.execute("SELECT count(*) FROM seen").fetchone()[0])
+
+    def _spill(self) -> None:
+        if self._database is None:
+            import sqlite3  # only a reading of more than ``spill_at`` articles needs it
+
+            # "": a temporary database in a file of its own, deleted when closed;
+            # SQLite's page cache (2 MB by default) bounds what stays in memory
+            self._database = sqlite3.connect("", check_same_thread=False)
+            self._database.execute(
+                "CREATE TABLE seen (id TEXT PRIMARY KEY, source TEXT NOT NULL) WITHOUT ROWID"
+            )
+        with self._database:
+            self._database.executemany("INSERT INTO seen VALUES (?, ?)", self._recent.items())
+        self._recent.clear()
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.close()
+            self._database = None
+
+
 class Inputs:
     """The articles of files, folders and JSONL files, read lazily in input order:
     iterating reads the inputs (again), one article at a time, so a run over any
@@ -273,14 +330,18 @@ class Inputs:
         self.max_bytes = max_bytes
 
     def __iter__(self) -> Iterator[Article | InputProblem]:
-        first_seen: dict[str, str] = {}  # article id -> source (ids only, not texts)
-        for item in self._items():
-            if isinstance(item, Article):
-                if item.id in first_seen:
-                    yield _duplicate(item, first_seen[item.id])
-                    continue
-                first_seen[item.id] = item.source
-            yield item
+        seen = SeenIds(SPILL_AT)
+        try:
+            for item in self._items():
+                if isinstance(item, Article):
+                    first_source = seen.source_of(item.id)
+                    if first_source is not None:
+                        yield _duplicate(item, first_source)
+                        continue
+                    seen.add(item.id, item.source)
+                yield item
+        finally:
+            seen.close()
 
     def _items(self) -> Iterator[Article | InputProblem]:
         for path in self.files:

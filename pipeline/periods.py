@@ -92,6 +92,9 @@ _PATTERNS: list[tuple[str, CaselessPattern]] = [
     ("year", CaselessPattern.compile(rf"\b{_YEAR}\b(?!{_COUNTED})")),
     ("this", CaselessPattern.compile(r"\b(this year|last year|the past year)\b")),
 ]
+# Matches where any of _PATTERNS does: most fragments name no time, and one scan
+# says so where eleven would.
+_ANY_PATTERN = CaselessPattern.any_of([pattern.pattern for _, pattern in _PATTERNS])
 # A year a figure is compared with is not the figure's period ("higher than during
 # the same period in 2019", "up 0.01 point over that in 2002", "from 2012 figures").
 _COMPARED_BEFORE = re.compile(
@@ -205,6 +208,8 @@ def period_reading(fragment: str, year: int | None) -> PeriodReading:
     """The first temporal phrase of ``fragment`` in order of precedence, and the
     period it fixes."""
     low = lowered(fragment)
+    if _ANY_PATTERN.search(fragment, low) is None:
+        return NOTHING_NAMED
     for kind, pattern in _PATTERNS:
         for match in pattern.finditer(fragment, low):
             if not _compared(fragment, match):

@@ -315,3 +315,34 @@ def test_the_streamed_manifest_is_the_text_of_the_manifest_model(tmp_path: Path)
     assert manifest.to_json_text() == written
     assert [a.status for a in manifest.articles][-2:] == ["ok", "input_error"]
     assert manifest.totals.articles == len(manifest.articles) == len(list(SEEDS.glob("*.txt"))) + 2
+
+
+def test_seen_ids_move_to_disk_and_every_one_is_still_found() -> None:
+    from polex.pipeline.inputs import SeenIds
+
+    seen = SeenIds(spill_at=3)
+    try:
+        for i in range(7):
+            seen.add(f"id{i}", f"file.jsonl:{i + 1}")
+        assert seen.on_disk == 6  # two spills of three; the seventh is still in memory
+        assert [seen.source_of(f"id{i}") for i in range(7)] == [f"file.jsonl:{i + 1}" for i in range(7)]
+        assert seen.source_of("id7") is None
+    finally:
+        seen.close()
+
+
+def test_a_duplicate_id_is_named_after_the_ids_seen_moved_to_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from polex.pipeline import inputs
+
+    monkeypatch.setattr(inputs, "SPILL_AT", 2)
+    corpus = tmp_path / "corpus.jsonl"
+    ids = ["a", "b", "c", "d", "e", "a", "e"]
+    corpus.write_text("".join(json.dumps({"id": i, "text": "1,000 jobs."}) + "\n" for i in ids))
+    articles, problems = inputs.read_inputs([corpus])
+    assert [a.id for a in articles] == ["a", "b", "c", "d", "e"]
+    # "a" was moved to disk, "e" was still in memory: both are found, with their first line
+    assert [(p.article_id, p.duplicate) for p in problems] == [("a", True), ("e", True)]
+    assert f"first seen in {corpus}:1 " in problems[0].message
+    assert f"first seen in {corpus}:5 " in problems[1].message

@@ -12,6 +12,7 @@ values' scores (a conditional logit)."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -66,7 +67,7 @@ class Lexicon:
     values: tuple[str, ...]
     label_tokens: tuple[frozenset[str], ...]
     combined: re.Pattern[str]  # every phrase in one pass, longest first, no groups (fast)
-    phrases: tuple[tuple[re.Pattern[str], int], ...]  # the same order: (phrase, value index)
+    phrases: tuple[tuple[str, int], ...]  # the same order: (phrase, value index)
     plain: dict[str, int]  # a phrase with no regex syntax -> its value (the first one listed)
     token_values: dict[str, tuple[int, ...]]  # label word -> values whose label has it
     index: dict[str, int]
@@ -103,7 +104,7 @@ def build_lexicon(field: str, entries: dict[str, tuple[str, ...]], labels: dict[
         values,
         label_tokens,
         combined,
-        tuple((re.compile(phrase), i) for phrase, i in phrases),
+        tuple(phrases),
         _plain_phrases(phrases),
         {w: tuple(v) for w, v in token_values.items()},
         {v: i for i, v in enumerate(values)},
@@ -145,7 +146,7 @@ def hits(lexicon: Lexicon, text: str) -> list[Hit]:
         # which phrase matched: the first, in the combined pattern's order, that
         # matches here with the same end (group-free matching is much faster)
         for phrase, value in lexicon.phrases:
-            again = phrase.match(lowered, m.start())
+            again = _phrase_pattern(phrase).match(lowered, m.start())
             if again is not None and again.end() == m.end():
                 found.append(Hit(m.start(), m.end(), value))
                 break
@@ -153,8 +154,23 @@ def hits(lexicon: Lexicon, text: str) -> list[Hit]:
 
 
 @lru_cache(maxsize=4096)
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """A phrase compiled when a match first needs it: most phrases are plain text,
+    named by their match, and compiling all of them cost every run's start-up."""
+    return re.compile(phrase)
+
+
+@lru_cache(maxsize=4096)
 def _tokens_of(text: str) -> frozenset[str]:
     return frozenset(tokens(text))
+
+
+def _starting_within(article_hits: Sequence[Hit], start: int, end: int) -> Sequence[Hit]:
+    """The hits that start in [start, end), found by bisection: ``hits`` returns them
+    in order of their start, and a candidate would otherwise scan every hit of the article."""
+    low = bisect_left(article_hits, start, key=lambda hit: hit.start)
+    high = bisect_left(article_hits, end, lo=low, key=lambda hit: hit.start)
+    return article_hits[low:high]
 
 
 def shared_features(
@@ -165,7 +181,7 @@ def shared_features(
     anchor = candidate.mention.start if candidate.mention is not None else candidate.start
     sentence, segment, previous = candidate.sentence, candidate.segment, candidate.previous
     out: list[dict[str, float]] = [{} for _ in lexicon.values]
-    in_sentence = [h for h in article_hits if sentence.start <= h.start < sentence.end]
+    in_sentence = _starting_within(article_hits, sentence.start, sentence.end)
     for hit in in_sentence:
         features = out[hit.value]
         features["lex:sentence"] = 1.0
@@ -183,9 +199,8 @@ def shared_features(
     if nearest_segment is not None:
         out[nearest_segment.value]["lex:nearest_clause"] = 1.0
     if previous is not None:
-        for hit in article_hits:
-            if previous.start <= hit.start < previous.end:
-                out[hit.value]["lex:previous"] = 1.0
+        for hit in _starting_within(article_hits, previous.start, previous.end):
+            out[hit.value]["lex:previous"] = 1.0
     window = text[max(sentence.start, anchor - WINDOW_CHARS) : min(sentence.end, anchor + WINDOW_CHARS)]
     overlaps: dict[int, int] = {}
     for token in _tokens_of(window):
