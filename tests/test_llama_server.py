@@ -17,7 +17,14 @@ from polex.pipeline.runstore import read_jsonl
 from tests.conftest import needs
 from tests.servers import CountingProxy, llama_server, local_extra_missing, openai_run_args
 
-pytestmark = [pytest.mark.llama_server, pytest.mark.slow, needs(local_extra_missing())]
+# a model answering on 2 cores shared with other work may take many minutes per test:
+# the timeout only guards against a hang
+pytestmark = [
+    pytest.mark.llama_server,
+    pytest.mark.slow,
+    pytest.mark.timeout(3600),
+    needs(local_extra_missing()),
+]
 
 ARTICLE = (
     "From January to November this year, 686000 new jobs were created in cities and towns across the "
