@@ -39,6 +39,9 @@ from polex.pipeline.records import Article, ArticleContext
 from polex.pipeline.spec import SchemaSpec
 
 C_GRID = (0.3, 1.0, 3.0, 10.0)
+# a sentence candidate also makes a record for each other value of a key label
+# field at least this probable (a sentence with two measures; on dev cross-validation)
+OTHER_LABEL_MIN = 0.3
 FOLDS = 5
 
 
@@ -61,6 +64,9 @@ class Example:
     # the record made here would carry the gold value (the engine's first reading of
     # an artefact may not be the one the gold chose)
     value_right: bool = True
+    # a sentence candidate that carries more gold records than one: the label values
+    # of the others, where they differ from ``labels`` (sentence candidates only)
+    other_labels: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -73,6 +79,8 @@ class TrainingReport:
     c: float
     threshold: float
     out_of_fold: dict[str, float] = field(default_factory=dict)
+    # "learned", or "rules" when the schema's rules were better out of fold
+    engine: str = "learned"
 
 
 def _readings_match(value: Any, record: dict[str, Any], candidate: Candidate, quantity_field: str) -> bool:
@@ -140,6 +148,32 @@ def align(
     return taken, missing
 
 
+def align_others(
+    text: str,
+    records: list[dict[str, Any]],
+    candidates: Sequence[Candidate],
+    taken: dict[int, dict[str, Any]],
+) -> dict[int, list[dict[str, Any]]]:
+    """For sentence candidates: the gold records ``align`` left without a candidate
+    because the sentence they overlap most already carries one (a sentence with two
+    measures), by that sentence's index."""
+    carried = {id(record) for record in taken.values()}
+    others: dict[int, list[dict[str, Any]]] = {}
+    for record in records:
+        located = locate(str(record.get("evidence", "")), text)
+        if id(record) in carried or located is None:
+            continue
+        start, end = located[0], located[1]
+        overlaps = [
+            (min(end, c.end) - max(start, c.start), i)
+            for i, c in enumerate(candidates)
+            if c.start < end and start < c.end
+        ]
+        if overlaps and max(overlaps)[1] in taken:
+            others.setdefault(max(overlaps)[1], []).append(record)
+    return others
+
+
 def examples_of(spec: SchemaSpec, gold: Sequence[GoldArticle]) -> tuple[list[Example], int, int]:
     fields = label_fields(spec)
     examples: list[Example] = []
@@ -149,6 +183,7 @@ def examples_of(spec: SchemaSpec, gold: Sequence[GoldArticle]) -> tuple[list[Exa
         candidates = find_candidates(spec, ctx)
         rules = rule_records(spec, ctx, candidates)
         aligned, missing = align(spec, ctx.text, item.records, candidates)
+        others = {} if spec.quantity_field else align_others(ctx.text, item.records, candidates, aligned)
         unaligned += missing
         total += len(item.records)
         shared = pair_inputs(spec, ctx, candidates, rules)
@@ -163,9 +198,21 @@ def examples_of(spec: SchemaSpec, gold: Sequence[GoldArticle]) -> tuple[list[Exa
                     labels,
                     {name: per_candidate[i] for name, per_candidate in shared.items()},
                     engine_value_is_gold(spec, record, candidate),
+                    _distinct_labels(labels, others.get(i, []), fields),
                 )
             )
     return examples, unaligned, total
+
+
+def _distinct_labels(
+    labels: dict[str, str], records: list[dict[str, Any]], fields: Sequence[str]
+) -> list[dict[str, str]]:
+    found: list[dict[str, str]] = []
+    for record in records:
+        other = {name: str(record.get(name)) for name in fields}
+        if other != labels and other not in found:
+            found.append(other)
+    return found
 
 
 @dataclass
@@ -185,22 +232,27 @@ def _fit(
     matrix = vocabulary.matrix([e.features for e in examples])
     keep = fit_classifier(matrix, ["1" if e.keep else "0" for e in examples], c, seed)
     positives = [i for i, e in enumerate(examples) if e.keep]
+    # a sentence with two measures teaches each of their labels (one row per label)
+    labelled = [(i, examples[i].labels) for i in positives] + [
+        (i, other) for i in positives for other in examples[i].other_labels
+    ]
+    rows = [i for i, _ in labelled]
     lexicons = spec.label_lexicon() if spec.label_lexicon is not None else {}
     labels: dict[str, LinearClassifier | PairClassifier] = {}
     for name in fields:
-        targets = [examples[i].labels[name] for i in positives]
+        targets = [labels_of[name] for _, labels_of in labelled]
         if name in lexicons:
             labels[name] = fit_pair_classifier(
                 vocabulary,
-                [examples[i].features for i in positives],
-                [examples[i].shared[name] for i in positives],
+                [examples[i].features for i in rows],
+                [examples[i].shared[name] for i in rows],
                 targets,
                 lexicons[name].values,
                 c,
                 seed,
             )
         else:
-            labels[name] = fit_classifier(matrix[positives], targets, c, seed)  # type: ignore[index]
+            labels[name] = fit_classifier(matrix[rows], targets, c, seed)  # type: ignore[index]
     return _Fitted(keep, labels)
 
 
@@ -223,7 +275,10 @@ def _scores(
         right = (
             example.keep
             and example.value_right
-            and all(labels[n] == example.labels.get(n) for n in labels if n in key_fields)
+            and any(
+                all(labels[n] == gold_labels.get(n) for n in labels if n in key_fields)
+                for gold_labels in [example.labels, *example.other_labels]
+            )
         )
         out.append((p_keep, raw, right))
     return out
@@ -285,6 +340,46 @@ def calibration_points(
     return [(raw, right) for _, raw, right in kept]
 
 
+def rule_decision(example: Example, fields: Sequence[str]) -> tuple[bool, dict[str, str]]:
+    """Whether the schema's rules made a record at the example's candidate, and its
+    labels, read back from the ``rule:`` features ``featurize`` gave it."""
+    labels: dict[str, str] = {}
+    for name in fields:
+        prefix = f"rule:{name}="
+        for feature in example.features:
+            if feature.startswith(prefix):
+                labels[name] = feature[len(prefix) :]
+    return "rule:kept" in example.features, labels
+
+
+def rules_scores(
+    examples: Sequence[Example], fields: Sequence[str], key_fields: set[str], p_keep: Sequence[float]
+) -> list[tuple[float, float, bool]]:
+    """The rules-only extractor in the shape of ``_scores``: (1 where the rules made
+    a record else 0, the learned out-of-fold keep probability as the raw confidence,
+    record right)."""
+    out = []
+    for example, probability in zip(examples, p_keep, strict=True):
+        kept, labels = rule_decision(example, fields)
+        right = (
+            kept
+            and example.keep
+            and example.value_right
+            and all(labels.get(n) == example.labels.get(n) for n in fields if n in key_fields)
+        )
+        out.append((1.0 if kept else 0.0, probability, right))
+    return out
+
+
+def fully_right_f1(scores: Sequence[tuple[float, float, bool]], threshold: float, gold_total: int) -> float:
+    """Out-of-fold F1 of fully right records among the candidates kept at ``threshold``."""
+    kept = [s for s in scores if s[0] >= threshold]
+    right = sum(1 for s in kept if s[2])
+    precision = right / len(kept) if kept else 0.0
+    recall = right / gold_total if gold_total else 0.0
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
 def train(
     spec: SchemaSpec, gold: Sequence[GoldArticle], seed: int = 0, info: dict[str, Any] | None = None
 ) -> tuple[LearnedModel, TrainingReport]:
@@ -302,7 +397,25 @@ def train(
     assert best is not None
     c, f1, threshold, scores = best
     unseen = [not gold[e.group].rules_tuned_on for e in examples]
-    calibration = calibration_points(scores, threshold, unseen)
+    # the rules-only extractor, scored on the same out-of-fold candidates of the
+    # articles its rules were not written on: unless the classifiers beat it, the model
+    # keeps the rules' records and only scores their confidence
+    engine, engine_f1 = "learned", {}
+    records_scored, records_threshold = scores, threshold
+    if spec.offline is not None:
+        by_rules = rules_scores(examples, fields, key_fields, [s[0] for s in scores])
+        fresh = any(unseen)  # else every article was a rules article: compare on all
+        compared = [i for i, u in enumerate(unseen) if u or not fresh]
+        compared_gold = sum(len(g.records) for g in gold if not g.rules_tuned_on or not fresh)
+        for name, engine_scores, engine_threshold in (
+            ("learned", scores, threshold),
+            ("rules", by_rules, 1.0),
+        ):
+            chosen = [engine_scores[i] for i in compared]
+            engine_f1[name] = round(fully_right_f1(chosen, engine_threshold, compared_gold), 4)
+        if engine_f1["rules"] >= engine_f1["learned"]:  # on a tie, the simpler rules
+            engine, records_scored, records_threshold = "rules", by_rules, 1.0
+    calibration = calibration_points(records_scored, records_threshold, unseen)
     calibrator = fit_calibrator([r for r, _ in calibration], [ok for _, ok in calibration])
     vocabulary = build_vocabulary([e.features for e in examples])
     fitted = _fit(spec, vocabulary, examples, fields, c, seed)
@@ -314,7 +427,11 @@ def train(
         unaligned=unaligned,
         c=c,
         threshold=threshold,
-        out_of_fold={"f1_fully_right": round(f1, 4)},
+        out_of_fold={
+            "f1_fully_right": round(f1, 4),
+            **{f"f1_fully_right_{k}": v for k, v in engine_f1.items()},
+        },
+        engine=engine,
     )
     model = LearnedModel(
         schema=spec.name,
@@ -329,6 +446,8 @@ def train(
             **(info or {}),
             "c": c,
             "seed": seed,
+            "engine": engine,
+            **({"other_label_min": OTHER_LABEL_MIN} if not spec.quantity_field else {}),
             "label_fields": list(fields),
             "training": {k: v for k, v in report.__dict__.items()},
         },
