@@ -562,6 +562,13 @@ def train(
             f"C={report.c}, keep threshold {report.threshold}, out-of-fold F1 "
             f"{report.out_of_fold['f1_fully_right']:.3f} -> {target} (sha256 {digest[:16]})"
         )
+        if report.engine != "learned":
+            out.print(
+                f"{spec.name}: its rules did as well out of fold (F1 "
+                f"{report.out_of_fold['f1_fully_right_rules']:.3f} vs "
+                f"{report.out_of_fold['f1_fully_right_learned']:.3f}): the model keeps the rules' "
+                "records and scores their confidence"
+            )
 
 
 def main() -> None:

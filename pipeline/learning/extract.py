@@ -257,39 +257,7 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
         except ValidationError:
             continue
         out.append(Prediction(validated, candidate.sentence.start, model.calibrator(raw)))
-        for other, other_raw in other_labels(model, probabilities, i, labels, key_fields, raw):
-            try:
-                also = spec.model.model_validate({**record, **other})
-            except ValidationError:
-                continue
-            out.append(Prediction(also, candidate.sentence.start, model.calibrator(other_raw)))
     return out
-
-
-def other_labels(
-    model: LearnedModel,
-    probabilities: Mapping[str, NDArray[np.float64]],
-    row: int,
-    labels: dict[str, str],
-    key_fields: set[str],
-    raw: float,
-) -> list[tuple[dict[str, str], float]]:
-    """A sentence that carries two measures: the further records of one candidate,
-    one per other value of a key label field whose probability reaches the model's
-    ``other_label_min`` (set only for sentence candidates), with its raw confidence."""
-    minimum = model.info.get("other_label_min")
-    if minimum is None:
-        return []
-    found: list[tuple[dict[str, str], float]] = []
-    for name, p in probabilities.items():
-        if name not in key_fields:
-            continue
-        classes = model.labels[name].classes
-        best = float(p[row].max())
-        for j, value in enumerate(classes):
-            if value != labels[name] and float(p[row, j]) >= float(minimum):
-                found.append(({**labels, name: value}, raw / max(best, 1e-9) * float(p[row, j])))
-    return found
 
 
 def rules_predictions(

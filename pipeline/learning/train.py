@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from polex.pipeline.grounding import locate
 from polex.pipeline.learning.candidates import Candidate
@@ -39,9 +40,6 @@ from polex.pipeline.records import Article, ArticleContext
 from polex.pipeline.spec import SchemaSpec
 
 C_GRID = (0.3, 1.0, 3.0, 10.0)
-# a sentence candidate also makes a record for each other value of a key label
-# field at least this probable (a sentence with two measures; on dev cross-validation)
-OTHER_LABEL_MIN = 0.3
 FOLDS = 5
 
 
@@ -64,9 +62,6 @@ class Example:
     # the record made here would carry the gold value (the engine's first reading of
     # an artefact may not be the one the gold chose)
     value_right: bool = True
-    # a sentence candidate that carries more gold records than one: the label values
-    # of the others, where they differ from ``labels`` (sentence candidates only)
-    other_labels: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -148,32 +143,6 @@ def align(
     return taken, missing
 
 
-def align_others(
-    text: str,
-    records: list[dict[str, Any]],
-    candidates: Sequence[Candidate],
-    taken: dict[int, dict[str, Any]],
-) -> dict[int, list[dict[str, Any]]]:
-    """For sentence candidates: the gold records ``align`` left without a candidate
-    because the sentence they overlap most already carries one (a sentence with two
-    measures), by that sentence's index."""
-    carried = {id(record) for record in taken.values()}
-    others: dict[int, list[dict[str, Any]]] = {}
-    for record in records:
-        located = locate(str(record.get("evidence", "")), text)
-        if id(record) in carried or located is None:
-            continue
-        start, end = located[0], located[1]
-        overlaps = [
-            (min(end, c.end) - max(start, c.start), i)
-            for i, c in enumerate(candidates)
-            if c.start < end and start < c.end
-        ]
-        if overlaps and max(overlaps)[1] in taken:
-            others.setdefault(max(overlaps)[1], []).append(record)
-    return others
-
-
 def examples_of(spec: SchemaSpec, gold: Sequence[GoldArticle]) -> tuple[list[Example], int, int]:
     fields = label_fields(spec)
     examples: list[Example] = []
@@ -183,7 +152,6 @@ def examples_of(spec: SchemaSpec, gold: Sequence[GoldArticle]) -> tuple[list[Exa
         candidates = find_candidates(spec, ctx)
         rules = rule_records(spec, ctx, candidates)
         aligned, missing = align(spec, ctx.text, item.records, candidates)
-        others = {} if spec.quantity_field else align_others(ctx.text, item.records, candidates, aligned)
         unaligned += missing
         total += len(item.records)
         shared = pair_inputs(spec, ctx, candidates, rules)
@@ -198,21 +166,9 @@ def examples_of(spec: SchemaSpec, gold: Sequence[GoldArticle]) -> tuple[list[Exa
                     labels,
                     {name: per_candidate[i] for name, per_candidate in shared.items()},
                     engine_value_is_gold(spec, record, candidate),
-                    _distinct_labels(labels, others.get(i, []), fields),
                 )
             )
     return examples, unaligned, total
-
-
-def _distinct_labels(
-    labels: dict[str, str], records: list[dict[str, Any]], fields: Sequence[str]
-) -> list[dict[str, str]]:
-    found: list[dict[str, str]] = []
-    for record in records:
-        other = {name: str(record.get(name)) for name in fields}
-        if other != labels and other not in found:
-            found.append(other)
-    return found
 
 
 @dataclass
@@ -232,27 +188,22 @@ def _fit(
     matrix = vocabulary.matrix([e.features for e in examples])
     keep = fit_classifier(matrix, ["1" if e.keep else "0" for e in examples], c, seed)
     positives = [i for i, e in enumerate(examples) if e.keep]
-    # a sentence with two measures teaches each of their labels (one row per label)
-    labelled = [(i, examples[i].labels) for i in positives] + [
-        (i, other) for i in positives for other in examples[i].other_labels
-    ]
-    rows = [i for i, _ in labelled]
     lexicons = spec.label_lexicon() if spec.label_lexicon is not None else {}
     labels: dict[str, LinearClassifier | PairClassifier] = {}
     for name in fields:
-        targets = [labels_of[name] for _, labels_of in labelled]
+        targets = [examples[i].labels[name] for i in positives]
         if name in lexicons:
             labels[name] = fit_pair_classifier(
                 vocabulary,
-                [examples[i].features for i in rows],
-                [examples[i].shared[name] for i in rows],
+                [examples[i].features for i in positives],
+                [examples[i].shared[name] for i in positives],
                 targets,
                 lexicons[name].values,
                 c,
                 seed,
             )
         else:
-            labels[name] = fit_classifier(matrix[rows], targets, c, seed)  # type: ignore[index]
+            labels[name] = fit_classifier(matrix[positives], targets, c, seed)  # type: ignore[index]
     return _Fitted(keep, labels)
 
 
@@ -275,10 +226,7 @@ def _scores(
         right = (
             example.keep
             and example.value_right
-            and any(
-                all(labels[n] == gold_labels.get(n) for n in labels if n in key_fields)
-                for gold_labels in [example.labels, *example.other_labels]
-            )
+            and all(labels[n] == example.labels.get(n) for n in labels if n in key_fields)
         )
         out.append((p_keep, raw, right))
     return out
@@ -380,6 +328,48 @@ def fully_right_f1(scores: Sequence[tuple[float, float, bool]], threshold: float
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
+RESAMPLES = 1000
+# the classifiers replace the rules only when they do better in this share of the
+# resamples of the compared articles (not by the luck of a few articles)
+BEATS_RULES = 0.9
+
+
+def share_learned_beats_rules(
+    learned: Sequence[tuple[float, float, bool]],
+    rules: Sequence[tuple[float, float, bool]],
+    threshold: float,
+    groups: Sequence[int],
+    gold_per_group: dict[int, int],
+    seed: int,
+) -> float:
+    """The share of bootstrap resamples of the articles (paired: the same articles
+    for both) in which the classifiers' F1 of fully right records, kept at
+    ``threshold``, beats the rules'."""
+    order = sorted(gold_per_group)
+    position = {g: k for k, g in enumerate(order)}
+    counts = np.zeros((len(order), 5))  # kept, right (learned), kept, right (rules), gold
+    for (p_learned, _, right_learned), (p_rules, _, right_rules), group in zip(
+        learned, rules, groups, strict=True
+    ):
+        row = counts[position[group]]
+        row[0] += p_learned >= threshold
+        row[1] += p_learned >= threshold and right_learned
+        row[2] += p_rules >= 1.0
+        row[3] += p_rules >= 1.0 and right_rules
+    for g, k in position.items():
+        counts[k, 4] = gold_per_group[g]
+    picks = np.random.default_rng(seed).integers(0, len(order), size=(RESAMPLES, len(order)))
+    sums = counts[picks].sum(axis=1)
+
+    def f1(kept: NDArray[np.float64], right: NDArray[np.float64]) -> NDArray[np.float64]:
+        result: NDArray[np.float64] = np.where(
+            kept + sums[:, 4] > 0, 2 * right / np.maximum(kept + sums[:, 4], 1), 0.0
+        )
+        return result
+
+    return float(np.mean(f1(sums[:, 0], sums[:, 1]) > f1(sums[:, 2], sums[:, 3])))
+
+
 def train(
     spec: SchemaSpec, gold: Sequence[GoldArticle], seed: int = 0, info: dict[str, Any] | None = None
 ) -> tuple[LearnedModel, TrainingReport]:
@@ -398,22 +388,33 @@ def train(
     c, f1, threshold, scores = best
     unseen = [not gold[e.group].rules_tuned_on for e in examples]
     # the rules-only extractor, scored on the same out-of-fold candidates of the
-    # articles its rules were not written on: unless the classifiers beat it, the model
-    # keeps the rules' records and only scores their confidence
+    # articles its rules were not written on: unless the classifiers beat it in most
+    # resamples of those articles, the model keeps the rules' records and only
+    # scores their confidence
     engine, engine_f1 = "learned", {}
     records_scored, records_threshold = scores, threshold
     if spec.offline is not None:
         by_rules = rules_scores(examples, fields, key_fields, [s[0] for s in scores])
         fresh = any(unseen)  # else every article was a rules article: compare on all
         compared = [i for i, u in enumerate(unseen) if u or not fresh]
-        compared_gold = sum(len(g.records) for g in gold if not g.rules_tuned_on or not fresh)
+        gold_per_group = {k: len(g.records) for k, g in enumerate(gold) if not g.rules_tuned_on or not fresh}
+        compared_gold = sum(gold_per_group.values())
         for name, engine_scores, engine_threshold in (
             ("learned", scores, threshold),
             ("rules", by_rules, 1.0),
         ):
             chosen = [engine_scores[i] for i in compared]
             engine_f1[name] = round(fully_right_f1(chosen, engine_threshold, compared_gold), 4)
-        if engine_f1["rules"] >= engine_f1["learned"]:  # on a tie, the simpler rules
+        share = share_learned_beats_rules(
+            [scores[i] for i in compared],
+            [by_rules[i] for i in compared],
+            threshold,
+            [examples[i].group for i in compared],
+            gold_per_group,
+            seed,
+        )
+        engine_f1["share_learned_beats_rules"] = round(share, 4)
+        if share < BEATS_RULES:
             engine, records_scored, records_threshold = "rules", by_rules, 1.0
     calibration = calibration_points(records_scored, records_threshold, unseen)
     calibrator = fit_calibrator([r for r, _ in calibration], [ok for _, ok in calibration])
@@ -429,7 +430,7 @@ def train(
         threshold=threshold,
         out_of_fold={
             "f1_fully_right": round(f1, 4),
-            **{f"f1_fully_right_{k}": v for k, v in engine_f1.items()},
+            **{k if k.startswith("share") else f"f1_fully_right_{k}": v for k, v in engine_f1.items()},
         },
         engine=engine,
     )
@@ -447,7 +448,6 @@ def train(
             "c": c,
             "seed": seed,
             "engine": engine,
-            **({"other_label_min": OTHER_LABEL_MIN} if not spec.quantity_field else {}),
             "label_fields": list(fields),
             "training": {k: v for k, v in report.__dict__.items()},
         },
