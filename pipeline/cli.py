@@ -564,10 +564,11 @@ def train(
         )
         if report.engine != "learned":
             out.print(
-                f"{spec.name}: its rules did as well out of fold (F1 "
-                f"{report.out_of_fold['f1_fully_right_rules']:.3f} vs "
-                f"{report.out_of_fold['f1_fully_right_learned']:.3f}): the model keeps the rules' "
-                "records and scores their confidence"
+                f"{spec.name}: the classifiers did not beat its rules out of fold (F1 "
+                f"{report.out_of_fold['f1_fully_right_learned']:.3f} vs rules "
+                f"{report.out_of_fold['f1_fully_right_rules']:.3f}, better in "
+                f"{report.out_of_fold['share_learned_beats_rules']:.0%} of resamples): "
+                "the model keeps the rules' records and scores their confidence"
             )
 
 
