@@ -562,6 +562,14 @@ def train(
             f"C={report.c}, keep threshold {report.threshold}, out-of-fold F1 "
             f"{report.out_of_fold['f1_fully_right']:.3f} -> {target} (sha256 {digest[:16]})"
         )
+        if report.engine != "learned":
+            out.print(
+                f"{spec.name}: the classifiers did not beat its rules out of fold (F1 "
+                f"{report.out_of_fold['f1_fully_right_learned']:.3f} vs rules "
+                f"{report.out_of_fold['f1_fully_right_rules']:.3f}, better in "
+                f"{report.out_of_fold['share_learned_beats_rules']:.0%} of resamples): "
+                "the model keeps the rules' records and scores their confidence"
+            )
 
 
 def main() -> None:

@@ -8,6 +8,9 @@ scored against the dev gold:
 
     python scripts/dev_crossval.py --out runs/dev-cv [--folds 5] [--schema QuantitativeTarget]
 
+With --rules-only nothing is trained: the schemas' hand-written rules extract the
+same folds, the figure a learned extractor must beat.
+
 Then read runs/dev-cv/eval.md (its worst errors are dev errors, safe to study).
 """
 
@@ -38,6 +41,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--schema", action="append", default=None)
+    parser.add_argument("--rules-only", action="store_true", help="score the rules, train nothing")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
     specs = select(args.schema or [], [])
@@ -53,8 +57,8 @@ def main() -> None:
     rows: dict[str, list[dict[str, object]]] = {s.name: [] for s in specs}
     rejected: list[dict[str, object]] = []
     for k, held in enumerate(folds):
-        fold_specs = []
-        for spec in specs:
+        fold_specs = list(specs) if args.rules_only else []
+        for spec in [] if args.rules_only else specs:
             gold = [g for g in training_articles(spec.name) if g.article.id not in held]
             model, _ = train(spec, gold)
             path = work / f"fold{k}-{spec.name}.npz"
@@ -65,7 +69,9 @@ def main() -> None:
             for i in held
         ]
         run_dir = work / f"fold{k}"
-        result = run_sync(RunPlan(articles, [], fold_specs, OfflineBackend(), run_dir))
+        result = run_sync(
+            RunPlan(articles, [], fold_specs, OfflineBackend(rules_only=args.rules_only), run_dir)
+        )
         merged_manifest = merged_manifest or result.manifest.to_json_dict()
         articles_meta.extend(a.to_json_dict() for a in result.manifest.articles)
         for spec in specs:

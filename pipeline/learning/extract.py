@@ -225,6 +225,10 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
     keep_column = model.keep.classes.index("1") if "1" in model.keep.classes else None
     probabilities = label_probabilities(model.labels, encoded, pair_inputs(spec, ctx, candidates, rules))
     key_fields = set(spec.scoring.key_fields)
+    if model.info.get("engine") == "rules":
+        return rules_predictions(
+            spec, model, candidates, rules, keep[:, keep_column] if keep_column is not None else None
+        )
     out: list[Prediction] = []
     for i, candidate in enumerate(candidates):
         p_keep = float(keep[i, keep_column]) if keep_column is not None else 0.0
@@ -253,4 +257,25 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
         except ValidationError:
             continue
         out.append(Prediction(validated, candidate.sentence.start, model.calibrator(raw)))
+    return out
+
+
+def rules_predictions(
+    spec: SchemaSpec,
+    model: LearnedModel,
+    candidates: Sequence[Candidate],
+    rules: Sequence[dict[str, Any] | None],
+    p_keep: NDArray[np.float64] | None,
+) -> list[Prediction]:
+    """The records of a model whose training found the schema's rules better than its
+    classifiers (``engine`` "rules"): the rules' records as they made them, with the
+    confidence the calibrator gives the keep classifier's probability."""
+    out: list[Prediction] = []
+    for i, (candidate, rule) in enumerate(zip(candidates, rules, strict=True)):
+        if rule is None:
+            continue
+        raw = float(p_keep[i]) if p_keep is not None else 0.0
+        out.append(
+            Prediction(spec.model.model_validate(rule), candidate.sentence.start, model.calibrator(raw))
+        )
     return out

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from polex.pipeline.grounding import locate
 from polex.pipeline.learning.candidates import Candidate
@@ -74,6 +75,8 @@ class TrainingReport:
     c: float
     threshold: float
     out_of_fold: dict[str, float] = field(default_factory=dict)
+    # "learned", or "rules" when the schema's rules were better out of fold
+    engine: str = "learned"
 
 
 def _readings_match(value: Any, record: dict[str, Any], candidate: Candidate, quantity_field: str) -> bool:
@@ -291,6 +294,88 @@ def calibration_points(
     return [(raw, right) for _, raw, right in kept]
 
 
+def rule_decision(example: Example, fields: Sequence[str]) -> tuple[bool, dict[str, str]]:
+    """Whether the schema's rules made a record at the example's candidate, and its
+    labels, read back from the ``rule:`` features ``featurize`` gave it."""
+    labels: dict[str, str] = {}
+    for name in fields:
+        prefix = f"rule:{name}="
+        for feature in example.features:
+            if feature.startswith(prefix):
+                labels[name] = feature[len(prefix) :]
+    return "rule:kept" in example.features, labels
+
+
+def rules_scores(
+    examples: Sequence[Example], fields: Sequence[str], key_fields: set[str], p_keep: Sequence[float]
+) -> list[tuple[float, float, bool]]:
+    """The rules-only extractor in the shape of ``_scores``: (1 where the rules made
+    a record else 0, the learned out-of-fold keep probability as the raw confidence,
+    record right)."""
+    out = []
+    for example, probability in zip(examples, p_keep, strict=True):
+        kept, labels = rule_decision(example, fields)
+        right = (
+            kept
+            and example.keep
+            and example.value_right
+            and all(labels.get(n) == example.labels.get(n) for n in fields if n in key_fields)
+        )
+        out.append((1.0 if kept else 0.0, probability, right))
+    return out
+
+
+def fully_right_f1(scores: Sequence[tuple[float, float, bool]], threshold: float, gold_total: int) -> float:
+    """Out-of-fold F1 of fully right records among the candidates kept at ``threshold``."""
+    kept = [s for s in scores if s[0] >= threshold]
+    right = sum(1 for s in kept if s[2])
+    precision = right / len(kept) if kept else 0.0
+    recall = right / gold_total if gold_total else 0.0
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+RESAMPLES = 1000
+# the classifiers replace the rules only when they do better in this share of the
+# resamples of the compared articles (not by the luck of a few articles)
+BEATS_RULES = 0.9
+
+
+def share_learned_beats_rules(
+    learned: Sequence[tuple[float, float, bool]],
+    rules: Sequence[tuple[float, float, bool]],
+    threshold: float,
+    groups: Sequence[int],
+    gold_per_group: dict[int, int],
+    seed: int,
+) -> float:
+    """The share of bootstrap resamples of the articles (paired: the same articles
+    for both) in which the classifiers' F1 of fully right records, kept at
+    ``threshold``, beats the rules'."""
+    order = sorted(gold_per_group)
+    position = {g: k for k, g in enumerate(order)}
+    counts = np.zeros((len(order), 5))  # kept, right (learned), kept, right (rules), gold
+    for (p_learned, _, right_learned), (p_rules, _, right_rules), group in zip(
+        learned, rules, groups, strict=True
+    ):
+        row = counts[position[group]]
+        row[0] += p_learned >= threshold
+        row[1] += p_learned >= threshold and right_learned
+        row[2] += p_rules >= 1.0
+        row[3] += p_rules >= 1.0 and right_rules
+    for g, k in position.items():
+        counts[k, 4] = gold_per_group[g]
+    picks = np.random.default_rng(seed).integers(0, len(order), size=(RESAMPLES, len(order)))
+    sums = counts[picks].sum(axis=1)
+
+    def f1(kept: NDArray[np.float64], right: NDArray[np.float64]) -> NDArray[np.float64]:
+        result: NDArray[np.float64] = np.where(
+            kept + sums[:, 4] > 0, 2 * right / np.maximum(kept + sums[:, 4], 1), 0.0
+        )
+        return result
+
+    return float(np.mean(f1(sums[:, 0], sums[:, 1]) > f1(sums[:, 2], sums[:, 3])))
+
+
 def train(
     spec: SchemaSpec, gold: Sequence[GoldArticle], seed: int = 0, info: dict[str, Any] | None = None
 ) -> tuple[LearnedModel, TrainingReport]:
@@ -308,7 +393,36 @@ def train(
     assert best is not None
     c, f1, threshold, scores = best
     unseen = [not gold[e.group].rules_tuned_on for e in examples]
-    calibration = calibration_points(scores, threshold, unseen)
+    # the rules-only extractor, scored on the same out-of-fold candidates of the
+    # articles its rules were not written on: unless the classifiers beat it in most
+    # resamples of those articles, the model keeps the rules' records and only
+    # scores their confidence
+    engine, engine_f1 = "learned", {}
+    records_scored, records_threshold = scores, threshold
+    if spec.offline is not None:
+        by_rules = rules_scores(examples, fields, key_fields, [s[0] for s in scores])
+        fresh = any(unseen)  # else every article was a rules article: compare on all
+        compared = [i for i, u in enumerate(unseen) if u or not fresh]
+        gold_per_group = {k: len(g.records) for k, g in enumerate(gold) if not g.rules_tuned_on or not fresh}
+        compared_gold = sum(gold_per_group.values())
+        for name, engine_scores, engine_threshold in (
+            ("learned", scores, threshold),
+            ("rules", by_rules, 1.0),
+        ):
+            chosen = [engine_scores[i] for i in compared]
+            engine_f1[name] = round(fully_right_f1(chosen, engine_threshold, compared_gold), 4)
+        share = share_learned_beats_rules(
+            [scores[i] for i in compared],
+            [by_rules[i] for i in compared],
+            threshold,
+            [examples[i].group for i in compared],
+            gold_per_group,
+            seed,
+        )
+        engine_f1["share_learned_beats_rules"] = round(share, 4)
+        if share < BEATS_RULES:
+            engine, records_scored, records_threshold = "rules", by_rules, 1.0
+    calibration = calibration_points(records_scored, records_threshold, unseen)
     calibrator = fit_calibrator([r for r, _ in calibration], [ok for _, ok in calibration])
     vocabulary = build_vocabulary([e.features for e in examples])
     fitted = _fit(spec, vocabulary, examples, fields, c, seed)
@@ -320,7 +434,11 @@ def train(
         unaligned=unaligned,
         c=c,
         threshold=threshold,
-        out_of_fold={"f1_fully_right": round(f1, 4)},
+        out_of_fold={
+            "f1_fully_right": round(f1, 4),
+            **{k if k.startswith("share") else f"f1_fully_right_{k}": v for k, v in engine_f1.items()},
+        },
+        engine=engine,
     )
     model = LearnedModel(
         schema=spec.name,
@@ -335,6 +453,7 @@ def train(
             **(info or {}),
             "c": c,
             "seed": seed,
+            "engine": engine,
             "label_fields": list(fields),
             "training": {k: v for k, v in report.__dict__.items()},
         },
