@@ -32,6 +32,7 @@ from polex.pipeline.backends.feedback import WithoutUrls
 from polex.pipeline.backends.mention_first import (
     answer_model,
     answered_fields,
+    asked,
     candidates,
     example_prompt,
     listing,
@@ -70,7 +71,7 @@ MODES: dict[str, instructor.Mode] = {
 }
 
 
-MENTIONS_TEMPLATE = "mentions.v2.md"
+MENTIONS_TEMPLATE = "mentions.v3.md"
 # free: the model finds and copies every record; mentions: the model labels the
 # quantity engine's numbers (schemas without a quantity field fall back to free).
 STRATEGIES = ("free", "mentions")
@@ -484,16 +485,20 @@ class OpenAICompatBackend:
     async def _label_chunk(
         self, ctx: ArticleContext, spec: SchemaSpec, piece: Chunk, out: Candidates
     ) -> None:
-        """The mention-first strategy on one chunk: one request whose answer corrects
-        the offline default's guesses about the listed numbers (none is sent when the
-        chunk has no number of interest)."""
+        """The mention-first strategy on one chunk: one request whose answer labels the
+        numbers the offline default is unsure about or drops; its confident guesses
+        stand (no request is sent when there is nothing to ask)."""
         listed = candidates(ctx, spec, piece)
-        if not listed:
+        questions = asked(listed)
+        if not questions:  # nothing to ask: the confident guesses stand
+            for record, hint in records_from_answer(ctx, spec, listed, {}):
+                fixed, made = repair_record(record, spec, ctx)
+                _add(out, fixed, hint, made)
             return
         model = answer_model(spec)
         extras: dict[str, Any] = {
             "context": article_context(ctx),
-            "candidates": listing(ctx, spec, listed),
+            "candidates": listing(questions, ctx.text),
             "fields": [f for f in field_docs(spec) if f.name in answered_fields(spec)],
             "examples": self._mention_examples(ctx, spec, piece),
         }
@@ -508,7 +513,7 @@ class OpenAICompatBackend:
 
         hooks = Hooks()
         hooks.on("parse:error", on_parse_error)
-        kwargs = self._call(model, messages, {"candidate_ids": {c.id for c in listed}}, hooks)
+        kwargs = self._call(model, messages, {"candidate_ids": {c.id for c in questions}}, hooks)
         try:
             result = await self._instructor.chat.completions.create(**kwargs)
         except InstructorRetryException as exc:
