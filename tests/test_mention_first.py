@@ -192,3 +192,28 @@ def test_a_key_pairing_an_id_with_the_next_number_labels_the_number_it_names() -
     part = run(backend(server, strategy="mentions"), Article("counted", text))
     (record,) = part["records"]["QuantitativeTarget"]
     assert record["record"]["value"] == 31000
+
+
+def test_a_looping_answer_cut_off_at_max_tokens_keeps_its_complete_labels_and_the_guesses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(mention_first, "CONFIDENT", 1.01)
+    looping = '{"labels": {"m1 686000": "drop", "m1 686000": "drop", "m1 686000": "dr'
+    looping_with_added = (
+        '{"labels": {"m1 686000": "drop"}, "added": [{"evidence": "686000 new jobs", "added": [{'
+    )
+    for content in (looping, looping_with_added):
+        server = FakeServer([completion(content=content, finish="length")])
+        part = run(backend(server, strategy="mentions"))
+        assert len(server.requests) == 1 and part["status"] == "ok"  # no split, no retry
+        (record,) = part["records"]["QuantitativeTarget"]  # m1 dropped, m2 unanswered keeps its guess
+        assert record["record"]["value"] == 108.9 and record["record"]["kind"] == "completion_rate"
+        assert part["rejected"] == []
+        assert any("cut off at max_tokens" in note for note in part["usage"]["notes"])
+
+
+def test_an_answer_cut_off_before_any_label_keeps_every_guess(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mention_first, "CONFIDENT", 1.01)
+    server = FakeServer([completion(content="I think the", finish="length")])
+    part = run(backend(server, strategy="mentions"))
+    assert [r["record"]["value"] for r in part["records"]["QuantitativeTarget"]] == [686000, 108.9]

@@ -25,6 +25,7 @@ from instructor.core.exceptions import IncompleteOutputException, InstructorRetr
 from instructor.core.hooks import Hooks
 from openai import APIError, AsyncOpenAI
 from pydantic import BaseModel, ValidationInfo, create_model, model_validator
+from pydantic_core import from_json
 
 from polex.pipeline import defaults
 from polex.pipeline.backends.base import BackendError, Candidates
@@ -273,6 +274,23 @@ def _salvage_object(completion: Any) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _cut_off_object(completion: Any) -> dict[str, Any]:
+    """What a cut-off answer (stopped at max_tokens, e.g. a small model looping) says
+    before it stops: its JSON read as far as it is complete (an unfinished string or
+    pair left out), or {} when it does not start as a JSON object."""
+    text = (_completion_text(completion) or "").strip()
+    try:
+        data = from_json(text, allow_partial=True)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _labels_of(answer: dict[str, Any]) -> dict[str, str]:
+    given = answer.get("labels")
+    return {str(k): str(v) for k, v in given.items()} if isinstance(given, dict) else {}
+
+
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
@@ -516,6 +534,17 @@ class OpenAICompatBackend:
         kwargs = self._call(model, messages, {"candidate_ids": {c.id for c in questions}}, hooks)
         try:
             result = await self._instructor.chat.completions.create(**kwargs)
+        except IncompleteOutputException as exc:
+            # Cut off at max_tokens (a looping model repeats its keys or rambles under
+            # "added"): the labels it completed count, the other numbers keep their
+            # guesses, and its added records, unfinished, are not read.
+            ledger().reasks += failures
+            ledger().notes.append(
+                f"{spec.name}: labels cut off at max_tokens={self.settings.max_tokens}; the complete "
+                "labels kept, the other numbers keep the offline guesses, added records not read"
+            )
+            labels = _labels_of(_cut_off_object(exc.last_completion))
+            added = []
         except InstructorRetryException as exc:
             cause = _cause(exc)
             if not exc.failed_attempts or isinstance(cause, ReplayMiss):
@@ -533,8 +562,7 @@ class OpenAICompatBackend:
                     )
                 )
                 return
-            given = answer.get("labels")
-            labels = {str(k): str(v) for k, v in given.items()} if isinstance(given, dict) else {}
+            labels = _labels_of(answer)
             added = [x for x in _list(answer.get("added")) if isinstance(x, dict)]
         else:
             ledger().reasks += failures
