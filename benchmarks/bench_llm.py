@@ -6,6 +6,11 @@ table row per run (plus the offline default on the same articles, for reference)
     python benchmarks/bench_llm.py --gguf MODEL.gguf --split test --origin official_english \
         --limit 4 --strategy free --strategy mentions --results /work/notes/bench_llm/qwen.md
 
+A run stopped before its end (the machine too loaded to finish in time) is scored on
+the articles it finished, from its folder and recorded responses, without a model:
+
+    python benchmarks/bench_llm.py --stopped RUN_DIR --model-name NAME --results FILE.md
+
 Measuring instruments (model files) are never dependencies of the product or its
 tests. Scoring on the test split is how figures are reported; nothing here tunes.
 Seconds per article are wall-clock on whatever else the machine is doing."""
@@ -24,6 +29,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +161,7 @@ def score(run_dir: Path, gold: Path, model: str, strategy: str, mode: str, secon
     report = json.loads((run_dir / "eval.json").read_text())["schemas"][SCHEMA]
     manifest = json.loads((run_dir / "manifest.json").read_text())
     totals = manifest["totals"]
-    usage = totals["usage_this_run"]
+    usage = parts_usage(run_dir)
     records, intervals = report["records"], report["intervals_95"]
     value = report["fields"].get("value", {})
     return Row(
@@ -170,11 +176,56 @@ def score(run_dir: Path, gold: Path, model: str, strategy: str, mode: str, secon
         else None,
         records=sum(totals["records"].values()),
         rejected=totals["rejected"],
-        repairs=sum((usage.get("repairs") or {}).values()),
+        repairs=usage["repairs"],
         tokens_in=usage["prompt_tokens"],
         tokens_out=usage["completion_tokens"],
         seconds=seconds,
     )
+
+
+def parts_usage(run_dir: Path) -> dict[str, int]:
+    """Tokens and repairs summed over the run's article parts (the same as the
+    manifest's usage for a run made in one go; also right for a resumed one)."""
+    totals = {"prompt_tokens": 0, "completion_tokens": 0, "repairs": 0}
+    for part in (run_dir / "parts").glob("*.json"):
+        usage = json.loads(part.read_text())["usage"]
+        totals["prompt_tokens"] += usage["prompt_tokens"]
+        totals["completion_tokens"] += usage["completion_tokens"]
+        totals["repairs"] += sum((usage.get("repairs") or {}).values())
+    return totals
+
+
+def score_stopped(run_dir: Path, model: str, work: Path) -> tuple[Row, list[str]]:
+    """Score a `polex run` that was stopped: its command is resumed on the articles it
+    finished, answering from its recorded responses only (`--replay`: no request, a
+    miss fails), which writes its outputs; then those articles are scored against
+    their gold. Seconds are the finished articles' own (started to finished)."""
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    parts = [json.loads(p.read_text()) for p in sorted((run_dir / "parts").glob("*.json"))]
+    if not parts:
+        sys.exit(f"{run_dir} holds no finished article")
+    words = iter(manifest["command"][2:])  # after the program and "run"
+    options: list[str] = []
+    for word in words:
+        if word == "--cache-dir":
+            options += ["--replay", next(words)]
+        elif word == "--force":
+            continue
+        elif word.startswith("--"):
+            options += [word, next(words)]
+    resumed = polex("run", *[p["source"] for p in parts], *options)
+    if resumed.returncode not in (0, 1):
+        sys.exit(f"resuming {run_dir} failed:\n{resumed.stdout}\n{resumed.stderr}")
+    ids = [p["article_id"] for p in parts]
+    gold = gold_of(ids, work / "gold-stopped")
+    seconds = sum(
+        (datetime.fromisoformat(p["finished"]) - datetime.fromisoformat(p["started"])).total_seconds()
+        for p in parts
+    )
+    command = manifest["command"]
+    strategy = command[command.index("--strategy") + 1] if "--strategy" in command else "free"
+    mode = command[command.index("--mode") + 1] if "--mode" in command else "?"
+    return score(run_dir, gold, model, strategy, mode, seconds), ids
 
 
 def run_llm(
@@ -241,6 +292,9 @@ def main() -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--gguf", type=Path, help="GGUF file to serve on loopback")
     source.add_argument("--base-url", help="an OpenAI-compatible endpoint already running")
+    source.add_argument(
+        "--stopped", type=Path, help="score a stopped run's folder on the articles it finished"
+    )
     parser.add_argument("--model-name", help="name for the table (default: the GGUF's file name)")
     parser.add_argument("--split", choices=["dev", "test"])
     parser.add_argument("--origin", choices=["official_english", "machine_translated"])
@@ -257,6 +311,18 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/bench_llm"))
     parser.add_argument("--results", type=Path, required=True, help="Markdown file the rows are appended to")
     args = parser.parse_args()
+
+    if args.stopped:
+        work = args.work if args.work.is_absolute() else ROOT / args.work
+        row, finished = score_stopped(args.stopped, args.model_name or "endpoint", work)
+        command = " ".join(["python", "benchmarks/bench_llm.py", *sys.argv[1:]])
+        with args.results.open("a") as table:
+            table.write(
+                f"<!-- {time.strftime('%Y-%m-%d %H:%M')} UTC; {command}; finished: {' '.join(finished)} -->\n"
+            )
+            table.write(row.markdown() + "\n")
+        print(row.markdown())
+        return
 
     ids = choose_articles(args.split, args.origin, args.ids, args.limit)
     if not ids:

@@ -1,9 +1,12 @@
-"""The mention-first strategy: the prompt lists the article's sentences with their
-numbers of interest, each with an id and the offline default's guess as a label; the
-answer labels ids ("indicator, kind" or "drop"); labelled ids become grounded records
-(the offline default's record, or the core's conventions, with the label's fields),
-dropped ids vanish, ids left out keep the guess, an added figure is grounded like
-any record."""
+"""The mention-first strategy: the offline default's confident guesses stand unasked;
+the prompt lists the article's sentences with their other numbers of interest, each
+with an id and no guess; the answer labels ids ("indicator, kind" or "drop");
+labelled ids become grounded records (the offline default's record, or the core's
+conventions, with the label's fields), dropped ids vanish, ids left out keep the
+guess, an added figure is grounded like any record.
+
+In TEXT the offline default is unsure about 686000 (new_urban_jobs, actual, p < 0.7)
+and confident about 108.9% (completion_rate, p > 0.7)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,9 @@ import json
 import re
 from typing import Any
 
+import pytest
+
+from polex.pipeline.backends import mention_first
 from polex.pipeline.backends.mention_first import example_prompt
 from polex.pipeline.fewshot import GoldExample
 from polex.pipeline.records import Article
@@ -25,14 +31,42 @@ def answer(labels: dict[str, str], added: list[dict[str, Any]] | None = None) ->
     return completion(content=json.dumps({"labels": labels, "added": added or []}))
 
 
-def test_the_prompt_lists_each_sentence_once_with_its_numbers_ids_and_guesses() -> None:
+def test_the_prompt_lists_each_sentence_once_with_its_unsure_numbers_ids_and_no_guess() -> None:
     server = FakeServer([answer({})])
     run(backend(server, strategy="mentions"))
     user = server.requests[0]["messages"][-1]["content"].split("Numbers found:")[-1]
     assert user.count("686000 new jobs were created in cities and towns") == 1
-    assert re.search(r'  "m1 686000" guess \(p=[0-9.]+\): new_urban_jobs, actual\n', user)
-    assert re.search(r'  "m2 108.9%" guess \(p=[0-9.]+\): new_urban_jobs, completion_rate\n', user)
-    assert "m3" not in user
+    assert re.search(r'\n  "m1 686000"\n', user)
+    assert "guess" not in user and "new_urban_jobs" not in user
+    assert '"m2' not in user and '108.9%"' not in user  # the confident guess is not asked about
+
+
+def test_a_confident_guess_stands_whatever_the_answer() -> None:
+    server = FakeServer([answer({"m1 686000": "drop"})])
+    part = run(backend(server, strategy="mentions"))
+    (record,) = part["records"]["QuantitativeTarget"]
+    assert record["record"]["value"] == 108.9 and record["record"]["kind"] == "completion_rate"
+
+
+def test_every_number_is_asked_about_when_no_guess_is_confident_enough(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(mention_first, "CONFIDENT", 1.01)
+    server = FakeServer([answer({"m1 686000": "drop", "m2 108.9%": "drop"})])
+    part = run(backend(server, strategy="mentions"))
+    user = server.requests[0]["messages"][-1]["content"]
+    assert '  "m1 686000"\n' in user and '  "m2 108.9%"\n' in user
+    assert part["records"]["QuantitativeTarget"] == []
+
+
+def test_a_chunk_of_confident_guesses_only_sends_no_request_and_keeps_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(mention_first, "CONFIDENT", 0.0)
+    server = FakeServer([])
+    part = run(backend(server, strategy="mentions"))
+    assert server.requests == []
+    assert [r["record"]["value"] for r in part["records"]["QuantitativeTarget"]] == [686000, 108.9]
 
 
 def test_a_line_without_words_such_as_a_time_stamp_is_not_listed() -> None:
@@ -43,7 +77,10 @@ def test_a_line_without_words_such_as_a_time_stamp_is_not_listed() -> None:
     assert '  "m1 686000"' in user
 
 
-def test_labelled_numbers_become_the_offline_records_and_dropped_ones_vanish() -> None:
+def test_labelled_numbers_become_the_offline_records_and_dropped_ones_vanish(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(mention_first, "CONFIDENT", 1.01)
     server = FakeServer([answer({"m1 686000": "new_urban_jobs, actual", "m2 108.9%": "drop"})])
     part = run(backend(server, strategy="mentions"))
     (record,) = part["records"]["QuantitativeTarget"]
@@ -54,24 +91,25 @@ def test_labelled_numbers_become_the_offline_records_and_dropped_ones_vanish() -
 
 
 def test_an_id_left_out_keeps_the_guess() -> None:
-    server = FakeServer([answer({"m1": "drop"})])
+    server = FakeServer([answer({})])
     part = run(backend(server, strategy="mentions"))
-    (record,) = part["records"]["QuantitativeTarget"]
-    assert record["record"]["value"] == 108.9 and record["record"]["kind"] == "completion_rate"
+    first, _confident = part["records"]["QuantitativeTarget"]
+    assert first["record"]["value"] == 686000 and first["record"]["indicator"] == "new_urban_jobs"
+    assert first["record"]["kind"] == "actual"
 
 
 def test_a_salvaged_answer_s_malformed_label_keeps_the_guess() -> None:
-    bad = answer({"m1 686000": "new jobs", "m2 108.9%": "drop"})
+    bad = answer({"m1 686000": "new jobs"})
     server = FakeServer([bad, bad])
     part = run(backend(server, strategy="mentions", max_reasks=1))
-    (record,) = part["records"]["QuantitativeTarget"]
-    assert record["record"]["value"] == 686000 and record["record"]["indicator"] == "new_urban_jobs"
+    first, _confident = part["records"]["QuantitativeTarget"]
+    assert first["record"]["value"] == 686000 and first["record"]["indicator"] == "new_urban_jobs"
 
 
 def test_a_label_replaces_the_guessed_fields() -> None:
-    server = FakeServer([answer({"m1": "reemployment, actual", "m2": "drop"})])
+    server = FakeServer([answer({"m1": "reemployment, actual"})])
     part = run(backend(server, strategy="mentions"))
-    (record,) = part["records"]["QuantitativeTarget"]
+    record, _confident = part["records"]["QuantitativeTarget"]
     assert record["record"]["value"] == 686000
     assert record["record"]["indicator"] == "reemployment" and record["record"]["kind"] == "actual"
 
@@ -81,7 +119,7 @@ def test_a_number_the_offline_default_drops_is_kept_with_the_core_conventions() 
     server = FakeServer([answer({"m1": "labour_force, actual"})])
     part = run(backend(server, strategy="mentions"), Article("counted", text))
     user = server.requests[0]["messages"][-1]["content"]
-    assert '  "m1 52,000" guess: drop' in user
+    assert '  "m1 52,000"\n' in user
     (record,) = part["records"]["QuantitativeTarget"]
     assert record["record"]["value"] == 52000 and record["record"]["indicator"] == "labour_force"
     assert record["record"]["evidence"] in text and "52,000" in record["record"]["evidence"]
@@ -91,22 +129,22 @@ def test_an_unknown_id_or_a_label_outside_the_choices_is_reasked() -> None:
     server = FakeServer(
         [
             answer({"m9": "drop", "m1": "new_jobs, actual"}),
-            answer({"m1": "new_urban_jobs, actual", "m2": "drop"}),
+            answer({"m1": "drop"}),
         ]
     )
     part = run(backend(server, strategy="mentions", max_reasks=1))
     assert len(server.requests) == 2
     reask = " ".join(str(m["content"]) for m in server.requests[1]["messages"])
     assert "m9" in reask and "new_jobs, actual" in reask
-    assert [r["record"]["value"] for r in part["records"]["QuantitativeTarget"]] == [686000]
+    assert [r["record"]["value"] for r in part["records"]["QuantitativeTarget"]] == [108.9]
 
 
 def test_an_added_figure_is_grounded_like_any_record() -> None:
     added = GOOD[0]
     invented = {**added, "evidence": "a million jobs were created", "value": 1000000}
-    server = FakeServer([answer({"m1": "drop", "m2": "drop"}, added=[added, invented])])
+    server = FakeServer([answer({"m1": "drop"}, added=[added, invented])])
     part = run(backend(server, strategy="mentions", max_reasks=0))
-    assert [r["record"]["value"] for r in part["records"]["QuantitativeTarget"]] == [686000]
+    assert sorted(r["record"]["value"] for r in part["records"]["QuantitativeTarget"]) == [108.9, 686000]
     assert len(part["rejected"]) == 1
 
 
@@ -123,7 +161,7 @@ def test_a_gold_example_becomes_a_listing_and_the_answer_its_gold_gives() -> Non
     )
     shown = example_prompt(GoldExample("dev1", TEXT, gold), QT)
     assert shown is not None
-    assert [n["key"] for s in shown["listing"] for n in s["numbers"]] == ["m1 686000", "m2 108.9%"]
+    assert [key for s in shown["listing"] for key in s["keys"]] == ["m1 686000", "m2 108.9%"]
     assert json.loads(shown["json"]) == {
         "labels": {"m1 686000": "new_urban_jobs, actual", "m2 108.9%": "other, completion_rate"}
     }
@@ -147,8 +185,35 @@ def test_the_mentions_prompt_shows_examples_in_its_own_answer_format_after_a_fix
 
 
 def test_a_key_pairing_an_id_with_the_next_number_labels_the_number_it_names() -> None:
-    # the model skipped m1, then wrote m1 with m2's number: the number decides
-    server = FakeServer([answer({"m1 108.9%": "drop"})])
-    part = run(backend(server, strategy="mentions"))
+    # both numbers are asked about (the offline default drops them); the model
+    # skipped m1, then wrote m1 with m2's number: the number decides
+    text = "Officials counted 52,000 at the square and 31,000 at the station in 2020."
+    server = FakeServer([answer({"m1 31,000": "labour_force, actual"})])
+    part = run(backend(server, strategy="mentions"), Article("counted", text))
     (record,) = part["records"]["QuantitativeTarget"]
-    assert record["record"]["value"] == 686000
+    assert record["record"]["value"] == 31000
+
+
+def test_a_looping_answer_cut_off_at_max_tokens_keeps_its_complete_labels_and_the_guesses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(mention_first, "CONFIDENT", 1.01)
+    looping = '{"labels": {"m1 686000": "drop", "m1 686000": "drop", "m1 686000": "dr'
+    looping_with_added = (
+        '{"labels": {"m1 686000": "drop"}, "added": [{"evidence": "686000 new jobs", "added": [{'
+    )
+    for content in (looping, looping_with_added):
+        server = FakeServer([completion(content=content, finish="length")])
+        part = run(backend(server, strategy="mentions"))
+        assert len(server.requests) == 1 and part["status"] == "ok"  # no split, no retry
+        (record,) = part["records"]["QuantitativeTarget"]  # m1 dropped, m2 unanswered keeps its guess
+        assert record["record"]["value"] == 108.9 and record["record"]["kind"] == "completion_rate"
+        assert part["rejected"] == []
+        assert any("cut off at max_tokens" in note for note in part["usage"]["notes"])
+
+
+def test_an_answer_cut_off_before_any_label_keeps_every_guess(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mention_first, "CONFIDENT", 1.01)
+    server = FakeServer([completion(content="I think the", finish="length")])
+    part = run(backend(server, strategy="mentions"))
+    assert [r["record"]["value"] for r in part["records"]["QuantitativeTarget"]] == [686000, 108.9]

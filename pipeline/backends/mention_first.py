@@ -1,11 +1,18 @@
 """The mention-first strategy (``--strategy mentions``): instead of asking the model
 to find and copy figures, list the quantity engine's numbers of interest with ids,
-sentence by sentence, each with the offline default's guess as a label
-(``new_urban_jobs, actual``: the schema's key fields; or ``drop``), and ask the model
-for the right label per id, and for any figure the engine missed (``added``, with its
-evidence). A labelled id becomes the offline default's record for that number (or
-the core's conventions when the default dropped it) with the label's fields, so
-grounding holds by construction and the answer is a few tokens per number.
+sentence by sentence, and ask the model for a label per id (``new_urban_jobs,
+actual``: the schema's key fields; or ``drop``), and for any figure the engine missed
+(``added``, with its evidence). A labelled id becomes the offline default's record
+for that number (or the core's conventions when the default dropped it) with the
+label's fields, so grounding holds by construction and the answer is a few tokens
+per number.
+
+The offline default's confident guesses (confidence >= ``CONFIDENT``) are kept as
+they are and not asked about: a small model shown a guess copies it (measured,
+benchmarks/results/llm-2026-11-24-b-dev.md), so asking about a confident guess
+costs tokens and can only undo it. The other numbers (the default's unsure guesses
+and the numbers it drops) are listed without the guess, so that the model's label
+is its own reading of the sentence; an id it leaves out keeps the guess.
 
 Only schemas with a quantity field (the number a record claims) have mentions to
 list; the others are extracted with the free strategy."""
@@ -14,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, create_model, model_validator
@@ -61,6 +68,13 @@ class Candidate:
         (``m2 1.2 million``), so that a label sits beside what it labels."""
         return f"{self.id} {' '.join(self.mention.text.split())}"
 
+    @property
+    def confident(self) -> bool:
+        """The offline default keeps this number with a confident guess: it is kept
+        as guessed and not asked about."""
+        confidence = self.guess.confidence
+        return self.guess.record is not None and confidence is not None and confidence >= CONFIDENT
+
     def guess_label(self, spec: SchemaSpec) -> str:
         """The offline default's guess written as a label: ``new_urban_jobs, actual``,
         or ``drop``."""
@@ -69,6 +83,7 @@ class Candidate:
 
 DROP = "drop"
 LABEL_SEPARATOR = ", "
+CONFIDENT = 0.7  # offline guesses at least this sure are kept and not asked about
 
 
 def label_of(record: dict[str, Any], spec: SchemaSpec) -> str:
@@ -135,23 +150,21 @@ def candidates(ctx: ArticleContext, spec: SchemaSpec, piece: Chunk) -> list[Cand
     return out
 
 
-def listing(ctx: ArticleContext, spec: SchemaSpec, listed: list[Candidate]) -> list[dict[str, Any]]:
-    """The prompt's view of the candidates: each sentence once, with its numbers."""
+def asked(listed: list[Candidate]) -> list[Candidate]:
+    """The numbers the model is asked about, all but the confident guesses, with ids
+    numbered again (m1, m2, ...) so that the ids the model sees have no gaps."""
+    unsure = [c for c in listed if not c.confident]
+    return [replace(c, id=f"m{number}") for number, c in enumerate(unsure, start=1)]
+
+
+def listing(listed: list[Candidate], text: str) -> list[dict[str, Any]]:
+    """The prompt's view of the numbers asked about: each sentence once, with the
+    keys of its numbers (no guess: a guess shown is a guess copied)."""
     by_sentence: dict[tuple[int, int], list[Candidate]] = {}
     for c in listed:
         by_sentence.setdefault((c.engine.sentence.start, c.engine.sentence.end), []).append(c)
     return [
-        {
-            "text": " ".join(ctx.text[start:end].split()),
-            "numbers": [
-                {
-                    "key": c.key,
-                    "guess": c.guess_label(spec),
-                    "p": None if c.guess.confidence is None else f"{c.guess.confidence:.2f}",
-                }
-                for c in group
-            ],
-        }
+        {"text": " ".join(text[start:end].split()), "keys": [c.key for c in group]}
         for (start, end), group in by_sentence.items()
     ]
 
@@ -265,14 +278,17 @@ def _base_record(ctx: ArticleContext, spec: SchemaSpec, candidate: Candidate) ->
 def records_from_answer(
     ctx: ArticleContext, spec: SchemaSpec, listed: list[Candidate], labels: dict[str, str]
 ) -> list[tuple[dict[str, Any], int]]:
-    """A record (and the offset of its sentence) per id not labelled ``drop``, in the
-    article's order: the base record with the label's fields. An id the answer leaves
-    out, or labels with something that is not a label (an answer salvaged after its
-    reasks), keeps the offline default's guess."""
-    by_id = labels_by_id(labels, listed)
+    """A record (and the offset of its sentence) per number not labelled ``drop``, in
+    the article's order: the base record with the label's fields. A confident guess
+    (not asked about), an id the answer leaves out, or one labelled with something
+    that is not a label (an answer salvaged after its reasks), keeps the offline
+    default's guess."""
+    questions = asked(listed)
+    by_id = labels_by_id(labels, questions)
+    answered = {c.mention.start: by_id.get(c.id) for c in questions}
     out: list[tuple[dict[str, Any], int]] = []
     for candidate in listed:
-        label = by_id.get(candidate.id)
+        label = answered.get(candidate.mention.start)
         if label is None or not is_label(label, spec):  # not answered, or not a label
             label = candidate.guess_label(spec)
         fields = parse_label(label, spec)
@@ -285,9 +301,9 @@ def records_from_answer(
 
 
 def example_prompt(example: GoldExample, spec: SchemaSpec) -> dict[str, Any] | None:
-    """A few-shot example in the mention-first format: the listing of a gold sentence
-    (read as an article of its own) and the answer its gold records give: the ids of
-    gold figures kept, and their labels fixed where the guess is wrong."""
+    """A few-shot example in the mention-first format: the listing of every number of
+    a gold sentence (read as an article of its own) and the answer its gold records
+    give: a label per number, ``drop`` for those the gold leaves out."""
     ctx = ArticleContext(Article(example.article_id, example.text))
     listed = candidates(ctx, spec, Chunk(0, len(example.text), 1, 1))
     if not listed:
@@ -309,5 +325,5 @@ def example_prompt(example: GoldExample, spec: SchemaSpec) -> dict[str, Any] | N
         if gold is not None:
             claimed.add(gold[0])
         labels[candidate.key] = DROP if gold is None else label_of(gold[1], spec)
-    shown = listing(ctx, spec, listed)
+    shown = listing(listed, example.text)
     return {"listing": shown, "json": json.dumps({"labels": labels}, ensure_ascii=False)}

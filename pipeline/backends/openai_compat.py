@@ -25,6 +25,7 @@ from instructor.core.exceptions import IncompleteOutputException, InstructorRetr
 from instructor.core.hooks import Hooks
 from openai import APIError, AsyncOpenAI
 from pydantic import BaseModel, ValidationInfo, create_model, model_validator
+from pydantic_core import from_json
 
 from polex.pipeline import defaults
 from polex.pipeline.backends.base import BackendError, Candidates
@@ -32,6 +33,7 @@ from polex.pipeline.backends.feedback import WithoutUrls
 from polex.pipeline.backends.mention_first import (
     answer_model,
     answered_fields,
+    asked,
     candidates,
     example_prompt,
     listing,
@@ -70,7 +72,7 @@ MODES: dict[str, instructor.Mode] = {
 }
 
 
-MENTIONS_TEMPLATE = "mentions.v2.md"
+MENTIONS_TEMPLATE = "mentions.v3.md"
 # free: the model finds and copies every record; mentions: the model labels the
 # quantity engine's numbers (schemas without a quantity field fall back to free).
 STRATEGIES = ("free", "mentions")
@@ -270,6 +272,23 @@ def _salvage_object(completion: Any) -> dict[str, Any] | None:
     """The JSON object of a final invalid answer, if it is one."""
     data = _answer_json(completion)
     return data if isinstance(data, dict) else None
+
+
+def _cut_off_object(completion: Any) -> dict[str, Any]:
+    """What a cut-off answer (stopped at max_tokens, e.g. a small model looping) says
+    before it stops: its JSON read as far as it is complete (an unfinished string or
+    pair left out), or {} when it does not start as a JSON object."""
+    text = (_completion_text(completion) or "").strip()
+    try:
+        data = from_json(text, allow_partial=True)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _labels_of(answer: dict[str, Any]) -> dict[str, str]:
+    given = answer.get("labels")
+    return {str(k): str(v) for k, v in given.items()} if isinstance(given, dict) else {}
 
 
 def _list(value: Any) -> list[Any]:
@@ -484,16 +503,20 @@ class OpenAICompatBackend:
     async def _label_chunk(
         self, ctx: ArticleContext, spec: SchemaSpec, piece: Chunk, out: Candidates
     ) -> None:
-        """The mention-first strategy on one chunk: one request whose answer corrects
-        the offline default's guesses about the listed numbers (none is sent when the
-        chunk has no number of interest)."""
+        """The mention-first strategy on one chunk: one request whose answer labels the
+        numbers the offline default is unsure about or drops; its confident guesses
+        stand (no request is sent when there is nothing to ask)."""
         listed = candidates(ctx, spec, piece)
-        if not listed:
+        questions = asked(listed)
+        if not questions:  # nothing to ask: the confident guesses stand
+            for record, hint in records_from_answer(ctx, spec, listed, {}):
+                fixed, made = repair_record(record, spec, ctx)
+                _add(out, fixed, hint, made)
             return
         model = answer_model(spec)
         extras: dict[str, Any] = {
             "context": article_context(ctx),
-            "candidates": listing(ctx, spec, listed),
+            "candidates": listing(questions, ctx.text),
             "fields": [f for f in field_docs(spec) if f.name in answered_fields(spec)],
             "examples": self._mention_examples(ctx, spec, piece),
         }
@@ -508,9 +531,20 @@ class OpenAICompatBackend:
 
         hooks = Hooks()
         hooks.on("parse:error", on_parse_error)
-        kwargs = self._call(model, messages, {"candidate_ids": {c.id for c in listed}}, hooks)
+        kwargs = self._call(model, messages, {"candidate_ids": {c.id for c in questions}}, hooks)
         try:
             result = await self._instructor.chat.completions.create(**kwargs)
+        except IncompleteOutputException as exc:
+            # Cut off at max_tokens (a looping model repeats its keys or rambles under
+            # "added"): the labels it completed count, the other numbers keep their
+            # guesses, and its added records, unfinished, are not read.
+            ledger().reasks += failures
+            ledger().notes.append(
+                f"{spec.name}: labels cut off at max_tokens={self.settings.max_tokens}; the complete "
+                "labels kept, the other numbers keep the offline guesses, added records not read"
+            )
+            labels = _labels_of(_cut_off_object(exc.last_completion))
+            added = []
         except InstructorRetryException as exc:
             cause = _cause(exc)
             if not exc.failed_attempts or isinstance(cause, ReplayMiss):
@@ -528,8 +562,7 @@ class OpenAICompatBackend:
                     )
                 )
                 return
-            given = answer.get("labels")
-            labels = {str(k): str(v) for k, v in given.items()} if isinstance(given, dict) else {}
+            labels = _labels_of(answer)
             added = [x for x in _list(answer.get("added")) if isinstance(x, dict)]
         else:
             ledger().reasks += failures
