@@ -85,7 +85,11 @@ def test_jsonl_line_separators_inside_text_stay_text_in_and_out(tmp_path: Path) 
     source.write_text(json.dumps({"id": "a1", "text": text}, ensure_ascii=False) + "\n", "utf-8")
     articles, errors = read_inputs([source])
     assert errors == [] and [a.text for a in articles] == [text]
-    code, _ = polex("run", str(source), "--out", str(tmp_path / "run"), "--backend", "offline")
+    # the rules, not the trained model: whether a re-trained model keeps this one-line
+    # figure is not what this test is about
+    code, _ = polex(
+        "run", str(source), "--out", str(tmp_path / "run"), "--backend", "offline", "--rules-only"
+    )
     assert code == 0
     for path in (tmp_path / "run").glob("*.jsonl"):
         raw = path.read_text("utf-8")
