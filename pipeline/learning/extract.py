@@ -223,12 +223,12 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
     )
     keep = model.keep.probabilities(encoded)
     keep_column = model.keep.classes.index("1") if "1" in model.keep.classes else None
-    probabilities = label_probabilities(model.labels, encoded, pair_inputs(spec, ctx, candidates, rules))
-    key_fields = set(spec.scoring.key_fields)
     if model.info.get("engine") == "rules":
         return rules_predictions(
             spec, model, candidates, rules, keep[:, keep_column] if keep_column is not None else None
         )
+    probabilities = label_probabilities(model.labels, encoded, pair_inputs(spec, ctx, candidates, rules))
+    key_fields = set(spec.scoring.key_fields)
     out: list[Prediction] = []
     for i, candidate in enumerate(candidates):
         p_keep = float(keep[i, keep_column]) if keep_column is not None else 0.0

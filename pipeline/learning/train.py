@@ -42,6 +42,10 @@ from polex.pipeline.spec import SchemaSpec
 C_GRID = (0.3, 1.0, 3.0, 10.0)
 FOLDS = 5
 THRESHOLD_TOLERANCE = 0.01  # out-of-fold F1 within this of the best counts as the best
+RESAMPLES = 1000
+# the classifiers replace the rules only when they do better in this share of the
+# resamples of the compared articles (not by the luck of a few articles)
+BEATS_RULES = 0.9
 
 
 @dataclass(frozen=True)
@@ -259,22 +263,15 @@ def _out_of_fold(
     return scores
 
 
-def _best_threshold(
-    scores: Sequence[tuple[float, float, bool]], examples: Sequence[Example], gold_total: int
-) -> tuple[float, float]:
+def _best_threshold(scores: Sequence[tuple[float, float, bool]], gold_total: int) -> tuple[float, float]:
     """The keep threshold for the out-of-fold F1 of fully right records: of the
     thresholds within ``THRESHOLD_TOLERANCE`` of the best F1, the one nearest 0.5. The
     F1 curve is flat near its top, so its bare maximum jumped between 0.55 and 0.8
     from one near-identical training to the next, and a record the model was fairly
     sure of came and went with it."""
-    curve: list[tuple[float, float]] = []
-    for threshold in np.arange(0.2, 0.81, 0.05):
-        kept = [(s, e) for s, e in zip(scores, examples, strict=True) if s[0] >= threshold]
-        right = sum(1 for s, _ in kept if s[2])
-        precision = right / len(kept) if kept else 0.0
-        recall = right / gold_total if gold_total else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        curve.append((round(float(threshold), 2), f1))
+    curve = [
+        (round(float(t), 2), fully_right_f1(scores, float(t), gold_total)) for t in np.arange(0.2, 0.81, 0.05)
+    ]
     top = max(f1 for _, f1 in curve)
     near_top = [(t, f1) for t, f1 in curve if f1 >= top - THRESHOLD_TOLERANCE]
     return min(near_top, key=lambda point: (abs(point[0] - 0.5), point[0]))
@@ -334,12 +331,6 @@ def fully_right_f1(scores: Sequence[tuple[float, float, bool]], threshold: float
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
-RESAMPLES = 1000
-# the classifiers replace the rules only when they do better in this share of the
-# resamples of the compared articles (not by the luck of a few articles)
-BEATS_RULES = 0.9
-
-
 def share_learned_beats_rules(
     learned: Sequence[tuple[float, float, bool]],
     rules: Sequence[tuple[float, float, bool]],
@@ -387,7 +378,7 @@ def train(
     best: tuple[float, float, float, list[tuple[float, float, bool]]] | None = None
     for c in C_GRID:
         scores = _out_of_fold(spec, examples, fields, key_fields, c, seed)
-        threshold, f1 = _best_threshold(scores, examples, total)
+        threshold, f1 = _best_threshold(scores, total)
         if best is None or f1 > best[1] + 1e-9:
             best = (c, f1, threshold, scores)
     assert best is not None
