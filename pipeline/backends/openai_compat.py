@@ -257,14 +257,16 @@ def _completion_text(completion: Any) -> str | None:
     return getattr(message, "content", None)
 
 
-def _answer_json(completion: Any) -> Any:
-    """The JSON of a final invalid answer (a Markdown fence removed), or None."""
+def _answer_json(completion: Any, partial: bool = False) -> Any:
+    """The JSON of a final invalid answer (a Markdown fence removed), or None; with
+    ``partial``, of a cut-off one, read as far as it is complete (an unfinished
+    string or pair left out)."""
     cleaned = (_completion_text(completion) or "").strip()
     if cleaned.startswith("```"):
         cleaned = cleaned.strip("`").removeprefix("json").strip()
     try:
-        return json.loads(cleaned)
-    except json.JSONDecodeError:
+        return from_json(cleaned, allow_partial=True) if partial else json.loads(cleaned)
+    except ValueError:  # json.JSONDecodeError is one
         return None
 
 
@@ -276,13 +278,8 @@ def _salvage_object(completion: Any) -> dict[str, Any] | None:
 
 def _cut_off_object(completion: Any) -> dict[str, Any]:
     """What a cut-off answer (stopped at max_tokens, e.g. a small model looping) says
-    before it stops: its JSON read as far as it is complete (an unfinished string or
-    pair left out), or {} when it does not start as a JSON object."""
-    text = (_completion_text(completion) or "").strip()
-    try:
-        data = from_json(text, allow_partial=True)
-    except ValueError:
-        return {}
+    before it stops, or {} when it does not start as a JSON object."""
+    data = _answer_json(completion, partial=True)
     return data if isinstance(data, dict) else {}
 
 
