@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -202,11 +202,7 @@ def shared_features(
         for hit in _starting_within(article_hits, previous.start, previous.end):
             out[hit.value]["lex:previous"] = 1.0
     window = text[max(sentence.start, anchor - WINDOW_CHARS) : min(sentence.end, anchor + WINDOW_CHARS)]
-    overlaps: dict[int, int] = {}
-    for token in _tokens_of(window):
-        for i in lexicon.token_values.get(token, ()):
-            overlaps[i] = overlaps.get(i, 0) + 1
-    for i, overlap in overlaps.items():
+    for i, overlap in _label_overlaps(_tokens_of(window), lexicon.token_values).items():
         out[i][f"lex:overlap={min(overlap, 3)}"] = 1.0
     if candidate.mention is not None:
         _counted_phrase_features(lexicon, text, candidate, out)
@@ -226,11 +222,17 @@ def _counted_phrase_features(
     phrase = [lemma(w) for w in counted_phrase(tokens(after))]
     if not phrase:
         return
-    overlaps: dict[int, int] = {}
-    for word in set(phrase):
-        for i in lexicon.lemma_values.get(word, ()):
-            overlaps[i] = overlaps.get(i, 0) + 1
-    for i, overlap in overlaps.items():
+    for i, overlap in _label_overlaps(set(phrase), lexicon.lemma_values).items():
         out[i][f"lex:phrase_overlap={min(overlap, 3)}"] = 1.0
     for i in lexicon.lemma_values.get(phrase[-1], ()):
         out[i]["lex:phrase_head"] = 1.0
+
+
+def _label_overlaps(words: Iterable[str], values_of: dict[str, tuple[int, ...]]) -> dict[int, int]:
+    """For each value, how many of ``words`` its label holds (``values_of``: word ->
+    the values whose label has it)."""
+    overlaps: dict[int, int] = {}
+    for word in words:
+        for i in values_of.get(word, ()):
+            overlaps[i] = overlaps.get(i, 0) + 1
+    return overlaps
