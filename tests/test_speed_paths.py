@@ -346,3 +346,36 @@ def test_a_duplicate_id_is_named_after_the_ids_seen_moved_to_disk(
     assert [(p.article_id, p.duplicate) for p in problems] == [("a", True), ("e", True)]
     assert f"first seen in {corpus}:1 " in problems[0].message
     assert f"first seen in {corpus}:5 " in problems[1].message
+
+
+def test_seen_ids_on_disk_keep_a_small_page_cache() -> None:
+    from polex.pipeline.inputs import SEEN_IDS_CACHE_KIB, SeenIds
+
+    seen = SeenIds(spill_at=1)
+    try:
+        seen.add("id0", "file.jsonl:1")
+        assert seen._database is not None
+        [(cache_size,)] = seen._database.execute("PRAGMA cache_size").fetchall()
+        assert cache_size == -SEEN_IDS_CACHE_KIB  # negative: KiB, not pages
+        assert seen.source_of("id0") == "file.jsonl:1"
+    finally:
+        seen.close()
+
+
+def test_an_in_process_backend_runs_two_articles_at_once_whatever_the_concurrency(tmp_path: Path) -> None:
+    from polex.pipeline.backends.offline import OfflineBackend
+    from polex.pipeline.runner import RunPlan, articles_at_once
+    from polex.pipeline.workers import WorkerSetup
+
+    def plan(backend: object, concurrency: int, workers: WorkerSetup | None = None) -> RunPlan:
+        return RunPlan([], [], [], backend, tmp_path, concurrency=concurrency, workers=workers)  # type: ignore[arg-type]
+
+    offline = OfflineBackend()
+    assert articles_at_once(plan(offline, 8)) == 2
+    assert articles_at_once(plan(offline, 1)) == 1
+    assert articles_at_once(plan(offline, 8, WorkerSetup(3, "offline"))) == 4
+
+    class SendsRequests:  # a backend that awaits a server: --concurrency requests overlap
+        name = "requests"
+
+    assert articles_at_once(plan(SendsRequests(), 8)) == 8
