@@ -43,7 +43,7 @@ def _outputs(run: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for pattern in OUTPUTS for p in sorted(run.glob(pattern))}
 
 
-def test_an_offline_run_of_utf8_text_imports_no_llm_client_charset_detector_or_process_pool(
+def test_an_offline_run_of_utf8_text_imports_no_llm_client_charset_detector_process_pool_or_progress_bar(
     tmp_path: Path,
 ) -> None:
     script = textwrap.dedent(
@@ -59,6 +59,7 @@ def test_an_offline_run_of_utf8_text_imports_no_llm_client_charset_detector_or_p
             "openai", "instructor", "httpx", "jinja2", "sklearn",  # the LLM path and training
             "charset_normalizer",  # guessing encodings: only for text that is not UTF-8
             "multiprocessing", "concurrent.futures.process",  # only with --workers
+            "rich.progress", "rich.live",  # the progress bar: only on a terminal
         )
         print(json.dumps({"code": code, "loaded": sorted(m for m in heavy if m in sys.modules)}))
         """
