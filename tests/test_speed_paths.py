@@ -363,7 +363,9 @@ def test_seen_ids_on_disk_keep_a_small_page_cache() -> None:
         seen.close()
 
 
-def test_an_in_process_backend_runs_two_articles_at_once_whatever_the_concurrency(tmp_path: Path) -> None:
+def test_articles_at_once_is_at_most_two_in_process_one_per_worker_plus_one_else_the_concurrency(
+    tmp_path: Path,
+) -> None:
     from polex.pipeline.backends.offline import OfflineBackend
     from polex.pipeline.runner import RunPlan, articles_at_once
     from polex.pipeline.workers import WorkerSetup
