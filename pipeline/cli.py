@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -261,15 +260,22 @@ def _refuse_ignored_options(name: str, reason: str, given: dict[str, bool]) -> N
 
 
 def _run_with_progress(plan: RunPlan, expected: int) -> RunResult:
-    progress = Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+    """The run, with a progress bar on a terminal; without one (output redirected,
+    a batch job) no bar is drawn, so none is built: its module and refresh thread
+    cost start-up and CPU for nothing."""
     try:
+        if not console.is_terminal:
+            return run_sync(plan)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
         with progress:
             task = progress.add_task("articles", total=expected)
 

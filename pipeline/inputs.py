@@ -257,7 +257,10 @@ def _jsonl_item(where: str, raw_line: bytes, max_bytes: int) -> Article | InputP
     return Article(article_id, text, source=where, metadata=metadata)
 
 
-SPILL_AT = 10_000  # ids held in memory before they move to disk
+SPILL_AT = 1_000  # ids held in memory before they move to disk
+# SQLite's page cache of the ids on disk, in KiB (its default is 2 MB); a lookup the
+# cache misses reads the file (mostly from the OS's file cache)
+SEEN_IDS_CACHE_KIB = 256
 
 
 class SeenIds:
@@ -296,8 +299,9 @@ class SeenIds:
             import sqlite3  # only a reading of more than ``spill_at`` articles needs it
 
             # "": a temporary database in a file of its own, deleted when closed;
-            # SQLite's page cache (2 MB by default) bounds what stays in memory
+            # its page cache (SEEN_IDS_CACHE_KIB) bounds what stays in memory
             self._database = sqlite3.connect("", check_same_thread=False)
+            self._database.execute(f"PRAGMA cache_size = -{SEEN_IDS_CACHE_KIB}")
             self._database.execute(
                 "CREATE TABLE seen (id TEXT PRIMARY KEY, source TEXT NOT NULL) WITHOUT ROWID"
             )

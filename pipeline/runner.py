@@ -379,6 +379,26 @@ async def _execute(
     return RunResult(plan.out, manifest.totals, outputs, interrupted, input_errors)
 
 
+# A backend that computes in this process's threads (offline) holds the GIL: more
+# articles at once than this gain nothing, and each thread computing at once costs a
+# malloc arena and a working set of its own (the memory that grew with the articles).
+IN_PROCESS_ARTICLES_AT_ONCE = 2
+
+
+def articles_at_once(plan: RunPlan) -> int:
+    """How many articles are in flight. With workers: one each, and one more waiting
+    for the first to be free (a worker never idles while this process is busy; the
+    waiting article's time limit runs from when it is handed over). A backend that
+    computes in a thread of this process: two, one computing while the part of the
+    one before is written (``--concurrency`` lower still holds). Otherwise (requests
+    to a server): ``--concurrency``."""
+    if plan.workers and plan.workers.count > 1:
+        return plan.workers.count + 1
+    if getattr(plan.backend, "blocks_event_loop", False):
+        return max(1, min(IN_PROCESS_ARTICLES_AT_ONCE, plan.concurrency))
+    return max(1, plan.concurrency)
+
+
 async def _extract_all(
     plan: RunPlan,
     store: RunStore,
@@ -393,10 +413,7 @@ async def _extract_all(
     entered as pending)."""
     workers = plan.workers if plan.workers and plan.workers.count > 1 else None
     pool: WorkerPool | None = None  # started for the first article to extract (none on a cached re-run)
-    # with workers: one article each, and one more waiting for the first to be free
-    # (a worker never idles while this process is busy); the waiting article's time
-    # limit runs from when it is handed over
-    semaphore = asyncio.Semaphore(workers.count + 1 if workers else max(1, plan.concurrency))
+    semaphore = asyncio.Semaphore(articles_at_once(plan))
     in_flight: dict[asyncio.Task[None], tuple[int, Article]] = {}
     failures: list[BaseException] = []
 

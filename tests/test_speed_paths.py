@@ -43,7 +43,7 @@ def _outputs(run: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for pattern in OUTPUTS for p in sorted(run.glob(pattern))}
 
 
-def test_an_offline_run_of_utf8_text_imports_no_llm_client_charset_detector_or_process_pool(
+def test_an_offline_run_of_utf8_text_imports_no_llm_client_charset_detector_process_pool_or_progress_bar(
     tmp_path: Path,
 ) -> None:
     script = textwrap.dedent(
@@ -59,6 +59,7 @@ def test_an_offline_run_of_utf8_text_imports_no_llm_client_charset_detector_or_p
             "openai", "instructor", "httpx", "jinja2", "sklearn",  # the LLM path and training
             "charset_normalizer",  # guessing encodings: only for text that is not UTF-8
             "multiprocessing", "concurrent.futures.process",  # only with --workers
+            "rich.progress", "rich.live",  # the progress bar: only on a terminal
         )
         print(json.dumps({"code": code, "loaded": sorted(m for m in heavy if m in sys.modules)}))
         """
@@ -346,3 +347,38 @@ def test_a_duplicate_id_is_named_after_the_ids_seen_moved_to_disk(
     assert [(p.article_id, p.duplicate) for p in problems] == [("a", True), ("e", True)]
     assert f"first seen in {corpus}:1 " in problems[0].message
     assert f"first seen in {corpus}:5 " in problems[1].message
+
+
+def test_seen_ids_on_disk_keep_a_small_page_cache() -> None:
+    from polex.pipeline.inputs import SEEN_IDS_CACHE_KIB, SeenIds
+
+    seen = SeenIds(spill_at=1)
+    try:
+        seen.add("id0", "file.jsonl:1")
+        assert seen._database is not None
+        [(cache_size,)] = seen._database.execute("PRAGMA cache_size").fetchall()
+        assert cache_size == -SEEN_IDS_CACHE_KIB  # negative: KiB, not pages
+        assert seen.source_of("id0") == "file.jsonl:1"
+    finally:
+        seen.close()
+
+
+def test_articles_at_once_is_at_most_two_in_process_one_per_worker_plus_one_else_the_concurrency(
+    tmp_path: Path,
+) -> None:
+    from polex.pipeline.backends.offline import OfflineBackend
+    from polex.pipeline.runner import RunPlan, articles_at_once
+    from polex.pipeline.workers import WorkerSetup
+
+    def plan(backend: object, concurrency: int, workers: WorkerSetup | None = None) -> RunPlan:
+        return RunPlan([], [], [], backend, tmp_path, concurrency=concurrency, workers=workers)  # type: ignore[arg-type]
+
+    offline = OfflineBackend()
+    assert articles_at_once(plan(offline, 8)) == 2
+    assert articles_at_once(plan(offline, 1)) == 1
+    assert articles_at_once(plan(offline, 8, WorkerSetup(3, "offline"))) == 4
+
+    class SendsRequests:  # a backend that awaits a server: --concurrency requests overlap
+        name = "requests"
+
+    assert articles_at_once(plan(SendsRequests(), 8)) == 8

@@ -12,6 +12,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -30,9 +31,11 @@ from polex.pipeline.records import ArticleContext
 from polex.pipeline.spec import SchemaSpec
 
 
+@cache
 def choices(model: type[BaseModel], name: str) -> tuple[str, ...] | None:
     """The values a single-choice field may take (a Literal, or an enum in its JSON
-    schema), or None for any other field."""
+    schema), or None for any other field. (Read once per model and field: every
+    candidate asks.)"""
     info = model.model_fields[name]
     extra = info.json_schema_extra
     if isinstance(extra, dict) and isinstance(extra.get("enum"), list):

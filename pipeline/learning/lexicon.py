@@ -160,8 +160,10 @@ def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     return re.compile(phrase)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)
 def _tokens_of(text: str) -> frozenset[str]:
+    """The words of a window, read once per article (its candidates share windows);
+    a few articles' worth, so the cache stops growing early in a run."""
     return frozenset(tokens(text))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain, repeat
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,23 +28,19 @@ class Vocabulary:
         return found
 
     def encode(self, rows: Sequence[Features]) -> Encoded:
+        """Every known feature of ``rows``, in row order and each row's own order,
+        looked up in one pass over all rows (no Python loop per feature)."""
         index: dict[str, int] = self._index  # type: ignore[attr-defined]
-        row_ids: list[int] = []
-        columns: list[int] = []
-        values: list[float] = []
-        for row, features in enumerate(rows):
-            for name, value in features.items():
-                column = index.get(name)
-                if column is not None:
-                    row_ids.append(row)
-                    columns.append(column)
-                    values.append(value)
-        return Encoded(
-            len(rows),
-            np.asarray(row_ids, dtype=np.int64),
-            np.asarray(columns, dtype=np.int64),
-            np.asarray(values, dtype=np.float64),
+        total = sum(len(features) for features in rows)
+        columns = np.fromiter(
+            map(index.get, chain.from_iterable(rows), repeat(-1)), dtype=np.int64, count=total
         )
+        values = np.fromiter(
+            chain.from_iterable(features.values() for features in rows), dtype=np.float64, count=total
+        )
+        row_ids = np.repeat(np.arange(len(rows), dtype=np.int64), [len(features) for features in rows])
+        known = columns >= 0
+        return Encoded(len(rows), row_ids[known], columns[known], values[known])
 
     def matrix(self, rows: Sequence[Features]) -> object:
         """A scipy CSR matrix of ``rows`` (for fitting)."""

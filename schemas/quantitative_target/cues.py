@@ -53,7 +53,10 @@ def _first(patterns: tuple[CaselessPattern, ...], text: str) -> re.Match[str] | 
     return next((found for p in patterns if (found := p.search(text, low))), None)
 
 
-@lru_cache(maxsize=4096)
+# The rules, the checks and the learned features ask for each number's cues: read
+# once per article. Each entry holds its article's text, so the cache is kept to a
+# few articles' numbers (at 4,096 it held the texts of several hundred articles).
+@lru_cache(maxsize=1024)
 def read_cues(text: str, mention: Mention, clause: Clause) -> KindCues:
     c = cues()
     before = text[max(clause.sentence.start, mention.start - 60) : mention.start]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from bisect import bisect_left
 from functools import lru_cache
 from typing import Any
 
@@ -27,8 +28,18 @@ def _article_aliases(text: str) -> tuple[tuple[int, int, str], ...]:
     return tuple((m.start(), m.end(), owner[m.group().lower()]) for m in found)
 
 
+@lru_cache(maxsize=16)
+def _alias_starts(text: str) -> list[int]:
+    return [s for s, _, _ in _article_aliases(text)]
+
+
 def _aliases(text: str, start: int, end: int) -> list[tuple[int, str]]:
-    return [(s, indicator) for s, e, indicator in _article_aliases(text) if start <= s and e <= end]
+    """The aliases within text[start:end], found by bisection of the article's
+    aliases (in order of their start) instead of a scan of all of them."""
+    found = _article_aliases(text)
+    starts = _alias_starts(text)
+    low, high = bisect_left(starts, start), bisect_left(starts, end)
+    return [(s, indicator) for s, e, indicator in found[low:high] if e <= end]
 
 
 def features(ctx: ArticleContext, candidate: Candidate) -> dict[str, float]:
