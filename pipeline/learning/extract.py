@@ -225,7 +225,7 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
     keep_column = model.keep.classes.index("1") if "1" in model.keep.classes else None
     if model.info.get("engine") == "rules":
         return rules_predictions(
-            spec, model, candidates, rules, keep[:, keep_column] if keep_column is not None else None
+            spec, model, ctx, candidates, rules, keep[:, keep_column] if keep_column is not None else None
         )
     probabilities = label_probabilities(model.labels, encoded, pair_inputs(spec, ctx, candidates, rules))
     key_fields = set(spec.scoring.key_fields)
@@ -236,15 +236,11 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
             continue
         labels, raw = choose_labels(model.labels, probabilities, i, key_fields, p_keep)
         rule = rules[i]
-        # the article's year and region are read once per text (cached)
-        year = relative_year(ctx.text, metadata_year(ctx.article.metadata))
         if rule is not None:
-            record = dict(rule)
-            if "period" in record:
-                record["period"] = figure_period(ctx, candidate, year)
-            if "region" in record:
-                record["region"] = candidate_region(ctx, candidate, article_region(ctx.text))
+            record = with_shared_readings(ctx, candidate, rule)
         else:
+            # the article's year and region are read once per text (cached)
+            year = relative_year(ctx.text, metadata_year(ctx.article.metadata))
             record = default_record(spec, ctx, candidate, year, article_region(ctx.text))
         record.update(labels)
         mention = candidate.mention
@@ -260,22 +256,37 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
     return out
 
 
+def with_shared_readings(ctx: ArticleContext, candidate: Candidate, rule: dict[str, Any]) -> dict[str, Any]:
+    """A rules' record with its ``period`` and ``region`` (when the schema has them)
+    read by the core's readers of the candidate's clause, sentence and article
+    (pipeline/periods.py, pipeline/places.py), as every learned record reads them."""
+    record = dict(rule)
+    if "period" in record:
+        # the article's year and region are read once per text (cached)
+        year = relative_year(ctx.text, metadata_year(ctx.article.metadata))
+        record["period"] = figure_period(ctx, candidate, year)
+    if "region" in record:
+        record["region"] = candidate_region(ctx, candidate, article_region(ctx.text))
+    return record
+
+
 def rules_predictions(
     spec: SchemaSpec,
     model: LearnedModel,
+    ctx: ArticleContext,
     candidates: Sequence[Candidate],
     rules: Sequence[dict[str, Any] | None],
     p_keep: NDArray[np.float64] | None,
 ) -> list[Prediction]:
     """The records of a model whose training found the schema's rules better than its
-    classifiers (``engine`` "rules"): the rules' records as they made them, with the
-    confidence the calibrator gives the keep classifier's probability."""
+    classifiers (``engine`` "rules"): the rules' records as they made them, their
+    period and region read as a learned record's are (``with_shared_readings``), with
+    the confidence the calibrator gives the keep classifier's probability."""
     out: list[Prediction] = []
     for i, (candidate, rule) in enumerate(zip(candidates, rules, strict=True)):
         if rule is None:
             continue
         raw = float(p_keep[i]) if p_keep is not None else 0.0
-        out.append(
-            Prediction(spec.model.model_validate(rule), candidate.sentence.start, model.calibrator(raw))
-        )
+        record = spec.model.model_validate(with_shared_readings(ctx, candidate, rule))
+        out.append(Prediction(record, candidate.sentence.start, model.calibrator(raw)))
     return out
