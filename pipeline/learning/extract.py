@@ -253,7 +253,36 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
         except ValidationError:
             continue
         out.append(Prediction(validated, candidate.sentence.start, model.calibrator(raw)))
+        if candidate.mention is None and model.more_labels_at is not None:
+            for name, value, probability in further_labels(
+                model.labels, probabilities, i, labels, model.more_labels_at
+            ):
+                further = spec.model.model_validate({**record, name: value})
+                further_raw = (
+                    raw / max(float(probabilities[name][i].max()), 1e-9) * probability
+                    if name in key_fields
+                    else raw
+                )
+                out.append(Prediction(further, candidate.sentence.start, model.calibrator(further_raw)))
     return out
+
+
+def further_labels(
+    classifiers: Mapping[str, LinearClassifier | PairClassifier],
+    probabilities: Mapping[str, NDArray[np.float64]],
+    row: int,
+    chosen: Mapping[str, str],
+    at: float,
+) -> list[tuple[str, str, float]]:
+    """The other values of each label field whose probability is at least ``at``, as
+    (field, value, probability): a sentence that holds several records of different
+    labels (two measures in one sentence) gives one record per such value."""
+    found: list[tuple[str, str, float]] = []
+    for name, p in probabilities.items():
+        for column, value in enumerate(classifiers[name].classes):
+            if value != chosen[name] and p[row, column] >= at:
+                found.append((name, value, float(p[row, column])))
+    return found
 
 
 def with_shared_readings(ctx: ArticleContext, candidate: Candidate, rule: dict[str, Any]) -> dict[str, Any]:
