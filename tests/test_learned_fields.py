@@ -9,7 +9,7 @@ from pathlib import Path
 
 from polex.pipeline.learning.extract import predict
 from polex.pipeline.learning.model import LearnedModel
-from polex.pipeline.learning.train import GoldArticle, train
+from polex.pipeline.learning.train import Example, GoldArticle, labels_right, train
 from polex.pipeline.records import Article, ArticleContext
 from polex.pipeline.registry import select
 from polex.pipeline.spec import SchemaSpec
@@ -112,3 +112,10 @@ def test_a_sentence_that_holds_two_measures_of_different_labels_gives_a_record_f
     assert found == sorted(
         [(both.rstrip("."), "fairs"), (both.rstrip("."), "training"), (single.rstrip("."), "training")]
     )
+
+
+def test_a_label_of_any_gold_record_on_the_sentence_counts_as_right_out_of_fold() -> None:
+    sentence = Example(0, {}, True, {"topic": "training"}, more_labels=[{"topic": "fairs"}])
+    assert labels_right({"topic": "fairs"}, sentence, {"topic"})
+    assert labels_right({"topic": "training"}, sentence, {"topic"})
+    assert not labels_right({"topic": "loans"}, sentence, {"topic"})

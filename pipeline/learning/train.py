@@ -259,6 +259,15 @@ def _fit(
     return _Fitted(keep, labels)
 
 
+def labels_right(labels: dict[str, str], example: Example, key_fields: set[str]) -> bool:
+    """Whether ``labels`` are the key labels of one of the gold records the example's
+    candidate carries (a sentence may carry several)."""
+    return any(
+        all(labels.get(n) == wanted.get(n) for n in wanted if n in key_fields)
+        for wanted in (example.labels, *example.more_labels)
+    )
+
+
 def _scores(
     fitted: _Fitted, vocabulary: Vocabulary, examples: Sequence[Example], key_fields: set[str]
 ) -> list[tuple[float, float, bool]]:
@@ -275,11 +284,7 @@ def _scores(
     for i, example in enumerate(examples):
         p_keep = float(keep[i, column]) if column is not None else 0.0
         labels, raw = choose_labels(fitted.labels, probabilities, i, key_fields, p_keep)
-        right = (
-            example.keep
-            and example.value_right
-            and all(labels[n] == example.labels.get(n) for n in labels if n in key_fields)
-        )
+        right = example.keep and example.value_right and labels_right(labels, example, key_fields)
         out.append((p_keep, raw, right))
     return out
 
@@ -359,12 +364,7 @@ def rules_scores(
     out = []
     for example, probability in zip(examples, p_keep, strict=True):
         kept, labels = rule_decision(example, fields)
-        right = (
-            kept
-            and example.keep
-            and example.value_right
-            and all(labels.get(n) == example.labels.get(n) for n in fields if n in key_fields)
-        )
+        right = kept and example.keep and example.value_right and labels_right(labels, example, key_fields)
         out.append((1.0 if kept else 0.0, probability, right))
     return out
 
