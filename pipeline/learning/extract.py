@@ -228,7 +228,7 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
     keep_column = model.keep.classes.index("1") if "1" in model.keep.classes else None
     if model.info.get("engine") == "rules":
         return rules_predictions(
-            spec, model, candidates, rules, keep[:, keep_column] if keep_column is not None else None
+            spec, model, ctx, candidates, rules, keep[:, keep_column] if keep_column is not None else None
         )
     probabilities = label_probabilities(model.labels, encoded, pair_inputs(spec, ctx, candidates, rules))
     key_fields = set(spec.scoring.key_fields)
@@ -239,15 +239,11 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
             continue
         labels, raw = choose_labels(model.labels, probabilities, i, key_fields, p_keep)
         rule = rules[i]
-        # the article's year and region are read once per text (cached)
-        year = relative_year(ctx.text, metadata_year(ctx.article.metadata))
         if rule is not None:
-            record = dict(rule)
-            if "period" in record:
-                record["period"] = figure_period(ctx, candidate, year)
-            if "region" in record:
-                record["region"] = candidate_region(ctx, candidate, article_region(ctx.text))
+            record = with_shared_readings(ctx, candidate, rule)
         else:
+            # the article's year and region are read once per text (cached)
+            year = relative_year(ctx.text, metadata_year(ctx.article.metadata))
             record = default_record(spec, ctx, candidate, year, article_region(ctx.text))
         record.update(labels)
         mention = candidate.mention
@@ -260,25 +256,69 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
         except ValidationError:
             continue
         out.append(Prediction(validated, candidate.sentence.start, model.calibrator(raw)))
+        if candidate.mention is None and model.more_labels_at is not None:
+            for name, value, probability in further_labels(
+                model.labels, probabilities, i, labels, model.more_labels_at
+            ):
+                further = spec.model.model_validate({**record, name: value})
+                further_raw = (
+                    raw / max(float(probabilities[name][i].max()), 1e-9) * probability
+                    if name in key_fields
+                    else raw
+                )
+                out.append(Prediction(further, candidate.sentence.start, model.calibrator(further_raw)))
     return out
+
+
+def further_labels(
+    classifiers: Mapping[str, LinearClassifier | PairClassifier],
+    probabilities: Mapping[str, NDArray[np.float64]],
+    row: int,
+    chosen: Mapping[str, str],
+    at: float,
+) -> list[tuple[str, str, float]]:
+    """The other values of each label field whose probability is at least ``at``, as
+    (field, value, probability): a sentence that holds several records of different
+    labels (two measures in one sentence) gives one record per such value."""
+    found: list[tuple[str, str, float]] = []
+    for name, p in probabilities.items():
+        for column, value in enumerate(classifiers[name].classes):
+            if value != chosen[name] and p[row, column] >= at:
+                found.append((name, value, float(p[row, column])))
+    return found
+
+
+def with_shared_readings(ctx: ArticleContext, candidate: Candidate, rule: dict[str, Any]) -> dict[str, Any]:
+    """A rules' record with its ``period`` and ``region`` (when the schema has them)
+    read by the core's readers of the candidate's clause, sentence and article
+    (pipeline/periods.py, pipeline/places.py), as every learned record reads them."""
+    record = dict(rule)
+    if "period" in record:
+        # the article's year and region are read once per text (cached)
+        year = relative_year(ctx.text, metadata_year(ctx.article.metadata))
+        record["period"] = figure_period(ctx, candidate, year)
+    if "region" in record:
+        record["region"] = candidate_region(ctx, candidate, article_region(ctx.text))
+    return record
 
 
 def rules_predictions(
     spec: SchemaSpec,
     model: LearnedModel,
+    ctx: ArticleContext,
     candidates: Sequence[Candidate],
     rules: Sequence[dict[str, Any] | None],
     p_keep: NDArray[np.float64] | None,
 ) -> list[Prediction]:
     """The records of a model whose training found the schema's rules better than its
-    classifiers (``engine`` "rules"): the rules' records as they made them, with the
-    confidence the calibrator gives the keep classifier's probability."""
+    classifiers (``engine`` "rules"): the rules' records as they made them, their
+    period and region read as a learned record's are (``with_shared_readings``), with
+    the confidence the calibrator gives the keep classifier's probability."""
     out: list[Prediction] = []
     for i, (candidate, rule) in enumerate(zip(candidates, rules, strict=True)):
         if rule is None:
             continue
         raw = float(p_keep[i]) if p_keep is not None else 0.0
-        out.append(
-            Prediction(spec.model.model_validate(rule), candidate.sentence.start, model.calibrator(raw))
-        )
+        record = spec.model.model_validate(with_shared_readings(ctx, candidate, rule))
+        out.append(Prediction(record, candidate.sentence.start, model.calibrator(raw)))
     return out

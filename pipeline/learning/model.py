@@ -37,6 +37,14 @@ class LearnedModel:
     threshold: float
     info: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def more_labels_at(self) -> float | None:
+        """The probability at which another value of a label field makes a further
+        record of the same sentence (set by training when the gold has sentences
+        with several records), or None."""
+        value = self.info.get("more_labels_at")
+        return float(value) if value is not None else None
+
     def save(self, path: Path) -> str:
         header = {
             "format": MODEL_FORMAT,

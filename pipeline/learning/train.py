@@ -46,6 +46,9 @@ RESAMPLES = 1000
 # the classifiers replace the rules only when they do better in this share of the
 # resamples of the compared articles (not by the luck of a few articles)
 BEATS_RULES = 0.9
+# a sentence candidate gives a further record for each other label value at least
+# this probable, when the gold has sentences that hold several records
+MORE_LABELS_AT = 0.3
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ class Example:
     # the record made here would carry the gold value (the engine's first reading of
     # an artefact may not be the one the gold chose)
     value_right: bool = True
+    # the labels of further gold records on the same sentence (sentence candidates:
+    # "conduct skills training ... and organize job fairs" holds two measures)
+    more_labels: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -148,6 +154,39 @@ def align(
     return taken, missing
 
 
+def further_records(
+    text: str,
+    records: list[dict[str, Any]],
+    candidates: Sequence[Candidate],
+    aligned: dict[int, dict[str, Any]],
+) -> tuple[dict[int, list[dict[str, Any]]], int]:
+    """The gold records ``align`` left without a sentence because the sentence their
+    evidence overlaps most already carries another record: sentence candidate index ->
+    those records, and how many records that leaves without a candidate."""
+    placed = {id(r) for r in aligned.values()}
+    more: dict[int, list[dict[str, Any]]] = {}
+    missing = 0
+    for record in records:
+        if id(record) in placed:
+            continue
+        located = locate(str(record.get("evidence", "")), text)
+        overlaps = (
+            [
+                (min(located[1], c.end) - max(located[0], c.start), i)
+                for i, c in enumerate(candidates)
+                if c.start < located[1] and located[0] < c.end
+            ]
+            if located is not None
+            else []
+        )
+        best = max(overlaps)[1] if overlaps else None
+        if best is None or best not in aligned:
+            missing += 1
+        else:
+            more.setdefault(best, []).append(record)
+    return more, missing
+
+
 def examples_of(spec: SchemaSpec, gold: Sequence[GoldArticle]) -> tuple[list[Example], int, int]:
     fields = label_fields(spec)
     examples: list[Example] = []
@@ -157,6 +196,9 @@ def examples_of(spec: SchemaSpec, gold: Sequence[GoldArticle]) -> tuple[list[Exa
         candidates = find_candidates(spec, ctx)
         rules = rule_records(spec, ctx, candidates)
         aligned, missing = align(spec, ctx.text, item.records, candidates)
+        more: dict[int, list[dict[str, Any]]] = {}
+        if not spec.quantity_field:
+            more, missing = further_records(ctx.text, item.records, candidates, aligned)
         unaligned += missing
         total += len(item.records)
         shared = pair_inputs(spec, ctx, candidates, rules)
@@ -171,6 +213,7 @@ def examples_of(spec: SchemaSpec, gold: Sequence[GoldArticle]) -> tuple[list[Exa
                     labels,
                     {name: per_candidate[i] for name, per_candidate in shared.items()},
                     engine_value_is_gold(spec, record, candidate),
+                    [{name: str(r.get(name)) for name in fields} for r in more.get(i, [])],
                 )
             )
     return examples, unaligned, total
@@ -192,24 +235,37 @@ def _fit(
 ) -> _Fitted:
     matrix = vocabulary.matrix([e.features for e in examples])
     keep = fit_classifier(matrix, ["1" if e.keep else "0" for e in examples], c, seed)
-    positives = [i for i, e in enumerate(examples) if e.keep]
+    # a kept candidate teaches the label classifiers each of its gold records' labels
+    positives = [
+        (i, labels) for i, e in enumerate(examples) if e.keep for labels in (e.labels, *e.more_labels)
+    ]
+    rows = [i for i, _ in positives]
     lexicons = spec.label_lexicon() if spec.label_lexicon is not None else {}
     labels: dict[str, LinearClassifier | PairClassifier] = {}
     for name in fields:
-        targets = [examples[i].labels[name] for i in positives]
+        targets = [wanted[name] for _, wanted in positives]
         if name in lexicons:
             labels[name] = fit_pair_classifier(
                 vocabulary,
-                [examples[i].features for i in positives],
-                [examples[i].shared[name] for i in positives],
+                [examples[i].features for i in rows],
+                [examples[i].shared[name] for i in rows],
                 targets,
                 lexicons[name].values,
                 c,
                 seed,
             )
         else:
-            labels[name] = fit_classifier(matrix[positives], targets, c, seed)  # type: ignore[index]
+            labels[name] = fit_classifier(matrix[rows], targets, c, seed)  # type: ignore[index]
     return _Fitted(keep, labels)
+
+
+def labels_right(labels: dict[str, str], example: Example, key_fields: set[str]) -> bool:
+    """Whether ``labels`` are the key labels of one of the gold records the example's
+    candidate carries (a sentence may carry several)."""
+    return any(
+        all(labels.get(n) == wanted.get(n) for n in wanted if n in key_fields)
+        for wanted in (example.labels, *example.more_labels)
+    )
 
 
 def _scores(
@@ -228,11 +284,7 @@ def _scores(
     for i, example in enumerate(examples):
         p_keep = float(keep[i, column]) if column is not None else 0.0
         labels, raw = choose_labels(fitted.labels, probabilities, i, key_fields, p_keep)
-        right = (
-            example.keep
-            and example.value_right
-            and all(labels[n] == example.labels.get(n) for n in labels if n in key_fields)
-        )
+        right = example.keep and example.value_right and labels_right(labels, example, key_fields)
         out.append((p_keep, raw, right))
     return out
 
@@ -312,12 +364,7 @@ def rules_scores(
     out = []
     for example, probability in zip(examples, p_keep, strict=True):
         kept, labels = rule_decision(example, fields)
-        right = (
-            kept
-            and example.keep
-            and example.value_right
-            and all(labels.get(n) == example.labels.get(n) for n in fields if n in key_fields)
-        )
+        right = kept and example.keep and example.value_right and labels_right(labels, example, key_fields)
         out.append((1.0 if kept else 0.0, probability, right))
     return out
 
@@ -446,6 +493,7 @@ def train(
             "seed": seed,
             "engine": engine,
             "label_fields": list(fields),
+            **({"more_labels_at": MORE_LABELS_AT} if any(e.more_labels for e in examples) else {}),
             "training": {k: v for k, v in report.__dict__.items()},
         },
     )
