@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from polex.pipeline.backends import mention_first
+from polex.pipeline.backends.base import BackendError
 from polex.pipeline.backends.mention_first import example_prompt
 from polex.pipeline.fewshot import GoldExample
 from polex.pipeline.records import Article
@@ -217,3 +218,73 @@ def test_an_answer_cut_off_before_any_label_keeps_every_guess(monkeypatch: pytes
     server = FakeServer([completion(content="I think the", finish="length")])
     part = run(backend(server, strategy="mentions"))
     assert [r["record"]["value"] for r in part["records"]["QuantitativeTarget"]] == [686000, 108.9]
+
+
+def unsure_answers(text: str = TEXT) -> tuple[str, ...]:
+    """The closed list of answers mentions.v4 offers for the first unsure number of
+    ``text`` (TEXT's 686000)."""
+    from polex.pipeline.chunking import Chunk
+    from polex.pipeline.records import ArticleContext
+
+    listed = mention_first.candidates(ArticleContext(Article("a1", text)), QT, Chunk(0, len(text), 1, 1))
+    unsure = mention_first.asked(listed, mention_first.MENTION_PROMPTS["mentions.v4"])
+    return unsure[0].answers(QT)
+
+
+def test_mentions_v2_lists_every_number_with_the_offline_guess_and_its_confidence() -> None:
+    server = FakeServer([answer({})])
+    part = run(backend(server, strategy="mentions.v2"))
+    user = server.requests[0]["messages"][-1]["content"].split("Numbers found:")[-1]
+    assert re.search(r'"m1 686000" guess \(p=0\.\d\d\): new_urban_jobs, actual', user)
+    assert re.search(r'"m2 108\.9%" guess \(p=0\.\d\d\): new_urban_jobs, completion_rate', user)
+    assert [r["record"]["value"] for r in part["records"]["QuantitativeTarget"]] == [686000, 108.9]
+
+
+def test_mentions_v4_offers_each_unsure_number_the_offline_top_labels_and_drop() -> None:
+    options = unsure_answers()
+    assert options[0] == "new_urban_jobs, actual"  # the guess first
+    assert options[-1] == "drop" and len(options) == mention_first.TOP_LABELS + 1
+    server = FakeServer([answer({})])
+    run(backend(server, strategy="mentions.v4", max_reasks=0))
+    user = server.requests[0]["messages"][-1]["content"].split("Numbers found:")[-1]
+    assert '"m1 686000": one of ' + " | ".join(json.dumps(o) for o in options) in user
+    assert '"m2' not in user  # the confident guess is not asked about
+    schema = json.dumps(server.requests[0]["response_format"])
+    assert json.dumps(list(options)) in schema  # the answer's schema holds the model to the list
+
+
+def test_mentions_v4_turns_the_chosen_answer_into_the_record() -> None:
+    text = "Officials counted 52,000 at the square in 2020."  # a number the offline default drops
+    second = unsure_answers(text)[1]
+    server = FakeServer([answer({"m1 52,000": second})])
+    part = run(backend(server, strategy="mentions.v4"), Article("counted", text))
+    (record,) = part["records"]["QuantitativeTarget"]
+    assert record["record"]["value"] == 52000
+    assert f"{record['record']['indicator']}, {record['record']['kind']}" == second
+
+
+def test_mentions_v4_reasks_an_answer_outside_the_list_and_keeps_the_guess_if_it_persists() -> None:
+    outside = next(
+        f"{indicator}, actual"
+        for indicator in ("labour_force", "other", "reemployment")
+        if f"{indicator}, actual" not in unsure_answers()
+    )
+    bad = answer({"m1 686000": outside})
+    server = FakeServer([bad, bad])
+    part = run(backend(server, strategy="mentions.v4", max_reasks=1))
+    assert len(server.requests) == 2
+    first, _confident = part["records"]["QuantitativeTarget"]
+    assert first["record"]["indicator"] == "new_urban_jobs" and first["record"]["kind"] == "actual"
+
+
+def test_an_unknown_mention_prompt_version_is_refused_with_the_known_strategies() -> None:
+    with pytest.raises(BackendError, match=r"mentions\.v9.*free, mentions, mentions\.v2"):
+        backend(FakeServer([]), strategy="mentions.v9")
+
+
+def test_a_v4_example_offers_its_gold_answer_among_the_allowed_ones() -> None:
+    gold = ({"value": 686000, "indicator": "labour_force", "kind": "actual"},)
+    shown = example_prompt(GoldExample("dev1", TEXT, gold), QT)
+    assert shown is not None
+    numbers = {n["key"]: n["answers"] for s in shown["listing"] for n in s["numbers"]}
+    assert "labour_force, actual" in numbers["m1 686000"] and numbers["m1 686000"][-1] == "drop"
