@@ -325,6 +325,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--offline-only", action="store_true", help="the offline default's row only (stopped runs' articles)"
+    )
     source.add_argument("--gguf", type=Path, help="GGUF file to serve on loopback")
     source.add_argument("--base-url", help="an OpenAI-compatible endpoint already running")
     source.add_argument(
@@ -343,14 +346,22 @@ def main() -> None:
     parser.add_argument("--n-ctx", type=int, default=8192)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-offline", action="store_true", help="skip the offline reference row")
-    parser.add_argument(
+    held_out = parser.add_mutually_exclusive_group()
+    held_out.add_argument(
         "--held-out",
         action="store_true",
         help="train the offline default without the chosen articles and run every row with it",
     )
+    held_out.add_argument(
+        "--offline-model",
+        type=Path,
+        help="run every row with this trained model (e.g. the held-out.npz of an earlier --held-out run)",
+    )
     parser.add_argument("--work", type=Path, default=Path("runs/bench_llm"))
     parser.add_argument("--results", type=Path, required=True, help="Markdown file the rows are appended to")
     args = parser.parse_args()
+    global HELD_OUT_MODEL
+    HELD_OUT_MODEL = args.offline_model
 
     if args.stopped:
         work = args.work if args.work.is_absolute() else ROOT / args.work
@@ -379,10 +390,12 @@ def main() -> None:
     with args.results.open("a") as table:
         table.write(f"<!-- {time.strftime('%Y-%m-%d %H:%M')} UTC; {command}; articles: {' '.join(ids)} -->\n")
     if args.held_out:
-        global HELD_OUT_MODEL
         HELD_OUT_MODEL = train_held_out(ids, work / "held-out.npz")
         with args.results.open("a") as table:
             table.write(f"<!-- offline model trained without these articles: {HELD_OUT_MODEL} -->\n")
+    elif HELD_OUT_MODEL is not None:
+        with args.results.open("a") as table:
+            table.write(f"<!-- offline model: {HELD_OUT_MODEL} -->\n")
     if not args.no_offline:
         row = run_offline(files, work / "offline", gold)
         with args.results.open("a") as table:
@@ -397,6 +410,8 @@ def main() -> None:
                 table.write(row.markdown() + "\n")
             print(row.markdown(), flush=True)
 
+    if args.offline_only:
+        return
     if args.gguf:
         os.environ.setdefault("OPENAI_API_KEY", "not-needed-for-local-servers")
         with served(args.gguf, args.n_ctx, args.threads, work / f"{model}-server.log") as url:
