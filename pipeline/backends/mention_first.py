@@ -84,7 +84,7 @@ MENTION_PROMPTS = {
         "mentions.v4.md", ask_confident=False, show_guesses=False, closed_choices=True
     ),
 }
-MENTIONS_DEFAULT = "mentions.v3"  # the version `--strategy mentions` runs
+MENTIONS_DEFAULT = "mentions.v4"  # the version `--strategy mentions` runs (README "Strategies")
 
 
 def mention_prompt(strategy: str) -> MentionPrompt:
