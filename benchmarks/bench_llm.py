@@ -6,6 +6,14 @@ table row per run (plus the offline default on the same articles, for reference)
     python benchmarks/bench_llm.py --gguf MODEL.gguf --split test --origin official_english \
         --limit 4 --strategy free --strategy mentions --results /work/notes/bench_llm/qwen.md
 
+On dev articles the offline default has been trained on the very articles scored;
+`--held-out` trains it again without them (seeds and the other dev articles) and
+runs every row, the offline one and the mention-first guesses, with that model, so
+that a dev comparison is one on unseen articles:
+
+    python benchmarks/bench_llm.py --gguf MODEL.gguf --ids ID ... --held-out \
+        --strategy mentions.v2 --strategy mentions.v3 --results dev.md
+
 A run stopped before its end (the machine too loaded to finish in time) is scored on
 the articles it finished, from its folder and recorded responses, without a model:
 
@@ -36,6 +44,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "evals" / "corpus"
 SCHEMA = "QuantitativeTarget"
+SCHEMA_MODULE = "quantitative_target"
+STRATEGIES = ["free", "mentions", "mentions.v2", "mentions.v3", "mentions.v4"]
 HEADER = (
     "| model | strategy | mode | articles | lenient F1 (95% CI) | strict F1 (95% CI) | value precision "
     "| records | rejected | repairs | tokens in / out | completion tokens / article | s / article |\n"
@@ -126,10 +136,35 @@ def served(gguf: Path, n_ctx: int, threads: int, log: Path) -> Any:
                 server.wait()
 
 
+# `polex` with the schema's trained model replaced by the one at argv[1] (--held-out)
+WITH_MODEL = (
+    "import dataclasses, pathlib, sys\n"
+    f"import polex.schemas.{SCHEMA_MODULE} as schema\n"
+    "schema.SPEC = dataclasses.replace(schema.SPEC, learned_model=pathlib.Path(sys.argv.pop(1)))\n"
+    "from polex.pipeline.cli import main\n"
+    "main()\n"
+)
+HELD_OUT_MODEL: Path | None = None  # set by --held-out
+
+
 def polex(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "polex.pipeline", *args], cwd=ROOT, capture_output=True, text=True, check=False
-    )
+    command = [sys.executable, "-m", "polex.pipeline"]
+    if HELD_OUT_MODEL is not None:
+        command = [sys.executable, "-c", WITH_MODEL, str(HELD_OUT_MODEL)]
+    return subprocess.run([*command, *args], cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+def train_held_out(ids: list[str], path: Path) -> Path:
+    """The schema's model trained on its usual gold (seeds and dev) without ``ids``."""
+    from polex.evals.training import training_articles
+    from polex.pipeline.learning.train import train
+    from polex.pipeline.registry import select
+
+    (spec,) = select([SCHEMA])
+    examples = [g for g in training_articles(spec.name) if g.article.id not in set(ids)]
+    model, _ = train(spec, examples, info={"articles": [g.article.id for g in examples]})
+    model.save(path)
+    return path
 
 
 def gold_of(ids: list[str], folder: Path) -> Path:
@@ -290,6 +325,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--offline-only", action="store_true", help="the offline default's row only (stopped runs' articles)"
+    )
     source.add_argument("--gguf", type=Path, help="GGUF file to serve on loopback")
     source.add_argument("--base-url", help="an OpenAI-compatible endpoint already running")
     source.add_argument(
@@ -300,7 +338,7 @@ def main() -> None:
     parser.add_argument("--origin", choices=["official_english", "machine_translated"])
     parser.add_argument("--ids", nargs="*", default=[], help="article ids instead of a split")
     parser.add_argument("--limit", type=int)
-    parser.add_argument("--strategy", action="append", choices=["free", "mentions"])
+    parser.add_argument("--strategy", action="append", choices=STRATEGIES)
     parser.add_argument("--mode", default="json_object_schema")
     parser.add_argument("--max-tokens", type=int, default=2048)
     parser.add_argument("--max-reasks", type=int, default=1)
@@ -308,9 +346,22 @@ def main() -> None:
     parser.add_argument("--n-ctx", type=int, default=8192)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-offline", action="store_true", help="skip the offline reference row")
+    held_out = parser.add_mutually_exclusive_group()
+    held_out.add_argument(
+        "--held-out",
+        action="store_true",
+        help="train the offline default without the chosen articles and run every row with it",
+    )
+    held_out.add_argument(
+        "--offline-model",
+        type=Path,
+        help="run every row with this trained model (e.g. the held-out.npz of an earlier --held-out run)",
+    )
     parser.add_argument("--work", type=Path, default=Path("runs/bench_llm"))
     parser.add_argument("--results", type=Path, required=True, help="Markdown file the rows are appended to")
     args = parser.parse_args()
+    global HELD_OUT_MODEL
+    HELD_OUT_MODEL = args.offline_model
 
     if args.stopped:
         work = args.work if args.work.is_absolute() else ROOT / args.work
@@ -338,6 +389,13 @@ def main() -> None:
     command = " ".join(["python", "benchmarks/bench_llm.py", *sys.argv[1:]])
     with args.results.open("a") as table:
         table.write(f"<!-- {time.strftime('%Y-%m-%d %H:%M')} UTC; {command}; articles: {' '.join(ids)} -->\n")
+    if args.held_out:
+        HELD_OUT_MODEL = train_held_out(ids, work / "held-out.npz")
+        with args.results.open("a") as table:
+            table.write(f"<!-- offline model trained without these articles: {HELD_OUT_MODEL} -->\n")
+    elif HELD_OUT_MODEL is not None:
+        with args.results.open("a") as table:
+            table.write(f"<!-- offline model: {HELD_OUT_MODEL} -->\n")
     if not args.no_offline:
         row = run_offline(files, work / "offline", gold)
         with args.results.open("a") as table:
@@ -352,6 +410,8 @@ def main() -> None:
                 table.write(row.markdown() + "\n")
             print(row.markdown(), flush=True)
 
+    if args.offline_only:
+        return
     if args.gguf:
         os.environ.setdefault("OPENAI_API_KEY", "not-needed-for-local-servers")
         with served(args.gguf, args.n_ctx, args.threads, work / f"{model}-server.log") as url:

@@ -142,8 +142,8 @@ def run(
     strategy: Annotated[
         str | None,
         typer.Option(
-            help="LLM strategy: free (find and copy records) or mentions (label the engine's numbers) "
-            f"(default {defaults.STRATEGY})."
+            help="LLM strategy: free (find and copy records) or mentions (label the engine's numbers; "
+            f"mentions.v2/v3/v4 pick a prompt version) (default {defaults.STRATEGY})."
         ),
     ] = None,
     fail_on_silence: Annotated[

@@ -15,7 +15,7 @@ MODEL = "gpt-4o-mini"
 MODE = "json_schema"
 LLAMACPP_MODE = "json_object_schema"
 # How the LLM backends extract: free (find and copy records) or mentions (label the
-# quantity engine's numbers); README "Strategies" says why free is the default.
+# quantity engine's numbers); README "Strategies" says why free is still the default.
 STRATEGY = "free"
 
 TEMPERATURE = 0.0

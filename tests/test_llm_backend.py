@@ -51,6 +51,7 @@ def backend(server: FakeServer, tmp_path: Path | None = None, **settings: Any) -
         "base_url": "http://fake.local/v1",
         "mode": "json_schema",
         "retry": RetryPolicy(attempts=4, initial_wait=0.001, max_wait=0.01),
+        "strategy": "free",  # these tests are about the free strategy's path unless they say
         **settings,
     }
     if tmp_path is not None:
@@ -227,7 +228,14 @@ def test_long_articles_are_chunked_with_overlap_and_merged_without_duplicates(tm
     text = (SEEDS / "004_76301af96bdc979d.txt").read_text()
     with LoopbackLLM() as llm:
         b = OpenAICompatBackend(
-            LLMSettings(model="loopback", base_url=llm.url, chunk_chars=1200, chunk_overlap=400, mode="json")
+            LLMSettings(
+                model="loopback",
+                base_url=llm.url,
+                chunk_chars=1200,
+                chunk_overlap=400,
+                mode="json",
+                strategy="free",
+            )
         )
         part = run(b, Article("long", text))
     assert part["usage"]["requests"] >= 8  # several chunks of one article
@@ -290,7 +298,9 @@ def test_the_chunks_of_an_article_are_asked_at_once_and_merged_in_chunk_order(
 
     monkeypatch.setattr(OpenAICompatBackend, "_extract_chunk", answer_slowly)
     b = OpenAICompatBackend(
-        LLMSettings(model="fake", base_url="http://fake.local/v1", mode="json", chunk_chars=1000)
+        LLMSettings(
+            model="fake", base_url="http://fake.local/v1", mode="json", chunk_chars=1000, strategy="free"
+        )
     )
     result = asyncio.run(b.extract(ArticleContext(Article("long", text)), QT))
     chunks = len(result.records)

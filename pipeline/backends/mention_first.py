@@ -14,15 +14,28 @@ costs tokens and can only undo it. The other numbers (the default's unsure guess
 and the numbers it drops) are listed without the guess, so that the model's label
 is its own reading of the sentence; an id it leaves out keeps the guess.
 
+Each version of the prompt (``MENTION_PROMPTS``; ``--strategy mentions.vN`` runs
+one, ``--strategy mentions`` runs ``MENTIONS_DEFAULT``) says which numbers are asked
+about and what the model sees of the offline default's reading:
+
+- v2: every number, each with the offline default's guess (the model copied them);
+- v3: the unsure numbers only, without the guess (the model's own labels were
+  worse than the guesses);
+- v4: the unsure numbers only, each with a closed list of answers: the offline
+  default's most probable labels and ``drop``; the grammar (json_object_schema
+  mode) and the answer's model hold the model to that list, so it only chooses
+  between readings the offline classifiers find plausible, and adds no record.
+
 Only schemas with a quantity field (the number a record claims) have mentions to
 list; the others are extracted with the free strategy."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-from dataclasses import dataclass, replace
-from typing import Annotated, Any
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, create_model, model_validator
 
@@ -31,8 +44,17 @@ from polex.pipeline.chunking import Chunk
 from polex.pipeline.fewshot import GoldExample
 from polex.pipeline.grounding import locate
 from polex.pipeline.learning.candidates import Candidate as EngineCandidate
-from polex.pipeline.learning.extract import choices, default_record, find_candidates, predict, rule_records
-from polex.pipeline.learning.model import load_model
+from polex.pipeline.learning.extract import (
+    choices,
+    default_record,
+    featurize,
+    find_candidates,
+    label_probabilities,
+    pair_inputs,
+    predict,
+    rule_records,
+)
+from polex.pipeline.learning.model import LearnedModel, load_model
 from polex.pipeline.periods import article_year
 from polex.pipeline.places import article_region
 from polex.pipeline.quantities import Mention
@@ -41,12 +63,45 @@ from polex.pipeline.spec import SchemaSpec
 
 
 @dataclass(frozen=True)
+class MentionPrompt:
+    """One version of the mention-first prompt: its template, which numbers it asks
+    about, and what it shows of the offline default's reading."""
+
+    template: str
+    ask_confident: bool  # list the confident guesses too (else they stand unasked)
+    show_guesses: bool  # show the offline default's guess (and confidence) per number
+    closed_choices: bool  # each number's answer is one of its offline top labels or drop
+
+
+MENTION_PROMPTS = {
+    "mentions.v2": MentionPrompt(
+        "mentions.v2.md", ask_confident=True, show_guesses=True, closed_choices=False
+    ),
+    "mentions.v3": MentionPrompt(
+        "mentions.v3.md", ask_confident=False, show_guesses=False, closed_choices=False
+    ),
+    "mentions.v4": MentionPrompt(
+        "mentions.v4.md", ask_confident=False, show_guesses=False, closed_choices=True
+    ),
+}
+MENTIONS_DEFAULT = "mentions.v4"  # the version `--strategy mentions` runs (README "Strategies")
+
+
+def mention_prompt(strategy: str) -> MentionPrompt:
+    """The prompt version a mention-first strategy name runs (``mentions`` or
+    ``mentions.vN``)."""
+    return MENTION_PROMPTS[MENTIONS_DEFAULT if strategy == "mentions" else strategy]
+
+
+@dataclass(frozen=True)
 class Guess:
     """What the offline default would write for one number: its record, or None when
-    it drops the number, and its confidence (None for rules without one)."""
+    it drops the number, its confidence (None for rules without one), and its most
+    probable labels, best first (empty without learned classifiers)."""
 
     record: dict[str, Any] | None
     confidence: float | None
+    options: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -80,10 +135,18 @@ class Candidate:
         or ``drop``."""
         return DROP if self.guess.record is None else label_of(self.guess.record, spec)
 
+    def answers(self, spec: SchemaSpec) -> tuple[str, ...]:
+        """The closed list of answers for this number (v4): the offline default's
+        guess when it keeps the number, its other most probable labels, and ``drop``."""
+        kept = () if self.guess.record is None else (self.guess_label(spec),)
+        labels = [label for label in (*kept, *self.guess.options) if is_label(label, spec)]
+        return (*dict.fromkeys(labels), DROP)
+
 
 DROP = "drop"
 LABEL_SEPARATOR = ", "
 CONFIDENT = 0.7  # offline guesses at least this sure are kept and not asked about
+TOP_LABELS = 3  # the offline default's most probable labels offered per number (v4)
 
 
 def label_of(record: dict[str, Any], spec: SchemaSpec) -> str:
@@ -132,39 +195,101 @@ def offline_guesses(ctx: ArticleContext, spec: SchemaSpec) -> dict[int, Guess]:
     return guesses
 
 
+def top_labels(
+    ctx: ArticleContext, spec: SchemaSpec, engines: list[EngineCandidate]
+) -> list[tuple[str, ...]]:
+    """Per engine candidate, the offline classifiers' ``TOP_LABELS`` most probable
+    labels (the answered fields' values, by the product of their probabilities),
+    best first; empty ones without learned classifiers for every answered field."""
+    model = load_model(spec.learned_model_path)
+    fields = answered_fields(spec)
+    if not engines or not _labels_every(model, fields):
+        return [() for _ in engines]
+    assert model is not None
+    rules = rule_records(spec, ctx, engines)
+    encoded = model.vocabulary.encode(
+        [featurize(spec, ctx, c, r) for c, r in zip(engines, rules, strict=True)]
+    )
+    probabilities = label_probabilities(model.labels, encoded, pair_inputs(spec, ctx, engines, rules))
+    out: list[tuple[str, ...]] = []
+    for row in range(len(engines)):
+        per_field = []
+        for name in fields:
+            p = probabilities[name][row]
+            best = sorted(range(len(p)), key=lambda i: -float(p[i]))[:TOP_LABELS]
+            per_field.append([(model.labels[name].classes[i], float(p[i])) for i in best])
+        combined = sorted(itertools.product(*per_field), key=lambda values: -_product(p for _, p in values))[
+            :TOP_LABELS
+        ]
+        out.append(tuple(LABEL_SEPARATOR.join(value for value, _ in values) for values in combined))
+    return out
+
+
+def _labels_every(model: LearnedModel | None, fields: list[str]) -> bool:
+    return (
+        model is not None
+        and model.info.get("engine") != "rules"
+        and all(name in model.labels for name in fields)
+    )
+
+
+def _product(values: Any) -> float:
+    out = 1.0
+    for value in values:
+        out *= value
+    return out
+
+
 def candidates(ctx: ArticleContext, spec: SchemaSpec, piece: Chunk) -> list[Candidate]:
     """The numbers of interest inside ``piece`` (not those of a line without words,
-    such as a time stamp), with the offline default's guess."""
+    such as a time stamp), with the offline default's guess and its most probable
+    labels."""
     if spec.quantity_field is None:
         return []
     guesses = offline_guesses(ctx, spec)
+    engines = find_candidates(spec, ctx)
+    options = top_labels(ctx, spec, engines)
     out: list[Candidate] = []
-    for engine in find_candidates(spec, ctx):
+    for engine, labels in zip(engines, options, strict=True):
         mention = engine.mention
         if mention is None or mention.start < piece.start or mention.end > piece.end:
             continue
         if not _has_letters(ctx.text[engine.sentence.start : engine.sentence.end]):
             continue
         guess = guesses.get(mention.start, Guess(None, None))
-        out.append(Candidate(f"m{len(out) + 1}", engine, guess))
+        out.append(Candidate(f"m{len(out) + 1}", engine, replace(guess, options=labels)))
     return out
 
 
-def asked(listed: list[Candidate]) -> list[Candidate]:
-    """The numbers the model is asked about, all but the confident guesses, with ids
-    numbered again (m1, m2, ...) so that the ids the model sees have no gaps."""
-    unsure = [c for c in listed if not c.confident]
+def asked(listed: list[Candidate], prompt: MentionPrompt) -> list[Candidate]:
+    """The numbers the model is asked about (all, or all but the confident guesses),
+    with ids numbered again (m1, m2, ...) so that the ids the model sees have no gaps."""
+    unsure = [c for c in listed if prompt.ask_confident or not c.confident]
     return [replace(c, id=f"m{number}") for number, c in enumerate(unsure, start=1)]
 
 
-def listing(listed: list[Candidate], text: str) -> list[dict[str, Any]]:
-    """The prompt's view of the numbers asked about: each sentence once, with the
-    keys of its numbers (no guess: a guess shown is a guess copied)."""
+def listing(listed: list[Candidate], text: str, spec: SchemaSpec) -> list[dict[str, Any]]:
+    """The prompt's view of the numbers asked about: each sentence once, with its
+    numbers: ``keys`` (the keys alone), ``numbers`` (each key with the offline
+    default's guess and confidence, for a prompt that shows them) and ``answers``
+    (each key with its closed list of answers)."""
     by_sentence: dict[tuple[int, int], list[Candidate]] = {}
     for c in listed:
         by_sentence.setdefault((c.engine.sentence.start, c.engine.sentence.end), []).append(c)
     return [
-        {"text": " ".join(text[start:end].split()), "keys": [c.key for c in group]}
+        {
+            "text": " ".join(text[start:end].split()),
+            "keys": [c.key for c in group],
+            "numbers": [
+                {
+                    "key": c.key,
+                    "guess": c.guess_label(spec),
+                    "p": None if c.guess.confidence is None else f"{c.guess.confidence:.2f}",
+                    "answers": list(c.answers(spec)),
+                }
+                for c in group
+            ],
+        }
         for (start, end), group in by_sentence.items()
     ]
 
@@ -218,6 +343,26 @@ def _answer_model(spec: SchemaSpec) -> type[BaseModel]:
             "known_ids": model_validator(mode="after")(known_ids),  # type: ignore[dict-item]
         },
     )
+
+
+def closed_answer_model(listed: list[Candidate], spec: SchemaSpec) -> type[BaseModel]:
+    """{"labels": {key: answer, ...}} with every listed key, in order, each taking one
+    of its closed list of answers (v4): the grammar built from it (json_object_schema
+    mode) lets the model write nothing else, and validation holds any other mode to it."""
+    properties: dict[str, Any] = {
+        f"n{number}": (Literal[c.answers(spec)], Field(alias=c.key))  # type: ignore[valid-type]
+        for number, c in enumerate(listed, start=1)
+    }
+    labels = create_model(f"{spec.name}ClosedAnswers", __base__=WithoutUrls, **properties)
+    return create_model(f"{spec.name}ClosedLabels", __base__=WithoutUrls, labels=(labels, ...))
+
+
+def answered_labels(result: BaseModel) -> dict[str, str]:
+    """The labels of a validated answer by key, whichever answer model it is."""
+    labels = getattr(result, "labels", {})
+    if isinstance(labels, BaseModel):
+        return {str(k): str(v) for k, v in labels.model_dump(by_alias=True).items()}
+    return {str(k): str(v) for k, v in labels.items()}
 
 
 def id_of(key: str) -> str:
@@ -276,20 +421,27 @@ def _base_record(ctx: ArticleContext, spec: SchemaSpec, candidate: Candidate) ->
 
 
 def records_from_answer(
-    ctx: ArticleContext, spec: SchemaSpec, listed: list[Candidate], labels: dict[str, str]
+    ctx: ArticleContext,
+    spec: SchemaSpec,
+    listed: list[Candidate],
+    labels: dict[str, str],
+    prompt: MentionPrompt,
 ) -> list[tuple[dict[str, Any], int]]:
     """A record (and the offset of its sentence) per number not labelled ``drop``, in
-    the article's order: the base record with the label's fields. A confident guess
-    (not asked about), an id the answer leaves out, or one labelled with something
-    that is not a label (an answer salvaged after its reasks), keeps the offline
-    default's guess."""
-    questions = asked(listed)
+    the article's order: the base record with the label's fields. A number not asked
+    about, an id the answer leaves out, or one labelled with something that is not a
+    label (an answer salvaged after its reasks) or, with closed choices, not one of
+    its answers, keeps the offline default's guess."""
+    questions = asked(listed, prompt)
     by_id = labels_by_id(labels, questions)
     answered = {c.mention.start: by_id.get(c.id) for c in questions}
     out: list[tuple[dict[str, Any], int]] = []
     for candidate in listed:
         label = answered.get(candidate.mention.start)
-        if label is None or not is_label(label, spec):  # not answered, or not a label
+        allowed = label is not None and is_label(label, spec)
+        if allowed and prompt.closed_choices:
+            allowed = label in candidate.answers(spec)
+        if label is None or not allowed:  # not answered, or not an answer it may give
             label = candidate.guess_label(spec)
         fields = parse_label(label, spec)
         if fields is None:
@@ -325,5 +477,9 @@ def example_prompt(example: GoldExample, spec: SchemaSpec) -> dict[str, Any] | N
         if gold is not None:
             claimed.add(gold[0])
         labels[candidate.key] = DROP if gold is None else label_of(gold[1], spec)
-    shown = listing(listed, example.text)
+    shown = listing(listed, example.text, spec)
+    for sentence in shown:
+        for number in sentence["numbers"]:  # the gold's answer is one of the example's answers
+            if labels[number["key"]] not in number["answers"]:
+                number["answers"].insert(-1, labels[number["key"]])
     return {"listing": shown, "json": json.dumps({"labels": labels}, ensure_ascii=False)}

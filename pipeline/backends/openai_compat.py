@@ -31,12 +31,16 @@ from polex.pipeline import defaults
 from polex.pipeline.backends.base import BackendError, Candidates
 from polex.pipeline.backends.feedback import WithoutUrls
 from polex.pipeline.backends.mention_first import (
+    MENTION_PROMPTS,
     answer_model,
     answered_fields,
+    answered_labels,
     asked,
     candidates,
+    closed_answer_model,
     example_prompt,
     listing,
+    mention_prompt,
     records_from_answer,
 )
 from polex.pipeline.chunking import Chunk, chunk, halve
@@ -72,10 +76,10 @@ MODES: dict[str, instructor.Mode] = {
 }
 
 
-MENTIONS_TEMPLATE = "mentions.v3.md"
 # free: the model finds and copies every record; mentions: the model labels the
-# quantity engine's numbers (schemas without a quantity field fall back to free).
-STRATEGIES = ("free", "mentions")
+# quantity engine's numbers with the default prompt version, mentions.vN with version
+# N (schemas without a quantity field fall back to free).
+STRATEGIES = ("free", "mentions", *MENTION_PROMPTS)
 
 
 @dataclass
@@ -401,7 +405,7 @@ class OpenAICompatBackend:
         while queue:
             piece, depth = queue.pop(0)
             try:
-                if s.strategy == "mentions" and spec.quantity_field:
+                if s.strategy != "free" and spec.quantity_field:
                     await self._label_chunk(ctx, spec, piece, out)
                 else:
                     await self._extract_chunk(ctx, spec, piece, out)
@@ -503,22 +507,23 @@ class OpenAICompatBackend:
         """The mention-first strategy on one chunk: one request whose answer labels the
         numbers the offline default is unsure about or drops; its confident guesses
         stand (no request is sent when there is nothing to ask)."""
+        prompt = mention_prompt(self.settings.strategy)
         listed = candidates(ctx, spec, piece)
-        questions = asked(listed)
+        questions = asked(listed, prompt)
         if not questions:  # nothing to ask: the confident guesses stand
-            for record, hint in records_from_answer(ctx, spec, listed, {}):
+            for record, hint in records_from_answer(ctx, spec, listed, {}, prompt):
                 fixed, made = repair_record(record, spec, ctx)
                 _add(out, fixed, hint, made)
             return
-        model = answer_model(spec)
+        model = closed_answer_model(questions, spec) if prompt.closed_choices else answer_model(spec)
         extras: dict[str, Any] = {
             "context": article_context(ctx),
-            "candidates": listing(questions, ctx.text),
+            "candidates": listing(questions, ctx.text, spec),
             "fields": [f for f in field_docs(spec) if f.name in answered_fields(spec)],
             "examples": self._mention_examples(ctx, spec, piece),
         }
         messages = render(
-            spec, "", ctx.article.id, piece.index, piece.count, extra=extras, template=MENTIONS_TEMPLATE
+            spec, "", ctx.article.id, piece.index, piece.count, extra=extras, template=prompt.template
         )
         failures = 0
 
@@ -563,9 +568,9 @@ class OpenAICompatBackend:
             added = [x for x in _list(answer.get("added")) if isinstance(x, dict)]
         else:
             ledger().reasks += failures
-            labels = dict(result.labels)
-            added = [x for x in result.added if isinstance(x, dict)]
-        for record, hint in records_from_answer(ctx, spec, listed, labels):
+            labels = answered_labels(result)
+            added = [x for x in getattr(result, "added", []) if isinstance(x, dict)]
+        for record, hint in records_from_answer(ctx, spec, listed, labels, prompt):
             fixed, made = repair_record(record, spec, ctx)
             _add(out, fixed, hint, made)
         for raw in added:
