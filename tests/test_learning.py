@@ -245,3 +245,18 @@ def test_the_kind_features_read_the_clause_modality_and_when_its_period_falls() 
     result = features(ctx, candidate)
     # a lead reporting 2020 speaks from the year after (periods.relative_year)
     assert "modality=past" in result and "modality=future" not in result and "period_is=earlier" in result
+
+
+def test_an_alias_in_the_phrase_a_number_counts_is_a_feature_of_its_own() -> None:
+    from polex.pipeline.learning.extract import pair_inputs
+    from polex.schemas.quantitative_target.learning import features
+
+    spec, ctx, candidate = _only_candidate("Wuhan created 12,000 new urban jobs in the year.")
+    assert {"alias_counted", "alias_counted=new_urban_jobs"} <= set(features(ctx, candidate))
+    [per_value] = pair_inputs(spec, ctx, [candidate], [None])["indicator"]
+    assert spec.label_lexicon is not None
+    values = spec.label_lexicon()["indicator"].values
+    assert per_value[values.index("new_urban_jobs")].get("lex:counted") == 1.0
+    # an alias elsewhere in the clause is not the counted phrase
+    _, ctx, candidate = _only_candidate("New urban jobs rose as 12,000 people found work.")
+    assert "alias_counted" not in features(ctx, candidate)

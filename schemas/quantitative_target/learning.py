@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from polex.pipeline.learning.candidates import Candidate, unwrapped
-from polex.pipeline.learning.features import tokens
+from polex.pipeline.learning.features import counted_phrase_span, tokens
 from polex.pipeline.learning.lexicon import Lexicon, build_lexicon
 from polex.pipeline.periods import metadata_year, period_of_figure, relative_year
 from polex.pipeline.records import ArticleContext
@@ -43,6 +43,13 @@ def features(ctx: ArticleContext, candidate: Candidate) -> dict[str, float]:
     if segment:
         nearest = min(segment, key=lambda item: abs(item[0] - mention.start))[1]
         out[f"alias_nearest={nearest}"] = 1.0
+    # an alias in the phrase the number counts ("12,000 new urban jobs") names the
+    # figure itself, more surely than one elsewhere in its clause
+    counted = counted_phrase_span(text, mention.end, candidate.segment.end)
+    if counted is not None:
+        for _, indicator in _aliases(text, counted[0], counted[1]):
+            out[f"alias_counted={indicator}"] = 1.0
+            out["alias_counted"] = 1.0
     for _, indicator in _aliases(text, candidate.sentence.start, candidate.sentence.end):
         out[f"alias_sentence={indicator}"] = 1.0
     if candidate.previous is not None:
