@@ -260,3 +260,18 @@ def test_an_alias_in_the_phrase_a_number_counts_is_a_feature_of_its_own() -> Non
     # an alias elsewhere in the clause is not the counted phrase
     _, ctx, candidate = _only_candidate("New urban jobs rose as 12,000 people found work.")
     assert "alias_counted" not in features(ctx, candidate)
+
+
+def test_a_figure_stated_twice_knows_where_its_repeat_stands() -> None:
+    from polex.pipeline.learning.extract import find_candidates
+    from polex.schemas.quantitative_target.learning import features
+
+    [spec] = select(["QuantitativeTarget"], [])
+    ctx = ArticleContext(
+        Article("a", "Wuhan creates 12,000 new urban jobs\n\nThe city created 12,000 new urban jobs in May.")
+    )
+    headline, body = find_candidates(spec, ctx)
+    assert "repeated_later" in features(ctx, headline) and "repeated_earlier" not in features(ctx, headline)
+    assert "repeated_earlier" in features(ctx, body) and "repeated_later" not in features(ctx, body)
+    _, ctx, candidate = _only_candidate("Wuhan created 12,000 new urban jobs.")
+    assert not {"repeated_earlier", "repeated_later"} & set(features(ctx, candidate))

@@ -13,6 +13,7 @@ from polex.pipeline.learning.candidates import Candidate, unwrapped
 from polex.pipeline.learning.features import counted_phrase_span, tokens
 from polex.pipeline.learning.lexicon import Lexicon, build_lexicon
 from polex.pipeline.periods import metadata_year, period_of_figure, relative_year
+from polex.pipeline.quantities import Mention
 from polex.pipeline.records import ArticleContext
 from polex.pipeline.text import lowered_article
 from polex.schemas.quantitative_target.cues import Clause, read_cues
@@ -50,6 +51,8 @@ def features(ctx: ArticleContext, candidate: Candidate) -> dict[str, float]:
         for _, indicator in _aliases(text, counted[0], counted[1]):
             out[f"alias_counted={indicator}"] = 1.0
             out["alias_counted"] = 1.0
+    for where in _repeats(ctx, mention):
+        out[f"repeated_{where}"] = 1.0
     for _, indicator in _aliases(text, candidate.sentence.start, candidate.sentence.end):
         out[f"alias_sentence={indicator}"] = 1.0
     if candidate.previous is not None:
@@ -68,6 +71,18 @@ def features(ctx: ArticleContext, candidate: Candidate) -> dict[str, float]:
     for word in _title_words(text):
         out[f"title={word}"] = 1.0
     return out
+
+
+def _repeats(ctx: ArticleContext, mention: Mention) -> set[str]:
+    """Where else the article states the same figure (the same value in the same
+    unit): "earlier" and/or "later". A headline figure restated in the body is one
+    record, its headline (guidelines rule 35), so the repeat decides which one."""
+    found: set[str] = set()
+    for other in ctx.mentions:
+        same = other.value == mention.value and other.unit == mention.unit
+        if same and other.of_interest and other.start != mention.start:
+            found.add("earlier" if other.start < mention.start else "later")
+    return found
 
 
 @lru_cache(maxsize=64)
@@ -118,7 +133,7 @@ def lexicon() -> dict[str, Lexicon]:
     labels = {i.id: re.sub(r"\(.*?\)", "", i.label) for i in table.values()}
     raw: dict[str, Any] = tomllib.loads(CUES_FILE.read_text("utf-8"))
     kinds = {
-        "target": tuple(raw["target"]["clause"]),
+        "target": (*raw["target"]["clause"], *raw["lexicon"]["target"]),
         "actual": tuple(raw["actual"]["clause"]),
         "change": tuple(raw["lexicon"]["change"]),
         "completion_rate": tuple(raw["lexicon"]["completion_rate"]),
