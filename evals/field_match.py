@@ -99,13 +99,20 @@ def compare(
     if field.match == "span":
         sim = span_overlap(pred_span, gold_span, str(p or ""), str(g or ""))
         return sim, sim > field.threshold
+    # An uncertain gold field accepts any of its candidate readings (GUIDELINES:
+    # `<field>_candidates`), for labels as for numbers.
+    options = [g, *gold.get(f"{field.name}_candidates", [])]
     if field.match == "region":
-        ok = normalise_region(p) == normalise_region(g)
+        ok = any(normalise_region(p) == normalise_region(o) for o in options)
         return float(ok), ok
     if field.match == "period":
-        ok = normalise_period(p) == normalise_period(g)
+        ok = any(normalise_period(p) == normalise_period(o) for o in options)
         return float(ok), ok
-    ok = (p is None and g is None) or (
-        p is not None and g is not None and normalise_text(p) == normalise_text(g)
-    )
+    ok = any(_same_label(p, o) for o in options)
     return float(ok), ok
+
+
+def _same_label(pred: Any, gold: Any) -> bool:
+    if pred is None or gold is None:
+        return pred is None and gold is None
+    return normalise_text(pred) == normalise_text(gold)

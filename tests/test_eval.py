@@ -159,6 +159,13 @@ def test_uncertain_gold_accepts_any_candidate_reading() -> None:
     assert not _one(gold, {**gold, "value": 2860})[0]
 
 
+def test_uncertain_gold_accepts_a_candidate_label_too() -> None:
+    gold = {**GOLD_RATE, "uncertain": True, "kind_candidates": ["actual"]}
+    assert gold["kind"] != "actual"
+    assert _one(gold, {**gold, "kind": "actual"})[2]["kind"] == "correct"
+    assert _one(gold, {**gold, "kind": "target"})[2]["kind"] == "incorrect"
+
+
 def test_unrelated_records_are_never_forced_together() -> None:
     other = {
         **GOLD_RATE,
