@@ -275,3 +275,14 @@ def test_a_figure_stated_twice_knows_where_its_repeat_stands() -> None:
     assert "repeated_earlier" in features(ctx, body) and "repeated_later" not in features(ctx, body)
     _, ctx, candidate = _only_candidate("Wuhan created 12,000 new urban jobs.")
     assert not {"repeated_earlier", "repeated_later"} & set(features(ctx, candidate))
+
+
+def test_a_one_sentence_article_gives_its_plain_record() -> None:
+    from polex.pipeline.learning.model import default_model_path, load_model
+
+    [spec] = select(["QuantitativeTarget"], [])
+    model = load_model(default_model_path(spec.model))
+    assert model is not None
+    [found] = predict(spec, model, ArticleContext(Article("a", "Wuhan created 12,000 new urban jobs.")))
+    record = found.record.model_dump()
+    assert (record["indicator"], record["value"], record["kind"]) == ("new_urban_jobs", 12000, "actual")
