@@ -207,3 +207,25 @@ def test_a_figure_seen_in_two_chunks_merges_even_if_one_chunk_lacked_its_period(
     other_year = record(value=340000, period="2020", evidence="340,000 new jobs were created")
     third, _ = ground([other_year], QT, ctx, 40)
     assert len(deduplicate(second + third, QT)) == 2
+
+
+def test_a_goal_written_reached_in_a_plan_is_not_refused_as_a_result() -> None:
+    # guidelines rule 43: a translated plan writes its goals with "reached" (达到)
+    plan = "By the end of the 13th Five-Year Plan, the basic pension insurance rate reached 98%."
+    goal = {
+        "indicator": "social_insurance",
+        "indicator_text": "basic pension insurance rate",
+        "value": 98,
+        "unit": "percent",
+        "kind": "target",
+        "comparator": "eq",
+        "period": "2016/2020",
+        "region": None,
+        "evidence": plan,
+    }
+    kept, rejected = ground([goal], QT, ArticleContext(Article("p", plan)))
+    assert kept and not rejected
+    report = "In 2019, the basic pension insurance rate reached 98%."
+    result = {**goal, "period": "2019", "evidence": report}
+    kept, rejected = ground([result], QT, ArticleContext(Article("r", report)))
+    assert not kept and any("kind must be actual" in r for r in rejected[0].reasons)

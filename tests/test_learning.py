@@ -245,3 +245,44 @@ def test_the_kind_features_read_the_clause_modality_and_when_its_period_falls() 
     result = features(ctx, candidate)
     # a lead reporting 2020 speaks from the year after (periods.relative_year)
     assert "modality=past" in result and "modality=future" not in result and "period_is=earlier" in result
+
+
+def test_an_alias_in_the_phrase_a_number_counts_is_a_feature_of_its_own() -> None:
+    from polex.pipeline.learning.extract import pair_inputs
+    from polex.schemas.quantitative_target.learning import features
+
+    spec, ctx, candidate = _only_candidate("Wuhan created 12,000 new urban jobs in the year.")
+    assert {"alias_counted", "alias_counted=new_urban_jobs"} <= set(features(ctx, candidate))
+    [per_value] = pair_inputs(spec, ctx, [candidate], [None])["indicator"]
+    assert spec.label_lexicon is not None
+    values = spec.label_lexicon()["indicator"].values
+    assert per_value[values.index("new_urban_jobs")].get("lex:counted") == 1.0
+    # an alias elsewhere in the clause is not the counted phrase
+    _, ctx, candidate = _only_candidate("New urban jobs rose as 12,000 people found work.")
+    assert "alias_counted" not in features(ctx, candidate)
+
+
+def test_a_figure_stated_twice_knows_where_its_repeat_stands() -> None:
+    from polex.pipeline.learning.extract import find_candidates
+    from polex.schemas.quantitative_target.learning import features
+
+    [spec] = select(["QuantitativeTarget"], [])
+    ctx = ArticleContext(
+        Article("a", "Wuhan creates 12,000 new urban jobs\n\nThe city created 12,000 new urban jobs in May.")
+    )
+    headline, body = find_candidates(spec, ctx)
+    assert "repeated_later" in features(ctx, headline) and "repeated_earlier" not in features(ctx, headline)
+    assert "repeated_earlier" in features(ctx, body) and "repeated_later" not in features(ctx, body)
+    _, ctx, candidate = _only_candidate("Wuhan created 12,000 new urban jobs.")
+    assert not {"repeated_earlier", "repeated_later"} & set(features(ctx, candidate))
+
+
+def test_a_one_sentence_article_gives_its_plain_record() -> None:
+    from polex.pipeline.learning.model import default_model_path, load_model
+
+    [spec] = select(["QuantitativeTarget"], [])
+    model = load_model(default_model_path(spec.model))
+    assert model is not None
+    [found] = predict(spec, model, ArticleContext(Article("a", "Wuhan created 12,000 new urban jobs.")))
+    record = found.record.model_dump()
+    assert (record["indicator"], record["value"], record["kind"]) == ("new_urban_jobs", 12000, "actual")

@@ -106,6 +106,18 @@ def counted_phrase(words: list[str]) -> list[str]:
     return phrase
 
 
+def counted_phrase_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Where the counted phrase of the number that ends at ``start`` stands in
+    ``text[start:end]`` (its clause after the number), as offsets into ``text``; None
+    when the number is followed by no such phrase."""
+    matches = list(_TOKEN.finditer(text[start:end].lower()))
+    words = ["#" if m.group()[0].isdigit() else m.group() for m in matches]
+    length = len(counted_phrase(words))
+    if not length:
+        return None
+    return start + matches[0].start(), start + matches[length - 1].end()
+
+
 def mention_features(text: str, candidate: Candidate) -> dict[str, float]:
     mention = candidate.mention
     assert mention is not None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from polex.pipeline.learning.candidates import Candidate
-from polex.pipeline.learning.features import counted_phrase, lemma, tokens
+from polex.pipeline.learning.features import counted_phrase, counted_phrase_span, lemma, tokens
 
 # Words too common to tell labels apart.
 _STOP = frozenset(
@@ -207,19 +207,28 @@ def shared_features(
     for i, overlap in _label_overlaps(_tokens_of(window), lexicon.token_values).items():
         out[i][f"lex:overlap={min(overlap, 3)}"] = 1.0
     if candidate.mention is not None:
-        _counted_phrase_features(lexicon, text, candidate, out)
+        _counted_phrase_features(lexicon, text, candidate, article_hits, out)
     if rule_value is not None and rule_value in lexicon.index:
         out[lexicon.index[rule_value]]["lex:rule"] = 1.0
     return out
 
 
 def _counted_phrase_features(
-    lexicon: Lexicon, text: str, candidate: Candidate, out: list[dict[str, float]]
+    lexicon: Lexicon,
+    text: str,
+    candidate: Candidate,
+    article_hits: Sequence[Hit],
+    out: list[dict[str, float]],
 ) -> None:
     """How many words of each value's label the noun phrase after the number holds
-    (plurals ignored: "jobs fairs" names job_fairs_and_postings), and whether its
-    head word is one of them."""
+    (plurals ignored: "jobs fairs" names job_fairs_and_postings), whether its
+    head word is one of them, and whether one of the value's phrases stands in it
+    ("12,000 new urban jobs")."""
     assert candidate.mention is not None
+    span = counted_phrase_span(text, candidate.mention.end, candidate.segment.end)
+    if span is not None:
+        for hit in _starting_within(article_hits, span[0], span[1]):
+            out[hit.value]["lex:counted"] = 1.0
     after = text[candidate.mention.end : candidate.segment.end]
     phrase = [lemma(w) for w in counted_phrase(tokens(after))]
     if not phrase:

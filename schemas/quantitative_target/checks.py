@@ -4,6 +4,7 @@ flag travels with the kept record."""
 
 from __future__ import annotations
 
+import re
 from typing import cast
 
 from pydantic import BaseModel
@@ -15,6 +16,12 @@ from polex.schemas.quantitative_target.cues import clause_of, read_cues
 from polex.schemas.quantitative_target.model import QuantitativeTarget
 
 _WRITTEN_UNITS = {"percent", "percentage_points", "yuan", "person_times"}
+# A plan or a deadline in the sentence: "by the end of the 13th Five-Year Plan ...
+# reached 98%" states a goal in a translated plan (guidelines rule 43), so a result
+# word there does not contradict the kind `target`.
+_PLAN_OR_DEADLINE = re.compile(
+    r"\bfive[- ]year\b|\bby the end of\b|\bby (?:19|20)\d\d\b|\bplan(?:ning)? period\b", re.IGNORECASE
+)
 
 
 def check_quantity(model: BaseModel, ctx: ArticleContext, span: tuple[int, int]) -> list[Finding]:
@@ -63,6 +70,18 @@ def _check_comparator(record: QuantitativeTarget, mention: Mention) -> list[Find
     return []
 
 
+_SPAN_OF_YEARS = re.compile(r"\d{4}/\d{4}")
+
+
+def _plan_or_deadline(record: QuantitativeTarget, ctx: ArticleContext, mention: Mention) -> bool:
+    """Whether the figure is set in a plan (its period is a span of years) or the
+    sentence before it names a plan or a deadline."""
+    if _SPAN_OF_YEARS.fullmatch(record.period or ""):
+        return True
+    sentence = clause_of(ctx.text, mention).sentence
+    return _PLAN_OR_DEADLINE.search(ctx.text, sentence.start, mention.start) is not None
+
+
 def _check_kind(record: QuantitativeTarget, mention: Mention, ctx: ArticleContext) -> list[Finding]:
     kind, value = record.kind, record.value
     cues = read_cues(ctx.text, mention, clause_of(ctx.text, mention))
@@ -86,7 +105,13 @@ def _check_kind(record: QuantitativeTarget, mention: Mention, ctx: ArticleContex
     if kind == "change" and cues.change and (value < 0) != cues.negative:
         sign = "negative (a decrease or 'lower than')" if cues.negative else "positive (an increase)"
         return [error("sign_contradicted", f"{where} is a change whose value must be {sign}")]
-    if kind == "target" and cues.actual and not cues.target and not cues.change:
+    if (
+        kind == "target"
+        and cues.actual
+        and not cues.target
+        and not cues.change
+        and not _plan_or_deadline(record, ctx, mention)
+    ):
         return [
             error(
                 "kind_contradicted",

@@ -11,9 +11,10 @@ from functools import lru_cache
 from typing import Any
 
 from polex.pipeline.learning.candidates import Candidate, unwrapped
-from polex.pipeline.learning.features import tokens
+from polex.pipeline.learning.features import counted_phrase_span, tokens
 from polex.pipeline.learning.lexicon import Lexicon, build_lexicon
 from polex.pipeline.periods import metadata_year, period_of_figure, relative_year
+from polex.pipeline.quantities import Mention
 from polex.pipeline.records import ArticleContext
 from polex.pipeline.text import lowered_article
 from polex.schemas.quantitative_target.cues import Clause, read_cues
@@ -54,6 +55,15 @@ def features(ctx: ArticleContext, candidate: Candidate) -> dict[str, float]:
     if segment:
         nearest = min(segment, key=lambda item: abs(item[0] - mention.start))[1]
         out[f"alias_nearest={nearest}"] = 1.0
+    # an alias in the phrase the number counts ("12,000 new urban jobs") names the
+    # figure itself, more surely than one elsewhere in its clause
+    counted = counted_phrase_span(text, mention.end, candidate.segment.end)
+    if counted is not None:
+        for _, indicator in _aliases(text, counted[0], counted[1]):
+            out[f"alias_counted={indicator}"] = 1.0
+            out["alias_counted"] = 1.0
+    for where in _repeats(ctx, mention):
+        out[f"repeated_{where}"] = 1.0
     for _, indicator in _aliases(text, candidate.sentence.start, candidate.sentence.end):
         out[f"alias_sentence={indicator}"] = 1.0
     if candidate.previous is not None:
@@ -72,6 +82,18 @@ def features(ctx: ArticleContext, candidate: Candidate) -> dict[str, float]:
     for word in _title_words(text):
         out[f"title={word}"] = 1.0
     return out
+
+
+def _repeats(ctx: ArticleContext, mention: Mention) -> set[str]:
+    """Where else the article states the same figure (the same value in the same
+    unit): "earlier" and/or "later". A headline figure restated in the body is one
+    record, its headline (guidelines rule 35), so the repeat decides which one."""
+    found: set[str] = set()
+    for other in ctx.mentions:
+        same = other.value == mention.value and other.unit == mention.unit
+        if same and other.of_interest and other.start != mention.start:
+            found.add("earlier" if other.start < mention.start else "later")
+    return found
 
 
 @lru_cache(maxsize=64)
@@ -122,7 +144,7 @@ def lexicon() -> dict[str, Lexicon]:
     labels = {i.id: re.sub(r"\(.*?\)", "", i.label) for i in table.values()}
     raw: dict[str, Any] = tomllib.loads(CUES_FILE.read_text("utf-8"))
     kinds = {
-        "target": tuple(raw["target"]["clause"]),
+        "target": (*raw["target"]["clause"], *raw["lexicon"]["target"]),
         "actual": tuple(raw["actual"]["clause"]),
         "change": tuple(raw["lexicon"]["change"]),
         "completion_rate": tuple(raw["lexicon"]["completion_rate"]),
