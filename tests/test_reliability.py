@@ -217,7 +217,7 @@ def test_sigkill_at_random_points_then_resume_gives_the_uninterrupted_outputs(tm
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 kills += 1
-            process.wait(timeout=60)
+            process.wait(timeout=600)
             # no request was repeated for an article that was already done
             for body in proxy.forwarded[seen_before:]:
                 text = body["messages"][-1]["content"]
@@ -247,7 +247,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert process.poll() is None, "the run ended although the proxy holds its requests"
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
+        _, stderr = process.communicate(timeout=600)
         assert process.returncode == 130, stderr
         assert "run the same command to resume" in stderr
         manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())

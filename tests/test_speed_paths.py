@@ -175,7 +175,7 @@ def test_ctrl_c_with_workers_keeps_whole_parts_and_the_same_command_resumes(tmp_
         time.sleep(0.1)
     assert process.poll() is None, "the run ended although its first article is held"
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    _, stderr = process.communicate(timeout=600)
     assert process.returncode == 130, stderr
     assert "run the same command to resume" in stderr
     manifest = json.loads((run / "manifest.json").read_text())
