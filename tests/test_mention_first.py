@@ -7,8 +7,10 @@ guess, an added figure is grounded like any record. mentions.v2 shows every numb
 with its guess; mentions.v4 (what `--strategy mentions` runs) offers each unsure
 number a closed list of answers: the offline default's top labels and drop.
 
-In TEXT the offline default is unsure about 686000 (new_urban_jobs, actual, p < 0.7)
-and confident about 108.9% (completion_rate, p > 0.7)."""
+In TEXT the shipped offline model is surer of 108.9% (completion_rate) than of 686000
+(new_urban_jobs, actual); the fixture below puts the confidence bar between the two, so
+that the tests read "686000 is unsure, 108.9% confident" whatever a re-training does
+to the exact probabilities."""
 
 from __future__ import annotations
 
@@ -22,12 +24,21 @@ from polex.pipeline.backends import mention_first
 from polex.pipeline.backends.base import BackendError
 from polex.pipeline.backends.mention_first import example_prompt
 from polex.pipeline.fewshot import GoldExample
-from polex.pipeline.records import Article
+from polex.pipeline.records import Article, ArticleContext
 from polex.pipeline.registry import select
 from tests.fake_openai import FakeServer, completion
 from tests.test_llm_backend import GOOD, TEXT, backend, run
 
 QT = select(["QuantitativeTarget"])[0]
+
+
+@pytest.fixture(autouse=True)
+def _bar_between_the_two_guesses(monkeypatch: pytest.MonkeyPatch) -> None:
+    guesses = mention_first.offline_guesses(ArticleContext(Article("a1", TEXT)), QT)
+    by_value = {g.record["value"]: g.confidence for g in guesses.values()}
+    unsure, confident = by_value[686000], by_value[108.9]
+    assert unsure is not None and confident is not None and unsure < confident
+    monkeypatch.setattr(mention_first, "CONFIDENT", (unsure + confident) / 2)
 
 
 def answer(labels: dict[str, str], added: list[dict[str, Any]] | None = None) -> Any:
