@@ -209,6 +209,29 @@ def choose_labels(
     return labels, product
 
 
+def rule_confidence(
+    classifiers: Mapping[str, LinearClassifier | PairClassifier],
+    probabilities: Mapping[str, NDArray[np.float64]],
+    row: int,
+    rule_labels: Mapping[str, str],
+    key_fields: set[str],
+    p_keep: float,
+) -> float:
+    """The raw confidence of the record the schema's rules made at one candidate: the
+    keep probability times the probabilities the classifiers give the *rules'* values
+    of the key label fields (0 for a value no classifier has seen). A rules' record
+    whose label the classifiers doubt is less likely right, which the keep
+    probability alone cannot say."""
+    product = p_keep
+    for name, p in probabilities.items():
+        if name not in key_fields:
+            continue
+        classes = classifiers[name].classes
+        value = rule_labels.get(name)
+        product *= float(p[row, classes.index(value)]) if value in classes else 0.0
+    return product
+
+
 @dataclass(frozen=True)
 class Prediction:
     record: BaseModel
@@ -226,11 +249,17 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
     )
     keep = model.keep.probabilities(encoded)
     keep_column = model.keep.classes.index("1") if "1" in model.keep.classes else None
+    probabilities = label_probabilities(model.labels, encoded, pair_inputs(spec, ctx, candidates, rules))
     if model.info.get("engine") == "rules":
         return rules_predictions(
-            spec, model, ctx, candidates, rules, keep[:, keep_column] if keep_column is not None else None
+            spec,
+            model,
+            ctx,
+            candidates,
+            rules,
+            keep[:, keep_column] if keep_column is not None else None,
+            probabilities,
         )
-    probabilities = label_probabilities(model.labels, encoded, pair_inputs(spec, ctx, candidates, rules))
     key_fields = set(spec.scoring.key_fields)
     out: list[Prediction] = []
     for i, candidate in enumerate(candidates):
@@ -309,16 +338,27 @@ def rules_predictions(
     candidates: Sequence[Candidate],
     rules: Sequence[dict[str, Any] | None],
     p_keep: NDArray[np.float64] | None,
+    probabilities: Mapping[str, NDArray[np.float64]],
 ) -> list[Prediction]:
     """The records of a model whose training found the schema's rules better than its
     classifiers (``engine`` "rules"): the rules' records as they made them, their
     period and region read as a learned record's are (``with_shared_readings``), with
-    the confidence the calibrator gives the keep classifier's probability."""
+    the confidence the calibrator gives ``rule_confidence`` (the keep probability
+    times the classifiers' probabilities of the rules' key labels)."""
+    key_fields = set(spec.scoring.key_fields)
     out: list[Prediction] = []
     for i, (candidate, rule) in enumerate(zip(candidates, rules, strict=True)):
         if rule is None:
             continue
-        raw = float(p_keep[i]) if p_keep is not None else 0.0
+        rule_labels = {name: str(rule.get(name)) for name in model.labels}
+        raw = rule_confidence(
+            model.labels,
+            probabilities,
+            i,
+            rule_labels,
+            key_fields,
+            float(p_keep[i]) if p_keep is not None else 0.0,
+        )
         record = spec.model.model_validate(with_shared_readings(ctx, candidate, rule))
         out.append(Prediction(record, candidate.sentence.start, model.calibrator(raw)))
     return out

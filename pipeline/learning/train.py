@@ -22,6 +22,7 @@ from polex.pipeline.learning.extract import (
     label_fields,
     label_probabilities,
     pair_inputs,
+    rule_confidence,
     rule_records,
 )
 from polex.pipeline.learning.features import FEATURE_VERSION
@@ -270,9 +271,10 @@ def labels_right(labels: dict[str, str], example: Example, key_fields: set[str])
 
 def _scores(
     fitted: _Fitted, vocabulary: Vocabulary, examples: Sequence[Example], key_fields: set[str]
-) -> list[tuple[float, float, bool]]:
+) -> tuple[list[tuple[float, float, bool]], list[float]]:
     """(p_keep, raw confidence, record right) per example: right when the gold keeps
-    it, the engine's value is the gold's and every key label is the gold's."""
+    it, the engine's value is the gold's and every key label is the gold's; and per
+    example the raw confidence of the rules' record there (``rule_confidence``)."""
     encoded = vocabulary.encode([e.features for e in examples])
     keep = fitted.keep.probabilities(encoded)
     column = fitted.keep.classes.index("1") if "1" in fitted.keep.classes else None
@@ -281,12 +283,15 @@ def _scores(
     }
     probabilities = label_probabilities(fitted.labels, encoded, shared)
     out = []
+    rule_raw = []
     for i, example in enumerate(examples):
         p_keep = float(keep[i, column]) if column is not None else 0.0
         labels, raw = choose_labels(fitted.labels, probabilities, i, key_fields, p_keep)
         right = example.keep and example.value_right and labels_right(labels, example, key_fields)
         out.append((p_keep, raw, right))
-    return out
+        _, rule_labels = rule_decision(example, tuple(fitted.labels))
+        rule_raw.append(rule_confidence(fitted.labels, probabilities, i, rule_labels, key_fields, p_keep))
+    return out, rule_raw
 
 
 def _out_of_fold(
@@ -296,23 +301,25 @@ def _out_of_fold(
     key_fields: set[str],
     c: float,
     seed: int,
-) -> list[tuple[float, float, bool]]:
+) -> tuple[list[tuple[float, float, bool]], list[float]]:
+    """``_scores`` of every example by the model of the folds it was not in."""
     groups = sorted({e.group for e in examples})
     folds = min(FOLDS, len(groups))
     scores: list[tuple[float, float, bool]] = [(0.0, 0.0, False)] * len(examples)
+    rule_raw = [0.0] * len(examples)
     for fold in range(folds):
         held = {g for k, g in enumerate(groups) if k % folds == fold}
         train = [e for e in examples if e.group not in held]
         test_index = [i for i, e in enumerate(examples) if e.group in held]
         vocabulary = build_vocabulary([e.features for e in train])
         fitted = _fit(spec, vocabulary, train, fields, c, seed)
-        for i, score in zip(
-            test_index,
-            _scores(fitted, vocabulary, [examples[i] for i in test_index], key_fields),
-            strict=True,
-        ):
+        fold_scores, fold_rule_raw = _scores(
+            fitted, vocabulary, [examples[i] for i in test_index], key_fields
+        )
+        for i, score, raw in zip(test_index, fold_scores, fold_rule_raw, strict=True):
             scores[i] = score
-    return scores
+            rule_raw[i] = raw
+    return scores, rule_raw
 
 
 def _best_threshold(scores: Sequence[tuple[float, float, bool]], gold_total: int) -> tuple[float, float]:
@@ -356,16 +363,16 @@ def rule_decision(example: Example, fields: Sequence[str]) -> tuple[bool, dict[s
 
 
 def rules_scores(
-    examples: Sequence[Example], fields: Sequence[str], key_fields: set[str], p_keep: Sequence[float]
+    examples: Sequence[Example], fields: Sequence[str], key_fields: set[str], rule_raw: Sequence[float]
 ) -> list[tuple[float, float, bool]]:
     """The rules-only extractor in the shape of ``_scores``: (1 where the rules made
-    a record else 0, the learned out-of-fold keep probability as the raw confidence,
-    record right)."""
+    a record else 0, the out-of-fold ``rule_confidence`` of its record as the raw
+    confidence, record right)."""
     out = []
-    for example, probability in zip(examples, p_keep, strict=True):
+    for example, raw in zip(examples, rule_raw, strict=True):
         kept, labels = rule_decision(example, fields)
         right = kept and example.keep and example.value_right and labels_right(labels, example, key_fields)
-        out.append((1.0 if kept else 0.0, probability, right))
+        out.append((1.0 if kept else 0.0, raw, right))
     return out
 
 
@@ -422,14 +429,14 @@ def train(
     examples, unaligned, total = examples_of(spec, gold)
     if not any(e.keep for e in examples):
         raise ValueError(f"no gold record of {spec.name} could be aligned to a candidate: nothing to learn")
-    best: tuple[float, float, float, list[tuple[float, float, bool]]] | None = None
+    best: tuple[float, float, float, list[tuple[float, float, bool]], list[float]] | None = None
     for c in C_GRID:
-        scores = _out_of_fold(spec, examples, fields, key_fields, c, seed)
+        scores, rule_raw = _out_of_fold(spec, examples, fields, key_fields, c, seed)
         threshold, f1 = _best_threshold(scores, total)
         if best is None or f1 > best[1] + 1e-9:
-            best = (c, f1, threshold, scores)
+            best = (c, f1, threshold, scores, rule_raw)
     assert best is not None
-    c, f1, threshold, scores = best
+    c, f1, threshold, scores, rule_raw = best
     unseen = [not gold[e.group].rules_tuned_on for e in examples]
     # the rules-only extractor, scored on the same out-of-fold candidates of the
     # articles its rules were not written on: unless the classifiers beat it in most
@@ -438,7 +445,7 @@ def train(
     engine, engine_f1 = "learned", {}
     records_scored, records_threshold = scores, threshold
     if spec.offline is not None:
-        by_rules = rules_scores(examples, fields, key_fields, [s[0] for s in scores])
+        by_rules = rules_scores(examples, fields, key_fields, rule_raw)
         fresh = any(unseen)  # else every article was a rules article: compare on all
         compared = [i for i, u in enumerate(unseen) if u or not fresh]
         gold_per_group = {k: len(g.records) for k, g in enumerate(gold) if not g.rules_tuned_on or not fresh}
