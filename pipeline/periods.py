@@ -395,14 +395,29 @@ def relative_year(text: str, metadata_year: int | None = None) -> int | None:
     article names (``article_year``)."""
     if metadata_year is not None:
         return metadata_year
+    year = lead_year(text)
+    if year is None:
+        return article_year(text)
     lead = _PUBLICATION_DATE.sub(" ", text[:LEAD_CHARS])
-    low = lowered(lead)
+    return year if _GOAL_LEAD.search(lead, lowered(lead)) else year + 1
+
+
+@lru_cache(maxsize=64)
+def lead_year(text: str) -> int | None:
+    """The one year the lead (title and opening lines, publication dates left out)
+    names as its time ("in 2020", "for 2021"; not "from 6.7 percent in 2003", not
+    "higher than in 2019"), or None when it names none or several."""
+    lead = _PUBLICATION_DATE.sub(" ", text[:LEAD_CHARS])
     years = {
         int(m.group(1))
-        for m in _EXPLICIT_YEAR.finditer(lead, low)
+        for m in _EXPLICIT_YEAR.finditer(lead, lowered(lead))
         if not _compared(lead, m) and not _EARLIER_LEVEL.search(lead[max(0, m.start() - 30) : m.start()])
     }
-    if len(years) != 1:
-        return article_year(text)
-    [year] = years
-    return year if _GOAL_LEAD.search(lead, low) else year + 1
+    return next(iter(years)) if len(years) == 1 else None
+
+
+def in_headline(text: str, offset: int) -> bool:
+    """Whether ``offset`` lies in the first line of ``text`` (its title)."""
+    title_start = len(text) - len(text.lstrip())
+    first_break = text.find("\n", title_start)
+    return first_break < 0 or offset < first_break

@@ -158,3 +158,21 @@ def test_single_months_date_ranges_and_a_year_before_a_percentage(fragment: str,
     # rule 102: a single month whose year the text names is "YYYY-MM"; "2012 to 29
     # percent" is a year and a figure, not the span 2012/2029
     assert period_in(fragment, None) == period
+
+
+def test_a_figure_naming_no_time_takes_the_one_year_the_lead_names_but_the_headline_does_not() -> None:
+    from polex.pipeline.learning.extract import figure_period
+
+    text = (
+        "Guanshanhu hires 600 graduates\n\n"
+        "Guanshanhu district had results from an initiative to ensure more employment in 2021.\n\n"
+        "Throughout the year, the district arranged for 453 people to get public welfare posts.\n"
+    )
+    ctx = ArticleContext(Article("lead", text))
+    by_value = {c.mention.value: c for c in mention_candidates(ctx) if c.mention is not None}
+    assert figure_period(ctx, by_value[453], None) == "2021"  # the passage carries the lead's year
+    assert figure_period(ctx, by_value[600], None) is None  # a headline restated later takes its own date
+    two_years = text.replace("in 2021.", "in 2021, more than in 2020 and in 2019.")
+    ctx = ArticleContext(Article("open", two_years.replace("in 2019", "in 2019 for 2022")))
+    by_value = {c.mention.value: c for c in mention_candidates(ctx) if c.mention is not None}
+    assert figure_period(ctx, by_value[453], None) is None  # the lead names two years: open
