@@ -50,6 +50,13 @@ def gazetteer() -> Gazetteer:
 _COMPANY_AFTER = re.compile(r"^[^.;]{0,40}?\b(?:Co\.|Company|Ltd|LTD|Group|Inc\.)", re.IGNORECASE)
 _PERSON_BEFORE = re.compile(r"(?:citizen|resident|native|villager) of\s*$", re.IGNORECASE)
 _NEWSPAPER_AFTER = re.compile(r"^\s+(?:Daily|Evening News|News|Times|Morning Post)\b")
+# Nor does the venue of a meeting ("a press conference during the annual meeting of
+# the NPC, which opened yesterday in Beijing"), nor a province that only locates the
+# city named before it ("Guangzhou, the capital city of South China's Guangdong Province").
+_VENUE_BEFORE = re.compile(
+    r"\b(?:meeting|conference|session|congress|forum|NPC|CPPCC)\b[^.;]{0,40}\bin\s*$", re.IGNORECASE
+)
+_LOCATING_BEFORE = re.compile(r"\bcapital(?: city)? of\s+(?:[A-Za-z]+\s+)?(?:China's\s+)?$", re.IGNORECASE)
 
 
 def places_in(text: str) -> list[tuple[Place, int, bool]]:
@@ -59,7 +66,10 @@ def places_in(text: str) -> list[tuple[Place, int, bool]]:
     for match in g.pattern.finditer(text):
         after = text[match.end() : match.end() + 60]
         before = text[max(0, match.start() - 30) : match.start()]
-        if _COMPANY_AFTER.match(after) or _PERSON_BEFORE.search(before):
+        context = text[max(0, match.start() - 80) : match.start()]
+        if _COMPANY_AFTER.match(after) or _PERSON_BEFORE.search(before) or _VENUE_BEFORE.search(context):
+            continue
+        if g.by_name[match.group(1)].level == "province" and _LOCATING_BEFORE.search(context):
             continue
         found.append((g.by_name[match.group(1)], match.start(), bool(_NEWSPAPER_AFTER.match(after))))
     return found

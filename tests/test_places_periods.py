@@ -101,3 +101,14 @@ def test_a_clause_naming_a_district_of_a_city_gives_the_district() -> None:
 
     text = "The fair was held on Aug 18 in Jinan's Zhangqiu district, with 200 companies."
     assert figure_region(text, ((0, len(text)),), "Shandong") == "Zhangqiu"
+
+
+def test_a_meetings_venue_and_a_province_locating_a_city_are_not_the_figures_region() -> None:
+    from polex.pipeline.places import figure_region
+
+    venue = "The rate was 4.4 percent, Chen told a press conference of the NPC, which opened yesterday in Beijing."
+    capital = (
+        "Some 200,000 new posts are to be created in the capital city of South China's Guangdong Province."
+    )
+    assert figure_region(venue, ((0, len(venue)),), "Liaoning") == "Liaoning"
+    assert figure_region(capital, ((0, len(capital)),), "Guangzhou") == "Guangzhou"
