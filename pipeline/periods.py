@@ -376,6 +376,9 @@ _PUBLICATION_DATE = re.compile(
     re.IGNORECASE,
 )
 _EXPLICIT_YEAR = CaselessPattern.compile(rf"\b(?:in|for|during|of) {_YEAR}\b")
+# A part of a year named with its year ("Q1 2023", "from January to July 2021"): a
+# report of it is written in that same year.
+_PART_OF_YEAR = CaselessPattern.compile(rf"\b(?:{_MONTH}|q[1-4]|h[12]),? {_YEAR}\b")
 # The year of an earlier level ("down to 4.4 percent last year, from 6.7 percent in
 # 2003") is not the year the lead reports on.
 _EARLIER_LEVEL = re.compile(r"\bfrom [\d.,]+\s*(?:%|percent|million|thousand)?\s*$", re.IGNORECASE)
@@ -399,18 +402,21 @@ def relative_year(text: str, metadata_year: int | None = None) -> int | None:
     if year is None:
         return article_year(text)
     lead = _PUBLICATION_DATE.sub(" ", text[:LEAD_CHARS])
-    return year if _GOAL_LEAD.search(lead, lowered(lead)) else year + 1
+    low = lowered(lead)
+    return year if _GOAL_LEAD.search(lead, low) or _PART_OF_YEAR.search(lead, low) else year + 1
 
 
 @lru_cache(maxsize=64)
 def lead_year(text: str) -> int | None:
     """The one year the lead (title and opening lines, publication dates left out)
-    names as its time ("in 2020", "for 2021"; not "from 6.7 percent in 2003", not
-    "higher than in 2019"), or None when it names none or several."""
+    names as its time ("in 2020", "for 2021", "Q1 2023", "January to July 2021"; not
+    "from 6.7 percent in 2003", not "higher than in 2019"), or None when it names
+    none or several."""
     lead = _PUBLICATION_DATE.sub(" ", text[:LEAD_CHARS])
+    low = lowered(lead)
     years = {
-        int(m.group(1))
-        for m in _EXPLICIT_YEAR.finditer(lead, lowered(lead))
+        int(str(m.groups()[-1]))
+        for m in [*_EXPLICIT_YEAR.finditer(lead, low), *_PART_OF_YEAR.finditer(lead, low)]
         if not _compared(lead, m) and not _EARLIER_LEVEL.search(lead[max(0, m.start() - 30) : m.start()])
     }
     return next(iter(years)) if len(years) == 1 else None

@@ -176,3 +176,19 @@ def test_a_figure_naming_no_time_takes_the_one_year_the_lead_names_but_the_headl
     ctx = ArticleContext(Article("open", two_years.replace("in 2019", "in 2019 for 2022")))
     by_value = {c.mention.value: c for c in mention_candidates(ctx) if c.mention is not None}
     assert figure_period(ctx, by_value[453], None) is None  # the lead names two years: open
+
+
+def test_a_lead_naming_a_part_of_a_year_speaks_from_that_year() -> None:
+    from polex.pipeline.learning.extract import figure_period
+    from polex.pipeline.periods import relative_year
+
+    text = (
+        "New Urban Employment in Liaoning Increases by 18.8% in Q1 2023\n\n"
+        "In the first quarter of this year, Liaoning added 125,000 new urban jobs.\n\n"
+        "Meanwhile 264,000 migrant workers have been reemployed.\n"
+    )
+    assert relative_year(text) == 2023  # not 2024: a quarter's report is written in its year
+    ctx = ArticleContext(Article("q1", text))
+    by_value = {c.mention.value: c for c in mention_candidates(ctx) if c.mention is not None}
+    assert figure_period(ctx, by_value[125000], 2023) == "2023-01/2023-03"
+    assert figure_period(ctx, by_value[264000], 2023) == "2023"
