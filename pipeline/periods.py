@@ -157,6 +157,20 @@ def _years_named(text: str) -> frozenset[int]:
         and not any(start <= m.start < end for start, end in dated)
         and not _COMPARED_BEFORE.search(text[max(0, m.start - 40) : m.start])
         and not _COHORT_BEFORE.search(text[max(0, m.start - 20) : m.start])
+        and not _in_quoted_name(text, m.start)
+        and not _SINCE_BEFORE.search(text[max(0, m.start - 10) : m.start])
+    )
+
+
+_SINCE_BEFORE = re.compile(r"\bsince\s+$", re.IGNORECASE)  # a starting point, not the year reported
+
+
+def _in_quoted_name(text: str, offset: int) -> bool:
+    """Whether ``offset`` lies inside a quoted name on its line (a document's or a
+    campaign's name: the "Notice on ... Young People in 2024" fixes no year, rule 46)."""
+    line = text[text.rfind("\n", 0, offset) + 1 : offset]
+    return (
+        line.count('"') % 2 == 1 or line.rfind("“") > line.rfind("”") or line.rfind("《") > line.rfind("》")
     )
 
 

@@ -127,6 +127,8 @@ def test_this_year_is_the_year_the_lead_plans_for_and_last_year_the_year_it_repo
         "The province will train 500,000 people this year.\n\n( People's Daily 08/08/2001)\n",
         "Sep 15, 2021 10:14 AM (GMT+8) · EqualOcean\n\n9.38 million urban jobs were added this year.",
         "The share was 20 percent, a drop of nearly 9 percentage points from 2011. This year it will rise.",
+        'Anhui issued the "Notice on the Employment of Young People in 2024" this week. Jobs grew this year.',
+        "The subsidy has covered the unemployed since 2018. This year 10,000 people got it.",
         "The governor spoke of jobs and growth and skills and loans and training at length.\n"
         "The employment rate of the class of 2023 reached 94 percent, up this year.",
     ],
