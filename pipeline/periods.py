@@ -80,13 +80,26 @@ _PLAN_NAMES = "|".join(sorted(_FIVE_YEAR_PLANS, key=len, reverse=True))
 # Case-insensitive, written in lower case (see CaselessPattern). In order of
 # precedence within a fragment: a month range beats a plan, a plan its years.
 _PATTERNS: list[tuple[str, CaselessPattern]] = [
+    (
+        "dated",
+        CaselessPattern.compile(
+            rf"\bfrom (?:the end of )?{_MONTH}(?: \d{{1,2}})?,? {_YEAR}"
+            rf" to (?:the end of )?{_MONTH}(?: \d{{1,2}})?,? {_YEAR}"
+        ),
+    ),
     ("months", CaselessPattern.compile(rf"\bfrom {_MONTH} to {_MONTH}(?:,? {_YEAR_REF})?")),
     ("months", CaselessPattern.compile(rf"\b{_MONTH}\s*(?:-|–|to)\s*{_MONTH}(?:,? {_YEAR_REF})?")),
     ("first", CaselessPattern.compile(rf"\bfirst {_FIRST_MONTHS} months(?: of {_YEAR_REF})?")),
     ("quarters", CaselessPattern.compile(rf"\bfirst (three )?quarters?(?: of {_YEAR_REF})?")),
     ("half", CaselessPattern.compile(rf"\bfirst half(?: of {_YEAR_REF}| year)?")),
     ("plan", CaselessPattern.compile(rf"\b({_PLAN_NAMES})\b[^.;]{{0,12}}?five[- ]year\b")),
-    ("span", CaselessPattern.compile(rf"\b{_YEAR}\s*(?:-|–|to)\s*((?:19|20)?\d{{2}})\b(?![-–/:]?\d)")),
+    (
+        "span",
+        CaselessPattern.compile(
+            rf"\b{_YEAR}\s*(?:-|–|to)\s*((?:19|20)?\d{{2}})\b(?![-–/:]?\d)(?!{_COUNTED})"
+        ),
+    ),
+    ("month", CaselessPattern.compile(rf"\b(?:in|at the end of) {_MONTH},? {_YEAR}\b")),
     ("year", CaselessPattern.compile(rf"\b(?:by |before )?the end of (?:{_MONTH} )?{_YEAR}")),
     ("year", CaselessPattern.compile(rf"\b(?:in|during|for|of|since|by|before) {_YEAR}\b")),
     ("year", CaselessPattern.compile(rf"\b{_YEAR}\b(?!{_COUNTED})")),
@@ -99,7 +112,8 @@ _ANY_PATTERN = CaselessPattern.any_of([pattern.pattern for _, pattern in _PATTER
 # the same period in 2019", "up 0.01 point over that in 2002", "from 2012 figures").
 _COMPARED_BEFORE = re.compile(
     r"\b(?:than|over that|compared (?:with|to)|same (?:period|level|time)|versus|over|as in)\b"
-    r"[^.;,\d]{0,25}(?:(?:19|20)\d{2}\s*(?:and|or|,)\s*)?$",
+    r"[^.;,\d]{0,25}(?:(?:19|20)\d{2}\s*(?:and|or|,)\s*)?$"
+    r"|\b(?:points?|percent|%)\s+from\s+(?:the end of\s+)?$",
     re.IGNORECASE,
 )
 _COMPARED_AFTER = re.compile(r"^\s*(?:figures?|levels?)\b", re.IGNORECASE)
@@ -107,7 +121,8 @@ _COMPARED_AFTER = re.compile(r"^\s*(?:figures?|levels?)\b", re.IGNORECASE)
 
 def article_year(text: str, metadata: dict[str, Any] | None = None) -> int | None:
     """The year "this year" means: a year in the metadata, else the only year the
-    article names at all. Two different years leave it open."""
+    article names at all, publication dates and years of comparison left out (rules
+    21a, 46). Two different years leave it open."""
     given = metadata_year(metadata)
     if given is not None:
         return given
@@ -128,10 +143,63 @@ def metadata_year(metadata: dict[str, Any] | None) -> int | None:
 
 @lru_cache(maxsize=64)
 def _years_named(text: str) -> frozenset[int]:
-    """Every year an article names (read once per text: several extractors ask)."""
+    """Every year an article names as the time of its figures (read once per text:
+    several extractors ask): not a date of publication, a credit or a time stamp
+    ("Updated: 2024-02-06", "( People's Daily 08/08/2001)"), nor a year a figure is
+    compared with ("9 percentage points from 2011"), nor a graduate cohort's year ("the
+    class of 2023" fixes its cohort's figures, not the article's year: rule 86)."""
+    dated = publication_dates(text)
     return frozenset(
-        int(m.text[:4]) for m in find_mentions(text) if m.role in ("year", "date") and len(m.text) >= 4
+        int(m.text[:4])
+        for m in find_mentions(text)
+        if m.role in ("year", "date")
+        and len(m.text) >= 4
+        and not any(start <= m.start < end for start, end in dated)
+        and not _COMPARED_BEFORE.search(text[max(0, m.start - 40) : m.start])
+        and not _COHORT_BEFORE.search(text[max(0, m.start - 20) : m.start])
+        and not _in_quoted_name(text, m.start)
+        and not _SINCE_BEFORE.search(text[max(0, m.start - 10) : m.start])
     )
+
+
+_SINCE_BEFORE = re.compile(r"\bsince\s+$", re.IGNORECASE)  # a starting point, not the year reported
+
+
+def _in_quoted_name(text: str, offset: int) -> bool:
+    """Whether ``offset`` lies inside a quoted name on its line (a document's or a
+    campaign's name: the "Notice on ... Young People in 2024" fixes no year, rule 46)."""
+    line = text[text.rfind("\n", 0, offset) + 1 : offset]
+    return (
+        line.count('"') % 2 == 1 or line.rfind("“") > line.rfind("”") or line.rfind("《") > line.rfind("》")
+    )
+
+
+_COHORT_BEFORE = re.compile(r"\b(?:class|cohort|graduates)\s+of\s+$", re.IGNORECASE)
+
+
+# A full date: "Aug 22, 2023", "2019-12-06", "08/08/2001", "2021/03/05".
+_FULL_DATE = re.compile(
+    rf"\b(?:{_MONTH}|(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?)\s+\d{{1,2}},?\s+{_YEAR}\b"
+    r"|\b(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}\b|\b\d{1,2}[-/.]\d{1,2}[-/.](?:19|20)\d{2}\b",
+    re.IGNORECASE,
+)
+DATE_LINE_CHARS = 64  # a line this short around a full date is a date, credit or source line
+
+
+def publication_dates(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the full dates that date the page rather than a figure: alone
+    on a short line ("Updated: Aug 22, 2023 english.jinan.gov.cn Print", "2019-12-06
+    14:11:00China Tibet Online") or in parentheses ("(China Daily March 25, 2004)")."""
+    found: list[tuple[int, int]] = []
+    for match in _FULL_DATE.finditer(text):
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        line_end = text.find("\n", match.end())
+        line = text[line_start : len(text) if line_end < 0 else line_end].strip()
+        opened = text.rfind("(", line_start, match.start())
+        in_parentheses = opened >= 0 and text.find(")", opened, match.start()) < 0
+        if len(line) <= DATE_LINE_CHARS or in_parentheses:
+            found.append((match.start(), match.end()))
+    return found
 
 
 def _year_of(groups: tuple[str | None, ...], year: int | None) -> int | None:
@@ -230,6 +298,11 @@ def _months_year(refs: tuple[str | None, ...], year: int | None, fragment: str) 
 
 
 def _period_of(kind: str, g: tuple[str | None, ...], year: int | None, fragment: str) -> str | None:
+    if kind == "dated":
+        opening, closing = _MONTHS[str(g[0]).lower()], _MONTHS[str(g[2]).lower()]
+        return f"{g[1]}-{opening:02d}/{g[3]}-{closing:02d}"
+    if kind == "month":
+        return f"{g[1]}-{_MONTHS[str(g[0]).lower()]:02d}"
     if kind == "months":
         y = _months_year(g[2:5], year, fragment)
         if y is None:
@@ -317,6 +390,9 @@ _PUBLICATION_DATE = re.compile(
     re.IGNORECASE,
 )
 _EXPLICIT_YEAR = CaselessPattern.compile(rf"\b(?:in|for|during|of) {_YEAR}\b")
+# A part of a year named with its year ("Q1 2023", "from January to July 2021"): a
+# report of it is written in that same year.
+_PART_OF_YEAR = CaselessPattern.compile(rf"\b(?:{_MONTH}|q[1-4]|h[12]),? {_YEAR}\b")
 # The year of an earlier level ("down to 4.4 percent last year, from 6.7 percent in
 # 2003") is not the year the lead reports on.
 _EARLIER_LEVEL = re.compile(r"\bfrom [\d.,]+\s*(?:%|percent|million|thousand)?\s*$", re.IGNORECASE)
@@ -336,14 +412,32 @@ def relative_year(text: str, metadata_year: int | None = None) -> int | None:
     article names (``article_year``)."""
     if metadata_year is not None:
         return metadata_year
+    year = lead_year(text)
+    if year is None:
+        return article_year(text)
+    lead = _PUBLICATION_DATE.sub(" ", text[:LEAD_CHARS])
+    low = lowered(lead)
+    return year if _GOAL_LEAD.search(lead, low) or _PART_OF_YEAR.search(lead, low) else year + 1
+
+
+@lru_cache(maxsize=64)
+def lead_year(text: str) -> int | None:
+    """The one year the lead (title and opening lines, publication dates left out)
+    names as its time ("in 2020", "for 2021", "Q1 2023", "January to July 2021"; not
+    "from 6.7 percent in 2003", not "higher than in 2019"), or None when it names
+    none or several."""
     lead = _PUBLICATION_DATE.sub(" ", text[:LEAD_CHARS])
     low = lowered(lead)
     years = {
-        int(m.group(1))
-        for m in _EXPLICIT_YEAR.finditer(lead, low)
+        int(str(m.groups()[-1]))
+        for m in [*_EXPLICIT_YEAR.finditer(lead, low), *_PART_OF_YEAR.finditer(lead, low)]
         if not _compared(lead, m) and not _EARLIER_LEVEL.search(lead[max(0, m.start() - 30) : m.start()])
     }
-    if len(years) != 1:
-        return article_year(text)
-    [year] = years
-    return year if _GOAL_LEAD.search(lead, low) else year + 1
+    return next(iter(years)) if len(years) == 1 else None
+
+
+def in_headline(text: str, offset: int) -> bool:
+    """Whether ``offset`` lies in the first line of ``text`` (its title)."""
+    title_start = len(text) - len(text.lstrip())
+    first_break = text.find("\n", title_start)
+    return first_break < 0 or offset < first_break

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -49,6 +50,13 @@ def gazetteer() -> Gazetteer:
 _COMPANY_AFTER = re.compile(r"^[^.;]{0,40}?\b(?:Co\.|Company|Ltd|LTD|Group|Inc\.)", re.IGNORECASE)
 _PERSON_BEFORE = re.compile(r"(?:citizen|resident|native|villager) of\s*$", re.IGNORECASE)
 _NEWSPAPER_AFTER = re.compile(r"^\s+(?:Daily|Evening News|News|Times|Morning Post)\b")
+# Nor does the venue of a meeting ("a press conference during the annual meeting of
+# the NPC, which opened yesterday in Beijing"), nor a province that only locates the
+# city named before it ("Guangzhou, the capital city of South China's Guangdong Province").
+_VENUE_BEFORE = re.compile(
+    r"\b(?:meeting|conference|session|congress|forum|NPC|CPPCC)\b[^.;]{0,40}\bin\s*$", re.IGNORECASE
+)
+_LOCATING_BEFORE = re.compile(r"\bcapital(?: city)? of\s+(?:[A-Za-z]+\s+)?(?:China's\s+)?$", re.IGNORECASE)
 
 
 def places_in(text: str) -> list[tuple[Place, int, bool]]:
@@ -58,7 +66,10 @@ def places_in(text: str) -> list[tuple[Place, int, bool]]:
     for match in g.pattern.finditer(text):
         after = text[match.end() : match.end() + 60]
         before = text[max(0, match.start() - 30) : match.start()]
-        if _COMPANY_AFTER.match(after) or _PERSON_BEFORE.search(before):
+        context = text[max(0, match.start() - 80) : match.start()]
+        if _COMPANY_AFTER.match(after) or _PERSON_BEFORE.search(before) or _VENUE_BEFORE.search(context):
+            continue
+        if g.by_name[match.group(1)].level == "province" and _LOCATING_BEFORE.search(context):
             continue
         found.append((g.by_name[match.group(1)], match.start(), bool(_NEWSPAPER_AFTER.match(after))))
     return found
@@ -86,12 +97,36 @@ def article_region(text: str) -> str | None:
     ("(Lanzhou Daily)" in an article about "the province" means Gansu). A title that
     names one jurisdiction, which the body names too, names the article's ("Employment
     Subsidy Policy for College Students in Harbin" is about Harbin, however often it
-    says Heilongjiang; a name in a garbled machine-translated title alone is not)."""
+    says Heilongjiang; a name in a garbled machine-translated title alone is not). A
+    title, else a lead, that names a place within its province (a county or district
+    within its city) is about the most specific of them ("Hubei Jingmen ...",
+    "Guanshanhu district of Guiyang, capital city of Guizhou province"), unless the
+    article speaks of "the province" more than of the place's kind (a dateline's city)."""
     title = _title(text)
-    in_title = places_named(title, 0, len(title))
     body_start = text.find(title) + len(title)
-    if len(in_title) == 1 and in_title[0] in places_named(text, body_start, len(text)):
+    in_body = places_named(text, body_start, len(text))
+    in_title = places_named(title, 0, len(title))
+    in_title += tuple(
+        name
+        for name in in_body
+        if name not in gazetteer().by_name
+        and name not in in_title
+        and re.search(rf"\b{re.escape(name)}\b", title)
+    )
+    if len(in_title) == 1 and in_title[0] in in_body:
         return in_title[0]
+    # a title naming a place and its province ("Hubei Jingmen", "Xishuangbanna in SW
+    # China's Yunnan") is about the place, however a translation spells it in the body
+    a_headline = len(text.lstrip().split("\n", 1)[0]) <= TITLE_CHARS  # not an opening paragraph
+    titled = most_specific(in_title) if len(in_title) > 1 and a_headline else None
+    if titled and re.search(rf"\b{re.escape(titled)}\b", text[body_start:], re.IGNORECASE):
+        return titled
+    # so is a lead naming one ("A large-scale job fair was held in Liuzhou, Guangxi"),
+    # unless the article speaks of the wider jurisdiction more than of the place's kind
+    in_lead = places_named(text, 0, LEAD_CHARS)
+    lead = most_specific(in_lead) if len(in_lead) > 1 else None
+    if lead and _speaks_of(lead, text):
+        return lead
     places = places_in(text)
     if not places:
         # no province or city at all: national figures when the text speaks of the nation
@@ -111,6 +146,40 @@ def article_region(text: str) -> str | None:
 
 
 TITLE_CHARS = 200
+LEAD_CHARS = 400  # the title and the opening lines
+_DISTRICT_VOICE = re.compile(
+    r"\b(?:the|our|this|whole) (?:district|county)\b|\b(?:district|county)'s\b", re.I
+)
+_PREFECTURE_VOICE = re.compile(r"\b(?:the|our|this|whole) prefecture\b|\bprefecture's\b", re.IGNORECASE)
+
+
+def most_specific(names: Sequence[str]) -> str | None:
+    """The most specific of ``names`` when they nest (a county or district, its city,
+    the city's province: "Guanshanhu district of Guiyang, capital city of Guizhou
+    province" → Guanshanhu; "Hubei Jingmen" → Jingmen); None when they name two
+    places side by side (two cities, two provinces, two counties) or nothing."""
+    by_name = gazetteer().by_name
+    known = [by_name[n] for n in names if n in by_name]
+    counties = [n for n in names if n not in by_name]
+    provinces = {p.province for p in known}
+    cities = {p.name for p in known if p.level == "city"}
+    if len(counties) > 1 or len(provinces) > 1 or len(cities) > 1:
+        return None
+    return next(iter(counties or cities or provinces), None)
+
+
+def _speaks_of(name: str, text: str) -> bool:
+    """Whether ``text`` speaks of a jurisdiction of ``name``'s kind at least as often as
+    of "the province": a county or district must be spoken of ("the district's
+    bureau"); a city may be as silent as its province."""
+    place = gazetteer().by_name.get(name)
+    province_voice = len(_PROVINCE_VOICE.findall(text))
+    if place is None:
+        district_voice = len(_DISTRICT_VOICE.findall(text))
+        return district_voice > 0 and district_voice >= province_voice
+    if place.level == "city":
+        return len(_CITY_VOICE.findall(text)) + len(_PREFECTURE_VOICE.findall(text)) >= province_voice
+    return True
 
 
 def _title(text: str) -> str:
@@ -151,8 +220,9 @@ def places_named(text: str, start: int, end: int) -> tuple[str, ...]:
 
 def figure_region(text: str, spans: tuple[tuple[int, int], ...], fallback: str | None) -> str | None:
     """The region of a figure: the one jurisdiction the first of ``spans`` (its
-    clause, then its sentence) that names any names alone; the article's region
-    (``fallback``) when none names one, or when the span names several. The province
+    clause, then its sentence) that names any names alone, or the most specific of
+    nested ones ("in Jinan's Zhangqiu district" → Zhangqiu); the article's region
+    (``fallback``) when none names one, or when the span names several side by side. The province
     of an article's city, named beyond the clause, does not take the figures from the
     city ("the capital city of South China's Guangdong Province")."""
     by_name = gazetteer().by_name
@@ -160,5 +230,5 @@ def figure_region(text: str, spans: tuple[tuple[int, int], ...], fallback: str |
     for level, (start, end) in enumerate(spans):
         named = [n for n in places_named(text, start, end) if level == 0 or not (home and n == home.province)]
         if named:
-            return named[0] if len(named) == 1 else fallback
+            return named[0] if len(named) == 1 else most_specific(named) or fallback
     return fallback

@@ -118,3 +118,79 @@ def test_this_year_is_the_year_the_lead_plans_for_and_last_year_the_year_it_repo
     assert relative_year(report) == 2021  # the credit line's date is not read: the report is of 2020
     assert relative_year(earlier) is None  # 2003 is an earlier level, not the year reported on: open
     assert relative_year(earlier, 2008) == 2008  # a year in the metadata is taken as given
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Fujian helps graduates\nUpdated: 2015-04-10\n\nA record 266,000 graduates will enter the market this year.",
+        "The province will train 500,000 people this year.\n\n( People's Daily 08/08/2001)\n",
+        "Sep 15, 2021 10:14 AM (GMT+8) · EqualOcean\n\n9.38 million urban jobs were added this year.",
+        "The share was 20 percent, a drop of nearly 9 percentage points from 2011. This year it will rise.",
+        'Anhui issued the "Notice on the Employment of Young People in 2024" this week. Jobs grew this year.',
+        "The subsidy has covered the unemployed since 2018. This year 10,000 people got it.",
+        "The governor spoke of jobs and growth and skills and loans and training at length.\n"
+        "The employment rate of the class of 2023 reached 94 percent, up this year.",
+    ],
+)
+def test_dates_of_publication_comparisons_and_cohorts_do_not_name_the_articles_year(text: str) -> None:
+    from polex.pipeline.periods import article_year
+
+    assert article_year(text) is None  # rules 21a, 46, 47, 86: "this year" stays open
+
+
+def test_a_year_in_a_sentence_of_the_text_still_names_the_articles_year() -> None:
+    from polex.pipeline.periods import article_year
+
+    assert article_year("Updated: 2024-02-06\n\nIn 2023, the city created 10,000 jobs.") == 2023
+    assert article_year("The deadline will be on December 31, 2024, for all firms that apply.") == 2024
+
+
+@pytest.mark.parametrize(
+    ("fragment", "period"),
+    [
+        ("In December 2021, the province's surveyed unemployment rate was 4.9 %", "2021-12"),
+        ("at the end of June 2019 the rate stood at 3.6 percent", "2019-06"),
+        ("From December 25, 2022 to January 27, 2023, subsidies of RMB 60 a day", "2022-12/2023-01"),
+        ("job fairs from the end of November, 2012 to the end of June, 2013", "2012-11/2013-06"),
+        ("increased from 15 percent in 2012 to 29 percent in 2021", "2012"),
+    ],
+)
+def test_single_months_date_ranges_and_a_year_before_a_percentage(fragment: str, period: str) -> None:
+    # rule 102: a single month whose year the text names is "YYYY-MM"; "2012 to 29
+    # percent" is a year and a figure, not the span 2012/2029
+    assert period_in(fragment, None) == period
+
+
+def test_a_figure_naming_no_time_takes_the_one_year_the_lead_names_but_the_headline_does_not() -> None:
+    from polex.pipeline.learning.extract import figure_period
+
+    text = (
+        "Guanshanhu hires 600 graduates\n\n"
+        "Guanshanhu district had results from an initiative to ensure more employment in 2021.\n\n"
+        "Throughout the year, the district arranged for 453 people to get public welfare posts.\n"
+    )
+    ctx = ArticleContext(Article("lead", text))
+    by_value = {c.mention.value: c for c in mention_candidates(ctx) if c.mention is not None}
+    assert figure_period(ctx, by_value[453], None) == "2021"  # the passage carries the lead's year
+    assert figure_period(ctx, by_value[600], None) is None  # a headline restated later takes its own date
+    two_years = text.replace("in 2021.", "in 2021, more than in 2020 and in 2019.")
+    ctx = ArticleContext(Article("open", two_years.replace("in 2019", "in 2019 for 2022")))
+    by_value = {c.mention.value: c for c in mention_candidates(ctx) if c.mention is not None}
+    assert figure_period(ctx, by_value[453], None) is None  # the lead names two years: open
+
+
+def test_a_lead_naming_a_part_of_a_year_speaks_from_that_year() -> None:
+    from polex.pipeline.learning.extract import figure_period
+    from polex.pipeline.periods import relative_year
+
+    text = (
+        "New Urban Employment in Liaoning Increases by 18.8% in Q1 2023\n\n"
+        "In the first quarter of this year, Liaoning added 125,000 new urban jobs.\n\n"
+        "Meanwhile 264,000 migrant workers have been reemployed.\n"
+    )
+    assert relative_year(text) == 2023  # not 2024: a quarter's report is written in its year
+    ctx = ArticleContext(Article("q1", text))
+    by_value = {c.mention.value: c for c in mention_candidates(ctx) if c.mention is not None}
+    assert figure_period(ctx, by_value[125000], 2023) == "2023-01/2023-03"
+    assert figure_period(ctx, by_value[264000], 2023) == "2023"

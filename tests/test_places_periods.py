@@ -65,3 +65,50 @@ def test_a_title_naming_one_jurisdiction_the_body_names_too_gives_the_articles_r
     assert article_region("Employment Subsidy Policy for College Students in Harbin\n\n" + body) == "Harbin"
     # a name only the (garbled, machine-translated) title holds decides nothing
     assert article_region("Puhu Xinyu does practical employment articles\n\n" + body) == "Heilongjiang"
+
+
+def test_a_title_naming_a_city_and_its_province_gives_the_city_however_the_body_spells_it() -> None:
+    text = (
+        "Hubei Jingmen 17 measures to attract college students\n\n"
+        "jingmen, hubei province government released 17 measures. The province will help. "
+        "The provincial bureau said 500 yuan per person will be given.\n"
+    )
+    assert article_region(text) == "Jingmen"
+
+
+def test_a_lead_naming_a_place_within_its_province_gives_the_place() -> None:
+    fair = "|\nA large job fair was held in Liuzhou, Guangxi, on March 15.\nA total of 301 companies offered 6,892 posts.\n"
+    district = (
+        "Guanshanhu reaps results in employment\n\n"
+        "Guanshanhu district of Guiyang, capital city of Southwest China's Guizhou province, had results.\n\n"
+        "Throughout the year, the district arranged for 453 people to get public welfare posts.\n"
+    )
+    assert article_region(fair) == "Liuzhou"
+    assert article_region(district) == "Guanshanhu"
+
+
+def test_a_dateline_city_in_an_article_about_the_province_keeps_the_province() -> None:
+    text = (
+        "China News Service, Guangzhou, January 17 (Reporter) Ge Guoxing said that in Guangdong "
+        + "the province will keep employment stable and the provincial bureau will help graduates. " * 3
+        + "\nThe province's surveyed unemployment rate was 4.9 percent, and the province created jobs.\n"
+    )
+    assert article_region(text) == "Guangdong"
+
+
+def test_a_clause_naming_a_district_of_a_city_gives_the_district() -> None:
+    from polex.pipeline.places import figure_region
+
+    text = "The fair was held on Aug 18 in Jinan's Zhangqiu district, with 200 companies."
+    assert figure_region(text, ((0, len(text)),), "Shandong") == "Zhangqiu"
+
+
+def test_a_meetings_venue_and_a_province_locating_a_city_are_not_the_figures_region() -> None:
+    from polex.pipeline.places import figure_region
+
+    venue = "The rate was 4.4 percent, Chen told a press conference of the NPC, which opened yesterday in Beijing."
+    capital = (
+        "Some 200,000 new posts are to be created in the capital city of South China's Guangdong Province."
+    )
+    assert figure_region(venue, ((0, len(venue)),), "Liaoning") == "Liaoning"
+    assert figure_region(capital, ((0, len(capital)),), "Guangzhou") == "Guangzhou"

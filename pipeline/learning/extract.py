@@ -25,7 +25,7 @@ from polex.pipeline.learning.features import mention_features, sentence_features
 from polex.pipeline.learning.lexicon import hits, shared_features
 from polex.pipeline.learning.linear import Encoded, Features, LinearClassifier, PairClassifier
 from polex.pipeline.learning.model import LearnedModel
-from polex.pipeline.periods import metadata_year, period_of_figure, relative_year
+from polex.pipeline.periods import in_headline, lead_year, metadata_year, period_of_figure, relative_year
 from polex.pipeline.places import article_region, figure_region
 from polex.pipeline.records import ArticleContext
 from polex.pipeline.spec import SchemaSpec
@@ -161,9 +161,17 @@ def default_record(
 
 def figure_period(ctx: ArticleContext, candidate: Candidate, year: int | None) -> str | None:
     """The period of a candidate's record from its clause, sentence, the sentence
-    before and its paragraph (pipeline/periods.py)."""
+    before and its paragraph (pipeline/periods.py); when they name no time, a figure
+    below the title takes the one year the article's lead names ("Guanshanhu ... to
+    ensure more employment in 2021", then "Throughout the year, the district arranged
+    for 453 people ...": 2021; rule 20 and the article's context as the fallback)."""
+    text = unwrapped(ctx.text)
     spans = [candidate.segment, candidate.sentence, *([candidate.previous] if candidate.previous else [])]
-    return period_of_figure(unwrapped(ctx.text), [(s.start, s.end) for s in spans], year)
+    found = period_of_figure(text, [(s.start, s.end) for s in spans], year)
+    if found is not None or in_headline(text, candidate.start):
+        return found
+    lead = lead_year(text)
+    return str(lead) if lead is not None else None
 
 
 def candidate_region(ctx: ArticleContext, candidate: Candidate, article: str | None) -> str | None:
