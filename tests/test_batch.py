@@ -453,6 +453,34 @@ def test_submit_into_a_run_of_other_options_is_refused_naming_them(tmp_path: Pat
     assert not (tmp_path / "nothing-here").exists()
 
 
+def test_both_routes_default_to_the_mentions_strategy(tmp_path: Path) -> None:
+    run = tmp_path / "batch"
+    code, output = polex(
+        "batch",
+        "submit",
+        SEEDS,
+        "--out",
+        run,
+        "--base-url",
+        NOWHERE,
+        "--model",
+        MODEL,
+        "--no-cache",
+        "--no-upload",
+    )
+    assert code == 3, output
+    assert state(run)["options"]["strategy"] == "mentions"
+    bodies = [line["body"] for line in round_lines(run, 1)]
+    assert len(bodies) == SEED_REQUESTS["mentions"] and any(asks_for_labels(b) for b in bodies)
+    online = tmp_path / "online"
+    with LoopbackLLM() as llm:
+        code, output = polex(*openai_run_args([SEEDS], online, llm.url, tmp_path / "cache", MODEL))
+    assert code == 0, output
+    manifest = json.loads((online / "manifest.json").read_text())
+    assert manifest["backend"]["parameters"]["strategy"] == "mentions"
+    assert manifest["totals"]["usage_this_run"]["requests"] == SEED_REQUESTS["mentions"]
+
+
 def test_an_unknown_strategy_is_refused_naming_the_known_ones(tmp_path: Path) -> None:
     code, output = submit(tmp_path / "batch", NOWHERE, "--no-upload", strategy="mentions.v9")
     assert code == 2 and "unknown strategy 'mentions.v9'" in output and "free, mentions" in output, output
