@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "evals" / "corpus"
 SCHEMA = "QuantitativeTarget"
 SCHEMA_MODULE = "quantitative_target"
-STRATEGIES = ["free", "mentions", "mentions.v2", "mentions.v3", "mentions.v4"]
+STRATEGIES = ["free", "mentions", "mentions.v2", "mentions.v3", "mentions.v4", "mentions.v5"]
 HEADER = (
     "| model | strategy | mode | articles | lenient F1 (95% CI) | strict F1 (95% CI) | value precision "
     "| records | rejected | repairs | tokens in / out | completion tokens / article | s / article |\n"
