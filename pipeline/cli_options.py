@@ -45,6 +45,6 @@ Strategy = Annotated[
     str | None,
     typer.Option(
         help="LLM strategy: free (find and copy records) or mentions (label the engine's numbers; "
-        f"mentions.v2/v3/v4 pick a prompt version) (default {defaults.STRATEGY})."
+        f"mentions.v2/v3/v4/v5 pick a prompt version) (default {defaults.STRATEGY})."
     ),
 ]
