@@ -19,6 +19,9 @@ the articles it finished, from its folder and recorded responses, without a mode
 
     python benchmarks/bench_llm.py --stopped RUN_DIR --model-name NAME --results FILE.md
 
+With --ids it is scored on those of the finished articles only, so that runs stopped
+at different points are compared on the same articles.
+
 Measuring instruments (model files) are never dependencies of the product or its
 tests. Scoring on the test split is how figures are reported; nothing here tunes.
 Seconds per article are wall-clock on whatever else the machine is doing."""
@@ -45,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "evals" / "corpus"
 SCHEMA = "QuantitativeTarget"
 SCHEMA_MODULE = "quantitative_target"
-STRATEGIES = ["free", "mentions", "mentions.v2", "mentions.v3", "mentions.v4"]
+STRATEGIES = ["free", "mentions", "mentions.v2", "mentions.v3", "mentions.v4", "mentions.v5"]
 HEADER = (
     "| model | strategy | mode | articles | lenient F1 (95% CI) | strict F1 (95% CI) | value precision "
     "| records | rejected | repairs | tokens in / out | completion tokens / article | s / article |\n"
@@ -230,13 +233,19 @@ def parts_usage(run_dir: Path) -> dict[str, int]:
     return totals
 
 
-def score_stopped(run_dir: Path, model: str, work: Path) -> tuple[Row, list[str]]:
+def score_stopped(run_dir: Path, model: str, work: Path, only: list[str]) -> tuple[Row, list[str]]:
     """Score a `polex run` that was stopped: its command is resumed on the articles it
-    finished, answering from its recorded responses only (`--replay`: no request, a
-    miss fails), which writes its outputs; then those articles are scored against
-    their gold. Seconds are the finished articles' own (started to finished)."""
+    finished (those of ``only``, when given), answering from its recorded responses
+    only (`--replay`: no request, a miss fails), which writes its outputs for those
+    articles; then they are scored against their gold. Seconds are the
+    finished articles' own (started to finished)."""
     manifest = json.loads((run_dir / "manifest.json").read_text())
     parts = [json.loads(p.read_text()) for p in sorted((run_dir / "parts").glob("*.json"))]
+    if only:
+        missing = sorted(set(only) - {p["article_id"] for p in parts})
+        if missing:
+            sys.exit(f"{run_dir} did not finish: {' '.join(missing)}")
+        parts = [p for p in parts if p["article_id"] in set(only)]
     if not parts:
         sys.exit(f"{run_dir} holds no finished article")
     words = iter(manifest["command"][2:])  # after the program and "run"
@@ -365,7 +374,7 @@ def main() -> None:
 
     if args.stopped:
         work = args.work if args.work.is_absolute() else ROOT / args.work
-        row, finished = score_stopped(args.stopped, args.model_name or "endpoint", work)
+        row, finished = score_stopped(args.stopped, args.model_name or "endpoint", work, args.ids)
         command = " ".join(["python", "benchmarks/bench_llm.py", *sys.argv[1:]])
         with args.results.open("a") as table:
             table.write(

@@ -23,6 +23,7 @@ from polex.pipeline.cli_options import (
     SchemaDirs,
     Schemas,
     Seed,
+    Strategy,
     Temperature,
 )
 from polex.pipeline.inputs import DEFAULT_MAX_BYTES
@@ -79,6 +80,7 @@ def submit(
         str | None, typer.Option(help="OpenAI-compatible endpoint with a Batch API (env OPENAI_BASE_URL).")
     ] = None,
     mode: Mode = None,
+    strategy: Strategy = None,
     temperature: Temperature = defaults.TEMPERATURE,
     seed: Seed = defaults.SEED,
     max_tokens: MaxTokens = defaults.MAX_TOKENS,
@@ -114,11 +116,15 @@ def submit(
     """Write the requests an online run would send as Batch API files, print their
     count and estimated cost, upload them and create the batches."""
     from polex.pipeline.backends import MODES
+    from polex.pipeline.backends.openai_compat import STRATEGIES
     from polex.pipeline.batch_state import BatchError, BatchOptions, ShardLimits
 
     mode = mode or defaults.MODE
     if mode not in MODES:
         _fail(f"unknown structured-output mode '{mode}'; choose from {sorted(MODES)}")
+    strategy = strategy or defaults.STRATEGY
+    if strategy not in STRATEGIES:
+        _fail(f"unknown strategy '{strategy}' (--strategy); choose from {', '.join(STRATEGIES)}")
     options = BatchOptions(
         inputs=[str(p.resolve()) for p in inputs],
         schemas=schema or [],
@@ -127,6 +133,7 @@ def submit(
         model=model or os.environ.get("OPENAI_MODEL", defaults.MODEL),
         base_url=base_url or os.environ.get("OPENAI_BASE_URL"),
         mode=mode,
+        strategy=strategy,
         temperature=temperature,
         seed=seed,
         max_tokens=max_tokens,

@@ -34,7 +34,10 @@ class BatchRequest(BaseModel):
     body: dict[str, Any]
 
     def line(self) -> str:
-        return json.dumps(self.model_dump(), ensure_ascii=False, sort_keys=True) + "\n"
+        """The request as one JSON line, its body's keys in the order the client sent
+        them: a model writes an answer's keys in its JSON schema's property order, so
+        sorting them would change the answers (mention ids m1, m10, m2, ...)."""
+        return json.dumps(self.model_dump(), ensure_ascii=False) + "\n"
 
 
 class ResponsePart(BaseModel):

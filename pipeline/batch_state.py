@@ -37,6 +37,9 @@ class BatchOptions(BaseModel):
     model: str
     base_url: str | None
     mode: str
+    # free or a mention-first strategy (the backend builds the mention prompts from the
+    # offline pass at each pass); "free" for a run submitted before batches had one
+    strategy: str = "free"
     temperature: float
     seed: int | None
     max_tokens: int
@@ -51,6 +54,7 @@ class BatchOptions(BaseModel):
             model=self.model,
             base_url=self.base_url,
             mode=self.mode,
+            strategy=self.strategy,
             temperature=self.temperature,
             seed=self.seed,
             max_tokens=self.max_tokens,

@@ -29,6 +29,7 @@ from polex.pipeline.cli_options import (
     SchemaDirs,
     Schemas,
     Seed,
+    Strategy,
     Temperature,
 )
 from polex.pipeline.errors import PolexError
@@ -139,13 +140,7 @@ def run(
             "the openai backend overlaps requests with --concurrency instead).",
         ),
     ] = defaults.WORKERS,
-    strategy: Annotated[
-        str | None,
-        typer.Option(
-            help="LLM strategy: free (find and copy records) or mentions (label the engine's numbers; "
-            f"mentions.v2/v3/v4 pick a prompt version) (default {defaults.STRATEGY})."
-        ),
-    ] = None,
+    strategy: Strategy = None,
     fail_on_silence: Annotated[
         bool,
         typer.Option(

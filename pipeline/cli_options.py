@@ -41,3 +41,10 @@ ChunkChars = Annotated[
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")]
 MaxBytes = Annotated[int, typer.Option(min=1, help="Largest article accepted, in bytes.")]
 Force = Annotated[bool, typer.Option("--force", help="Replace a run with other settings already in --out.")]
+Strategy = Annotated[
+    str | None,
+    typer.Option(
+        help="LLM strategy: free (find and copy records) or mentions (label the engine's numbers; "
+        f"mentions.v2/v3/v4/v5 pick a prompt version) (default {defaults.STRATEGY})."
+    ),
+]

@@ -14,9 +14,9 @@ MODEL = "gpt-4o-mini"
 # llamacpp's own dialect is the only one llama-cpp-python in process constrains.
 MODE = "json_schema"
 LLAMACPP_MODE = "json_object_schema"
-# How the LLM backends extract: free (find and copy records) or mentions (label the
-# quantity engine's numbers); README "Strategies" says why free is still the default.
-STRATEGY = "free"
+# How the LLM backends extract: mentions (label the quantity engine's numbers) or free
+# (find and copy records); README "Strategies" gives the figures behind the choice.
+STRATEGY = "mentions"
 
 TEMPERATURE = 0.0
 SEED = 0

@@ -1,7 +1,9 @@
 """The Batch API route end to end: `polex batch submit -> status -> collect` against a
 loopback Batch API (tests/batch_server.py) answering from the deterministic loopback
-LLM, compared with an online `polex run` against the same LLM. Nothing here waits
-on time: a batch ends when it is looked up, as the test scripted."""
+LLM, compared with an online `polex run` against the same LLM, with either strategy
+(free: the model finds and copies records; mentions: it labels the offline pass's
+numbers). Nothing here waits on time: a batch ends when it is looked up, as the test
+scripted."""
 
 from __future__ import annotations
 
@@ -36,7 +38,11 @@ OUTPUTS = (
     "errors.jsonl",
     "unclaimed.jsonl",
 )
-SEED_REQUESTS = 21  # an online run of the seeds asks 21 requests (3 schemas, 2 articles in 2 chunks)
+# The requests of an online run of the seeds: free asks 21 (3 schemas, 2 articles in 2
+# chunks); mentions asks 18 (PolicyMeasure, without a quantity, as free; no request for a
+# chunk whose numbers the offline default is all sure of)
+SEED_REQUESTS = {"free": 21, "mentions": 18}
+STRATEGIES = tuple(SEED_REQUESTS)
 NOWHERE = "http://127.0.0.1:9/v1"  # the discard port: any call to it fails
 
 
@@ -47,9 +53,21 @@ def polex(*args: object) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def submit(run: Path, base_url: str, *extra: object) -> tuple[int, str]:
+def submit(run: Path, base_url: str, *extra: object, strategy: str = "free") -> tuple[int, str]:
     return polex(
-        "batch", "submit", SEEDS, "--out", run, "--base-url", base_url, "--model", MODEL, "--no-cache", *extra
+        "batch",
+        "submit",
+        SEEDS,
+        "--out",
+        run,
+        "--base-url",
+        base_url,
+        "--model",
+        MODEL,
+        "--no-cache",
+        "--strategy",
+        strategy,
+        *extra,
     )
 
 
@@ -80,13 +98,15 @@ def round_lines(run: Path, number: int) -> list[dict[str, Any]]:
     return [line for shard in shards for line in read_jsonl(run / shard["path"])]
 
 
-def online_run(tmp_path: Path, *extra: str) -> tuple[Path, list[dict[str, Any]]]:
+def online_run(tmp_path: Path, *extra: str, strategy: str = "free") -> tuple[Path, list[dict[str, Any]]]:
     """An online run of the seeds against the loopback LLM: its run directory and
     the request bodies that reached the LLM."""
     run = tmp_path / "online"
     with LoopbackLLM() as llm, CountingProxy(llm.url) as proxy:
         code, output = polex(
-            *openai_run_args([SEEDS], run, proxy.url, tmp_path / "online-cache", MODEL, *extra)
+            *openai_run_args(
+                [SEEDS], run, proxy.url, tmp_path / "online-cache", MODEL, "--strategy", strategy, *extra
+            )
         )
         bodies = list(proxy.bodies)
     assert code == 0, output
@@ -94,14 +114,24 @@ def online_run(tmp_path: Path, *extra: str) -> tuple[Path, list[dict[str, Any]]]
 
 
 def canonical(bodies: list[dict[str, Any]]) -> list[str]:
-    return sorted(json.dumps(b, sort_keys=True) for b in bodies)
+    """The bodies in a comparable order, each with its keys in the order sent: a JSON
+    schema's property order is the order a model writes an answer's keys in."""
+    return sorted(json.dumps(b) for b in bodies)
 
 
-def test_submit_status_collect_gives_the_records_and_requests_of_an_online_run(tmp_path: Path) -> None:
-    online, online_bodies = online_run(tmp_path)
+def asks_for_labels(body: dict[str, Any]) -> bool:
+    """A mention-first request: its answer's schema is labels per number, not records."""
+    return "labels" in body["response_format"]["json_schema"]["schema"]["properties"]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_submit_status_collect_gives_the_records_and_requests_of_an_online_run(
+    tmp_path: Path, strategy: str
+) -> None:
+    online, online_bodies = online_run(tmp_path, strategy=strategy)
     run = tmp_path / "batch"
     with BatchServer() as server:
-        code, output = submit(run, server.url)
+        code, output = submit(run, server.url, strategy=strategy)
         assert code == 3, output
         assert len(server.batches) == 1
         code, output = polex("batch", "status", run)
@@ -112,45 +142,56 @@ def test_submit_status_collect_gives_the_records_and_requests_of_an_online_run(t
     assert outputs(run) == outputs(online)
     # the very bodies the online path sent, keyed by the online response cache's keys
     assert canonical([line["body"] for line in server.uploaded_lines()]) == canonical(online_bodies)
+    labelled = [b for b in online_bodies if asks_for_labels(b)]
+    assert bool(labelled) == (strategy == "mentions")  # the strategy shapes the requests
     cache_keys = {p.stem for p in (tmp_path / "online-cache").glob("*/*.json")}
     assert {line["custom_id"] for line in server.uploaded_lines()} == cache_keys
     manifest = json.loads((run / "manifest.json").read_text())
     online_manifest = json.loads((online / "manifest.json").read_text())
     assert manifest["settings_key"] == online_manifest["settings_key"]
+    assert manifest["backend"]["parameters"]["strategy"] == strategy
     assert manifest["batch"]["complete"] is True
     assert [r["batch_ids"] for r in manifest["batch"]["rounds"]] == [["batch-1"]]
     online_usage = online_manifest["totals"]["usage_this_run"]
-    assert manifest["batch"]["requests_answered"] == online_usage["requests"] == SEED_REQUESTS
+    assert manifest["batch"]["requests_answered"] == online_usage["requests"] == SEED_REQUESTS[strategy]
     assert manifest["batch"]["prompt_tokens"] == online_usage["prompt_tokens"]
     assert manifest["batch"]["completion_tokens"] == online_usage["completion_tokens"]
 
 
+NOT_AN_ANSWER = "not one of the answers"
+
+
 def _ungrounded_first_attempt(body: dict[str, Any]) -> dict[str, Any]:
     """The loopback answer, except that a first attempt's first record quotes a
-    sentence the article does not hold, which validation refuses (a reask)."""
+    sentence the article does not hold, or its first label is not one of the
+    number's answers, which validation refuses (a reask)."""
     answer = answer_for(body)
     message = answer["choices"][0]["message"]
     content = json.loads(message["content"])
-    if len(body["messages"]) == 2 and content["records"]:
+    if len(body["messages"]) == 2 and content.get("records"):
         content["records"][0]["evidence"] = "A sentence that appears nowhere in the article."
-        message["content"] = json.dumps(content)
+    if len(body["messages"]) == 2 and content.get("labels"):
+        content["labels"][next(iter(content["labels"]))] = NOT_AN_ANSWER
+    message["content"] = json.dumps(content)
     return answer
 
 
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_an_answer_that_fails_validation_is_reasked_in_a_follow_up_round(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, strategy: str
 ) -> None:
     monkeypatch.setattr(loopback_llm, "answer_for", _ungrounded_first_attempt)  # the online LLM too
-    online, online_bodies = online_run(tmp_path)
+    online, online_bodies = online_run(tmp_path, strategy=strategy)
     run = tmp_path / "batch"
     with BatchServer(answer=_ungrounded_first_attempt) as server:
-        assert submit(run, server.url)[0] == 3
+        assert submit(run, server.url, strategy=strategy)[0] == 3
         collect_until_complete(run)
     reasks = [line for line in round_lines(run, 2) if len(line["body"]["messages"]) > 2]
     assert reasks, "round 2 holds no reask"
-    assert all(
-        "not supported by the article text" in line["body"]["messages"][-1]["content"] for line in reasks
-    )
+    for line in reasks:  # the reask tells the model what was refused
+        refused = NOT_AN_ANSWER if asks_for_labels(line["body"]) else "not supported by the article text"
+        assert refused in line["body"]["messages"][-1]["content"]
+    assert any(asks_for_labels(line["body"]) for line in reasks) == (strategy == "mentions")
     assert outputs(run) == outputs(online)
     assert canonical([line["body"] for line in server.uploaded_lines()]) == canonical(online_bodies)
 
@@ -160,25 +201,29 @@ def test_an_answer_that_fails_validation_is_reasked_in_a_follow_up_round(
     assert reasks_in_parts(run) == reasks_in_parts(online) > 0
 
 
-def test_a_batch_that_expires_sends_its_unanswered_requests_in_the_next_round(tmp_path: Path) -> None:
-    online, _ = online_run(tmp_path)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_batch_that_expires_sends_its_unanswered_requests_in_the_next_round(
+    tmp_path: Path, strategy: str
+) -> None:
+    online, _ = online_run(tmp_path, strategy=strategy)
+    requests = SEED_REQUESTS[strategy]
     run = tmp_path / "batch"
     with BatchServer() as server:
         server.endings = [Ending("expired", answered=4)]
-        assert submit(run, server.url)[0] == 3
+        assert submit(run, server.url, strategy=strategy)[0] == 3
         code, output = collect(run)
         assert code == 3, output
-        assert f"{SEED_REQUESTS - 4} batch_expired" in output
+        assert f"{requests - 4} batch_expired" in output
         first = round_lines(run, 1)
         answered = {line["custom_id"] for line in server.answered_lines}
         assert len(answered) == 4
         unanswered = {line["custom_id"] for line in first} - answered
         assert unanswered <= {line["custom_id"] for line in round_lines(run, 2)}
-        assert state(run)["rounds"][0]["unanswered"] == SEED_REQUESTS - 4
+        assert state(run)["rounds"][0]["unanswered"] == requests - 4
         collect_until_complete(run)
     assert outputs(run) == outputs(online)
     ids = [line["custom_id"] for line in server.answered_lines]
-    assert len(ids) == len(set(ids)) == SEED_REQUESTS  # each request answered (and paid) once
+    assert len(ids) == len(set(ids)) == requests  # each request answered (and paid) once
 
 
 def test_a_batch_that_fails_is_a_clear_error_and_its_requests_are_sent_again(tmp_path: Path) -> None:
@@ -234,18 +279,19 @@ def test_killed_right_after_a_provider_call_the_same_command_submits_nothing_twi
         assert state(run)["rounds"][0]["shards"][0]["batch_id"] == "batch-1"
         collect_until_complete(run)
     ids = [line["custom_id"] for line in server.answered_lines]
-    assert len(ids) == len(set(ids)) == SEED_REQUESTS
+    assert len(ids) == len(set(ids)) == SEED_REQUESTS["free"]
 
 
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_killed_during_collect_then_collected_twice_counts_every_answer_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, strategy: str
 ) -> None:
     from polex.pipeline.batch import BatchRun
 
-    online, _ = online_run(tmp_path)
+    online, _ = online_run(tmp_path, strategy=strategy)
     run = tmp_path / "batch"
     with BatchServer() as server:
-        assert submit(run, server.url)[0] == 3
+        assert submit(run, server.url, strategy=strategy)[0] == 3
         with monkeypatch.context() as patched:
             patched.setattr(BatchRun, "_mark_collected", _then_killed(BatchRun._mark_collected))
             with pytest.raises(Killed):
@@ -260,7 +306,7 @@ def test_killed_during_collect_then_collected_twice_counts_every_answer_once(
     assert outputs(run) == outputs(online)
     online_usage = json.loads((online / "manifest.json").read_text())["totals"]["usage_this_run"]
     batch = json.loads(before)["batch"]
-    assert batch["requests_answered"] == SEED_REQUESTS
+    assert batch["requests_answered"] == SEED_REQUESTS[strategy]
     assert (batch["prompt_tokens"], batch["completion_tokens"]) == (
         online_usage["prompt_tokens"],
         online_usage["completion_tokens"],
@@ -285,10 +331,11 @@ def _vllm_results(requests: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(row) + "\n" for row in rows)
 
 
-def test_results_of_vllm_run_batch_are_collected_without_any_provider(tmp_path: Path) -> None:
-    online, _ = online_run(tmp_path)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_results_of_vllm_run_batch_are_collected_without_any_provider(tmp_path: Path, strategy: str) -> None:
+    online, _ = online_run(tmp_path, strategy=strategy)
     run = tmp_path / "batch"
-    code, output = submit(run, NOWHERE, "--no-upload")
+    code, output = submit(run, NOWHERE, "--no-upload", strategy=strategy)
     assert code == 3, output
     assert "vllm run-batch -i FILE -o RESULTS" in output
     for number in range(1, 10):
@@ -327,7 +374,7 @@ def test_request_files_are_sharded_under_the_request_and_byte_limits(tmp_path: P
     sizes = [shard["requests"] for shard in state(by_count)["rounds"][0]["shards"]]
     assert sizes == [4, 4, 4, 4, 4, 1]
     everything = {line["custom_id"] for line in round_lines(by_count, 1)}
-    assert len(everything) == SEED_REQUESTS
+    assert len(everything) == SEED_REQUESTS["free"]
 
     by_bytes = tmp_path / "by-bytes"
     limit = 40_000
@@ -377,8 +424,8 @@ def test_submit_prints_the_request_count_and_estimated_cost_before_it_uploads(tm
     bodies = [line["body"] for line in round_lines(run, 1)]
     tokens = sum(len(json.dumps(body)) for body in bodies) // 4
     input_cost = tokens * 0.15 / 1e6 / 2  # gpt-4o-mini's input price, halved for the Batch API
-    output_cost = SEED_REQUESTS * 2048 * 0.60 / 1e6 / 2
-    announced = output.index(f"round 1: {SEED_REQUESTS} request(s) in 1 file(s)")
+    output_cost = SEED_REQUESTS["free"] * 2048 * 0.60 / 1e6 / 2
+    announced = output.index(f"round 1: {SEED_REQUESTS['free']} request(s) in 1 file(s)")
     priced = output.index(f"${input_cost:.4f} input + at most ${output_cost:.4f} output")
     submitted = output.index("batch batch-1")
     assert announced < priced < submitted
@@ -387,7 +434,7 @@ def test_submit_prints_the_request_count_and_estimated_cost_before_it_uploads(tm
     code, output = submit(tmp_path / "unreachable", NOWHERE, "--retries", 1)
     assert code == 2, output
     assert (
-        output.index(f"round 1: {SEED_REQUESTS} request(s)")
+        output.index(f"round 1: {SEED_REQUESTS['free']} request(s)")
         < output.index("estimated cost")
         < output.index("error:")
     )
@@ -399,9 +446,56 @@ def test_submit_into_a_run_of_other_options_is_refused_naming_them(tmp_path: Pat
     assert submit(run, NOWHERE, "--no-upload")[0] == 3
     code, output = submit(run, NOWHERE, "--no-upload", "--max-tokens", 512)
     assert code == 2 and "other options (max_tokens)" in output, output
+    code, output = submit(run, NOWHERE, "--no-upload", strategy="mentions")
+    assert code == 2 and "other options (strategy)" in output, output
     code, output = collect(tmp_path / "nothing-here")
     assert code == 2 and "holds no batch run" in output, output
     assert not (tmp_path / "nothing-here").exists()
+
+
+def test_both_routes_default_to_the_mentions_strategy(tmp_path: Path) -> None:
+    run = tmp_path / "batch"
+    code, output = polex(
+        "batch",
+        "submit",
+        SEEDS,
+        "--out",
+        run,
+        "--base-url",
+        NOWHERE,
+        "--model",
+        MODEL,
+        "--no-cache",
+        "--no-upload",
+    )
+    assert code == 3, output
+    assert state(run)["options"]["strategy"] == "mentions"
+    bodies = [line["body"] for line in round_lines(run, 1)]
+    assert len(bodies) == SEED_REQUESTS["mentions"] and any(asks_for_labels(b) for b in bodies)
+    online = tmp_path / "online"
+    with LoopbackLLM() as llm:
+        code, output = polex(*openai_run_args([SEEDS], online, llm.url, tmp_path / "cache", MODEL))
+    assert code == 0, output
+    manifest = json.loads((online / "manifest.json").read_text())
+    assert manifest["backend"]["parameters"]["strategy"] == "mentions"
+    assert manifest["totals"]["usage_this_run"]["requests"] == SEED_REQUESTS["mentions"]
+
+
+def test_an_unknown_strategy_is_refused_naming_the_known_ones(tmp_path: Path) -> None:
+    code, output = submit(tmp_path / "batch", NOWHERE, "--no-upload", strategy="mentions.v9")
+    assert code == 2 and "unknown strategy 'mentions.v9'" in output and "free, mentions" in output, output
+    assert not (tmp_path / "batch").exists()
+
+
+def test_a_run_submitted_before_batches_had_a_strategy_goes_on_with_free(tmp_path: Path) -> None:
+    run = tmp_path / "batch"
+    assert submit(run, NOWHERE, "--no-upload")[0] == 3
+    saved = state(run)
+    del saved["options"]["strategy"]  # as a state file written before --strategy
+    (run / "batch" / "state.json").write_text(json.dumps(saved))
+    code, output = submit(run, NOWHERE, "--no-upload")  # the same run: nothing new
+    assert code == 3 and "other options" not in output, output
+    assert state(run)["options"]["strategy"] == "free"
 
 
 def test_request_files_written_without_upload_are_uploaded_by_a_later_submit(tmp_path: Path) -> None:

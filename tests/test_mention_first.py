@@ -309,3 +309,46 @@ def test_the_mentions_strategy_runs_the_default_prompt_version_v4() -> None:
     run(backend(server, strategy="mentions", max_reasks=0))
     user = server.requests[0]["messages"][-1]["content"].split("Numbers found:")[-1]
     assert '"m1 686000": one of "new_urban_jobs, actual"' in user
+
+
+DROPPED = " Officials counted 52,000 at the square in 2020."  # a number the offline default drops
+
+
+def test_mentions_v5_asks_only_the_kept_unsure_numbers_with_the_guess_the_next_label_and_drop() -> None:
+    server = FakeServer([answer({}), answer({})])
+    article = Article("a1", TEXT + DROPPED)
+    run(backend(server, strategy="mentions.v5", max_reasks=0), article)
+    run(backend(server, strategy="mentions.v4", max_reasks=0), article)
+    v5, v4 = (request["messages"][-1]["content"].split("Numbers found:")[-1] for request in server.requests)
+    first_two = unsure_answers()[:2]
+    assert '"m1 686000": one of ' + " | ".join(json.dumps(o) for o in (*first_two, "drop")) in v5
+    assert "52,000" not in v5 and '"m2' not in v5  # the dropped number is not asked about
+    assert '"m2 52,000"' in v4  # (v4 asks about it)
+
+
+def test_mentions_v5_confirms_relabels_or_drops_a_kept_record_and_never_adds_one() -> None:
+    from polex.pipeline.chunking import Chunk
+
+    text = TEXT + DROPPED
+    ctx = ArticleContext(Article("a1", text))
+    listed = mention_first.candidates(ctx, QT, Chunk(0, len(text), 1, 1))
+    v5 = mention_first.MENTION_PROMPTS["mentions.v5"]
+    first, second = unsure_answers()[:2]
+    for label, expected in (("drop", []), (first, [first]), (second, [second])):
+        made = mention_first.records_from_answer(ctx, QT, listed, {"m1 686000": label}, v5)
+        records = [record for record, _ in made]
+        assert [r["value"] for r in records] == [*([686000] * len(expected)), 108.9]  # never 52,000
+        assert [f"{r['indicator']}, {r['kind']}" for r in records[: len(expected)]] == expected
+    server = FakeServer([answer({"m1 686000": "drop"})])  # end to end: dropped, and nothing added
+    part = run(backend(server, strategy="mentions.v5"), Article("a1", text))
+    assert [r["record"]["value"] for r in part["records"]["QuantitativeTarget"]] == [108.9]
+
+
+def test_mentions_v5_reasks_a_third_label_that_v4_would_take() -> None:
+    third = unsure_answers()[2]
+    bad = answer({"m1 686000": third})
+    server = FakeServer([bad, bad])
+    part = run(backend(server, strategy="mentions.v5", max_reasks=1))
+    assert len(server.requests) == 2  # outside v5's list: reasked
+    first, _confident = part["records"]["QuantitativeTarget"]
+    assert f"{first['record']['indicator']}, {first['record']['kind']}" == unsure_answers()[0]  # the guess

@@ -161,7 +161,9 @@ def test_changing_a_template_invalidates_exactly_its_own_cache_entries(tmp_path:
         from polex.pipeline.runner import RunPlan, run_sync
 
         backend = OpenAICompatBackend(
-            LLMSettings(model="fake", base_url="http://fake/v1", cache_dir=tmp_path / "cache"),
+            LLMSettings(
+                model="fake", base_url="http://fake/v1", cache_dir=tmp_path / "cache", strategy="free"
+            ),
             transport=server.transport(),
         )
         articles, _ = read_inputs([SEEDS / f"{ARTICLE}.txt"])

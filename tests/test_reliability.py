@@ -111,6 +111,10 @@ def test_each_fault_alone_is_survived(tmp_path: Path, fault: str) -> None:
             str(CLIENT_TIMEOUT),
             "--schema",
             "QuantitativeTarget",
+            # free: one request whatever the article (mentions asks nothing of a chunk
+            # whose numbers the offline default is all sure of)
+            "--strategy",
+            "free",
         )
         elapsed = time.monotonic() - started
     assert manifest["totals"]["articles_ok"] == 1
@@ -156,6 +160,8 @@ def test_concurrency_and_requests_per_minute_hold_at_the_proxy(tmp_path: Path) -
             "3",
             "--schema",
             "QuantitativeTarget",
+            "--strategy",
+            "free",  # a request per article (mentions asks nothing of sure numbers)
         )
         assert proxy.max_in_flight == 3
     with LoopbackLLM() as llm, FaultProxy(llm.url) as proxy:
@@ -168,6 +174,8 @@ def test_concurrency_and_requests_per_minute_hold_at_the_proxy(tmp_path: Path) -
             "240",
             "--schema",
             "QuantitativeTarget",
+            "--strategy",
+            "free",  # a request per article (mentions asks nothing of sure numbers)
         )
         gaps = [b - a for a, b in zip(proxy.arrivals, proxy.arrivals[1:], strict=False)]
         assert len(proxy.arrivals) == 9 and min(gaps) >= 0.25 * 0.9  # 240/min = one per 0.25 s
@@ -340,7 +348,8 @@ def test_a_prompt_injection_cannot_change_the_schema_or_escape_grounding(tmp_pat
     from polex.pipeline.runner import RunPlan, run_sync
 
     backend = OpenAICompatBackend(
-        LLMSettings(model="fake", base_url="http://fake/v1", max_reasks=1), transport=server.transport()
+        LLMSettings(model="fake", base_url="http://fake/v1", max_reasks=1, strategy="free"),
+        transport=server.transport(),
     )
     articles, _ = read_inputs([tmp_path / "inj.txt"])
     result = run_sync(RunPlan(articles, [], select(["QuantitativeTarget"]), backend, tmp_path / "run"))
@@ -374,7 +383,7 @@ def test_api_keys_never_reach_manifests_logs_or_error_files(
     from polex.pipeline.runner import RunPlan, run_sync
 
     backend = OpenAICompatBackend(
-        LLMSettings(model="gpt-4o-mini", base_url="http://fake/v1"),
+        LLMSettings(model="gpt-4o-mini", base_url="http://fake/v1", strategy="free"),  # one request
         transport=httpx.MockTransport(unauthorised),
     )
     articles, _ = read_inputs([SEEDS / "000_f717e4e5ad01f3aa.txt"])

@@ -58,6 +58,8 @@ def polex_run(url: str, out: Path, *extra: str) -> tuple[int, str]:
             "--no-cache",
             "--schema",
             "QuantitativeTarget",
+            "--strategy",
+            "free",  # the strategy whose answers collapsed to {"records": []}
             *extra,
         ],
     )

@@ -25,6 +25,10 @@ about and what the model sees of the offline default's reading:
   default's most probable labels and ``drop``; the grammar (json_object_schema
   mode) and the answer's model hold the model to that list, so it only chooses
   between readings the offline classifiers find plausible, and adds no record.
+- v5: only the numbers the offline default keeps and is unsure of (those it drops
+  stay dropped), each with its guess, its next most probable label and ``drop``:
+  the model confirms, relabels or drops the default's unsure records and never
+  adds one (v4 kept more records than the default at lower precision).
 
 Only schemas with a quantity field (the number a record claims) have mentions to
 list; the others are extracted with the free strategy."""
@@ -71,6 +75,8 @@ class MentionPrompt:
     ask_confident: bool  # list the confident guesses too (else they stand unasked)
     show_guesses: bool  # show the offline default's guess (and confidence) per number
     closed_choices: bool  # each number's answer is one of its offline top labels or drop
+    ask_dropped: bool = True  # list the numbers the offline default drops (else they stay dropped)
+    labels_offered: int | None = None  # closed choices: most labels offered before drop (None: all)
 
 
 MENTION_PROMPTS = {
@@ -82,6 +88,14 @@ MENTION_PROMPTS = {
     ),
     "mentions.v4": MentionPrompt(
         "mentions.v4.md", ask_confident=False, show_guesses=False, closed_choices=True
+    ),
+    "mentions.v5": MentionPrompt(
+        "mentions.v5.md",
+        ask_confident=False,
+        show_guesses=False,
+        closed_choices=True,
+        ask_dropped=False,
+        labels_offered=2,
     ),
 }
 MENTIONS_DEFAULT = "mentions.v4"  # the version `--strategy mentions` runs (README "Strategies")
@@ -111,6 +125,7 @@ class Candidate:
     id: str
     engine: EngineCandidate
     guess: Guess
+    labels_offered: int | None = None  # most labels among its answers (None: all), by prompt
 
     @property
     def mention(self) -> Mention:
@@ -136,11 +151,12 @@ class Candidate:
         return DROP if self.guess.record is None else label_of(self.guess.record, spec)
 
     def answers(self, spec: SchemaSpec) -> tuple[str, ...]:
-        """The closed list of answers for this number (v4): the offline default's
-        guess when it keeps the number, its other most probable labels, and ``drop``."""
+        """The closed list of answers for this number (v4, v5): the offline default's
+        guess when it keeps the number, its other most probable labels (as many as
+        the prompt offers), and ``drop``."""
         kept = () if self.guess.record is None else (self.guess_label(spec),)
         labels = [label for label in (*kept, *self.guess.options) if is_label(label, spec)]
-        return (*dict.fromkeys(labels), DROP)
+        return (*list(dict.fromkeys(labels))[: self.labels_offered], DROP)
 
 
 DROP = "drop"
@@ -262,10 +278,19 @@ def candidates(ctx: ArticleContext, spec: SchemaSpec, piece: Chunk) -> list[Cand
 
 
 def asked(listed: list[Candidate], prompt: MentionPrompt) -> list[Candidate]:
-    """The numbers the model is asked about (all, or all but the confident guesses),
-    with ids numbered again (m1, m2, ...) so that the ids the model sees have no gaps."""
-    unsure = [c for c in listed if prompt.ask_confident or not c.confident]
-    return [replace(c, id=f"m{number}") for number, c in enumerate(unsure, start=1)]
+    """The numbers the model is asked about (all, or all but the confident guesses,
+    and with v5 but the numbers the offline default drops), with ids numbered again
+    (m1, m2, ...) so that the ids the model sees have no gaps, each offering as many
+    labels as the prompt says."""
+    unsure = [
+        c
+        for c in listed
+        if (prompt.ask_confident or not c.confident) and (prompt.ask_dropped or c.guess.record is not None)
+    ]
+    return [
+        replace(c, id=f"m{number}", labels_offered=prompt.labels_offered)
+        for number, c in enumerate(unsure, start=1)
+    ]
 
 
 def listing(listed: list[Candidate], text: str, spec: SchemaSpec) -> list[dict[str, Any]]:
@@ -434,13 +459,13 @@ def records_from_answer(
     its answers, keeps the offline default's guess."""
     questions = asked(listed, prompt)
     by_id = labels_by_id(labels, questions)
-    answered = {c.mention.start: by_id.get(c.id) for c in questions}
+    answered = {c.mention.start: (c, by_id.get(c.id)) for c in questions}
     out: list[tuple[dict[str, Any], int]] = []
     for candidate in listed:
-        label = answered.get(candidate.mention.start)
+        question, label = answered.get(candidate.mention.start, (candidate, None))
         allowed = label is not None and is_label(label, spec)
         if allowed and prompt.closed_choices:
-            allowed = label in candidate.answers(spec)
+            allowed = label in question.answers(spec)
         if label is None or not allowed:  # not answered, or not an answer it may give
             label = candidate.guess_label(spec)
         fields = parse_label(label, spec)
@@ -452,12 +477,18 @@ def records_from_answer(
     return out
 
 
-def example_prompt(example: GoldExample, spec: SchemaSpec) -> dict[str, Any] | None:
+def example_prompt(
+    example: GoldExample, spec: SchemaSpec, prompt: MentionPrompt | None = None
+) -> dict[str, Any] | None:
     """A few-shot example in the mention-first format: the listing of every number of
-    a gold sentence (read as an article of its own) and the answer its gold records
-    give: a label per number, ``drop`` for those the gold leaves out."""
+    a gold sentence (read as an article of its own), each offering as many labels as
+    ``prompt`` does, and the answer its gold records give: a label per number,
+    ``drop`` for those the gold leaves out."""
     ctx = ArticleContext(Article(example.article_id, example.text))
-    listed = candidates(ctx, spec, Chunk(0, len(example.text), 1, 1))
+    offered = None if prompt is None else prompt.labels_offered
+    listed = [
+        replace(c, labels_offered=offered) for c in candidates(ctx, spec, Chunk(0, len(example.text), 1, 1))
+    ]
     if not listed:
         return None
     quantity = str(spec.quantity_field)

@@ -32,6 +32,7 @@ from polex.pipeline.backends.base import BackendError, Candidates
 from polex.pipeline.backends.feedback import WithoutUrls
 from polex.pipeline.backends.mention_first import (
     MENTION_PROMPTS,
+    MentionPrompt,
     answer_model,
     answered_fields,
     answered_labels,
@@ -520,7 +521,7 @@ class OpenAICompatBackend:
             "context": article_context(ctx),
             "candidates": listing(questions, ctx.text, spec),
             "fields": [f for f in field_docs(spec) if f.name in answered_fields(spec)],
-            "examples": self._mention_examples(ctx, spec, piece),
+            "examples": self._mention_examples(ctx, spec, piece, prompt),
         }
         messages = render(
             spec, "", ctx.article.id, piece.index, piece.count, extra=extras, template=prompt.template
@@ -577,12 +578,14 @@ class OpenAICompatBackend:
             fixed, made = repair_record(raw, spec, ctx)
             _add(out, fixed, piece.start, made)
 
-    def _mention_examples(self, ctx: ArticleContext, spec: SchemaSpec, piece: Chunk) -> list[dict[str, Any]]:
-        """Few-shot examples like this chunk, in the mention-first format."""
+    def _mention_examples(
+        self, ctx: ArticleContext, spec: SchemaSpec, piece: Chunk, prompt: MentionPrompt
+    ) -> list[dict[str, Any]]:
+        """Few-shot examples like this chunk, in the mention-first format of ``prompt``."""
         chosen = similar_examples(
             spec, ctx.text[piece.start : piece.end], self.settings.few_shot, ctx.article.id
         )
-        return [shown for e in chosen if (shown := example_prompt(e, spec)) is not None]
+        return [shown for e in chosen if (shown := example_prompt(e, spec, prompt)) is not None]
 
     def _keep_answer(
         self, completion: Any, why: str, spec: SchemaSpec, piece: Chunk, out: Candidates, ctx: ArticleContext
