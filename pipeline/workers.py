@@ -57,8 +57,19 @@ class WorkerSetup:
             )
 
 
-# What this worker process built at its start: the run's schemas and backend.
-_built: tuple[list[SchemaSpec], Backend] | None = None
+@dataclass
+class _Built:
+    """What a worker process builds at its start: the run's schemas and backend, and
+    one event loop that runs all its articles. (``asyncio.run`` per article would make
+    a loop each time and, in a process's main thread, install a Ctrl-C handler whose
+    check formats the previous article's whole part as text: milliseconds each.)"""
+
+    specs: list[SchemaSpec]
+    backend: Backend
+    loop: asyncio.AbstractEventLoop
+
+
+_built: _Built | None = None
 
 
 def _start_worker(setup: WorkerSetup) -> None:
@@ -66,15 +77,18 @@ def _start_worker(setup: WorkerSetup) -> None:
     the parent alone handles it (saves what is finished and stops the workers)."""
     global _built
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _built = (select(setup.schemas, setup.schema_dirs), create(setup.backend, setup.options))
+    _built = _Built(
+        select(setup.schemas, setup.schema_dirs),
+        create(setup.backend, setup.options),
+        asyncio.new_event_loop(),
+    )
 
 
 def _process_in_worker(article: Article) -> Part:
     from polex.pipeline.runner import process_article  # the runner imports this module
 
     assert _built is not None, "worker used before _start_worker ran"
-    specs, backend = _built
-    return asyncio.run(process_article(article, specs, backend))
+    return _built.loop.run_until_complete(process_article(article, _built.specs, _built.backend))
 
 
 class WorkerPool:
