@@ -303,14 +303,3 @@ def test_the_bare_unemployment_rate_is_a_feature_of_its_own_and_the_figure_era_a
     assert "lex:nearest" not in per_value[values.index("registered_unemployment_rate")]
     _, ctx, candidate = _only_candidate("In 2012, the urban unemployment rate was 4.1 percent.")
     assert "era=before_2018" in features(ctx, candidate)
-
-
-def test_an_alias_names_its_indicator_in_the_singular_and_the_plural() -> None:
-    from polex.pipeline.learning.extract import pair_inputs
-
-    # the taxonomy lists "incubation bases"; the machine translation says "base"
-    spec, ctx, candidate = _only_candidate("The city created 8 provincial incubation base for start-ups.")
-    [per_value] = pair_inputs(spec, ctx, [candidate], [None])["indicator"]
-    assert spec.label_lexicon is not None
-    values = spec.label_lexicon()["indicator"].values
-    assert per_value[values.index("employment_service_facilities")].get("lex:counted") == 1.0

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from polex.pipeline.learning.candidates import Candidate, unwrapped
-from polex.pipeline.learning.features import counted_phrase_span, lemma, tokens
+from polex.pipeline.learning.features import counted_phrase_span, tokens
 from polex.pipeline.learning.lexicon import Lexicon, build_lexicon
 from polex.pipeline.periods import metadata_year, period_of_figure, relative_year
 from polex.pipeline.quantities import Mention
@@ -86,8 +86,10 @@ def features(ctx: ArticleContext, candidate: Candidate) -> dict[str, float]:
         if getattr(cues, name):
             out[f"cue={name}"] = 1.0
     out[f"cue_kind={cues.inferred()}"] = 1.0
-    for name in _modalities(text[candidate.sentence.start : candidate.segment.end]):
-        out[f"modality={name}"] = 1.0
+    scope = text[candidate.sentence.start : candidate.segment.end]
+    for name, pattern in _MODALITY:
+        if pattern.search(scope):
+            out[f"modality={name}"] = 1.0
     tense, year = _period_tense(ctx, candidate)
     out[f"period_is={tense}"] = 1.0
     if year is not None:
@@ -132,12 +134,6 @@ _MODALITY = (
     ("perfect", re.compile(r"\b(?:has|have|had) (?:been|already|\w+ed)\b", re.IGNORECASE)),
     ("past", re.compile(r"\b(?:was|were|last year|so far|as of|up to now)\b", re.IGNORECASE)),
 )
-
-
-def _modalities(scope: str) -> list[str]:
-    return [name for name, pattern in _MODALITY if pattern.search(scope)]
-
-
 _YEAR_IN_PERIOD = re.compile(r"(?:19|20)\d\d")
 
 
@@ -157,35 +153,12 @@ def _period_tense(ctx: ArticleContext, candidate: Candidate) -> tuple[str, int |
     return ("same" if years[-1] == now else "earlier"), year
 
 
-def number_forms(alias: str) -> tuple[str, ...]:
-    """An alias and the same alias with its last word in the other number
-    ("incubation bases" -> "incubation base", "job fair" -> "job fairs"), so that a
-    phrase names its indicator in the singular and the plural alike."""
-    head, _, last = alias.rpartition(" ")
-    if not last.isalpha() or len(last) <= 3 or last.endswith(("ed", "ing")):
-        return (alias,)
-    if lemma(last) != last:
-        other = lemma(last)
-    elif last.endswith("y") and len(last) > 3 and last[-2] not in "aeiou":
-        other = last[:-1] + "ies"
-    elif last.endswith(("s", "x", "ch", "sh")):
-        other = last + "es"
-    else:
-        other = last + "s"
-    return (alias, f"{head} {other}" if head else other)
-
-
 @lru_cache(maxsize=1)
 def lexicon() -> dict[str, Lexicon]:
     """The taxonomy as a label lexicon: each indicator's aliases and label words."""
     table = indicators()
     entries = {
-        i.id: tuple(
-            re.escape(form)
-            for a in i.aliases
-            if a.lower() != BARE_RATE_ALIAS
-            for form in dict.fromkeys(number_forms(a.lower()))
-        )
+        i.id: tuple(re.escape(a.lower()) for a in i.aliases if a.lower() != BARE_RATE_ALIAS)
         for i in table.values()
     }
     labels = {i.id: re.sub(r"\(.*?\)", "", i.label) for i in table.values()}
