@@ -286,3 +286,20 @@ def test_a_one_sentence_article_gives_its_plain_record() -> None:
     [found] = predict(spec, model, ArticleContext(Article("a", "Wuhan created 12,000 new urban jobs.")))
     record = found.record.model_dump()
     assert (record["indicator"], record["value"], record["kind"]) == ("new_urban_jobs", 12000, "actual")
+
+
+def test_the_bare_unemployment_rate_is_a_feature_of_its_own_and_the_figure_era_another() -> None:
+    from polex.pipeline.learning.extract import pair_inputs
+    from polex.schemas.quantitative_target.learning import UNSPECIFIED_RATE, features
+
+    spec, ctx, candidate = _only_candidate("In 2019, the urban unemployment rate was 5.2 percent.")
+    found = features(ctx, candidate)
+    assert f"alias_nearest={UNSPECIFIED_RATE}" in found and "era=from_2018" in found
+    assert "alias_nearest=registered_unemployment_rate" not in found
+    # the pair features follow the rules, which read the year, not the bare alias
+    [per_value] = pair_inputs(spec, ctx, [candidate], [None])["indicator"]
+    assert spec.label_lexicon is not None
+    values = spec.label_lexicon()["indicator"].values
+    assert "lex:nearest" not in per_value[values.index("registered_unemployment_rate")]
+    _, ctx, candidate = _only_candidate("In 2012, the urban unemployment rate was 4.1 percent.")
+    assert "era=before_2018" in features(ctx, candidate)

@@ -54,3 +54,19 @@ def test_policy_measure_classification() -> None:
         "college_graduates",
         "migrant_workers",
     ]
+
+
+def test_a_bare_unemployment_rate_is_registered_before_2018_and_surveyed_from_2018() -> None:
+    # guidelines 16b and 81: the year of the figure decides, and a survey named in
+    # the sentence names the surveyed rate whatever the year
+    assert (
+        records("In 2016, the urban unemployment rate was 4.0 percent.")[0][0]
+        == "registered_unemployment_rate"
+    )
+    assert (
+        records("In 2019, the urban unemployment rate was 5.2 percent.")[0][0] == "surveyed_unemployment_rate"
+    )
+    survey = "In 2010, the unemployment rate in the national urban survey was 5.1%."
+    assert records(survey)[0][0] == "surveyed_unemployment_rate"
+    named = "In 2019, the registered unemployment rate was 3.6 percent."
+    assert records(named)[0][0] == "registered_unemployment_rate"

@@ -18,6 +18,7 @@ from polex.pipeline.quantities import Mention
 from polex.pipeline.records import ArticleContext
 from polex.pipeline.text import lowered_article
 from polex.schemas.quantitative_target.cues import Clause, read_cues
+from polex.schemas.quantitative_target.offline import BARE_RATE_ALIAS, SURVEYED_RATE_FROM
 from polex.schemas.quantitative_target.taxonomy import CUES_FILE, alias_pattern, indicators
 
 
@@ -26,7 +27,18 @@ def _article_aliases(text: str) -> tuple[tuple[int, int, str], ...]:
     """Every taxonomy alias of an article, found once: (start, end, indicator)."""
     pattern, owner = alias_pattern()
     found = pattern.finditer(text, lowered_article(text))
-    return tuple((m.start(), m.end(), owner[m.group().lower()]) for m in found)
+    return tuple((m.start(), m.end(), _alias_owner(m.group().lower(), owner)) for m in found)
+
+
+# The bare "unemployment rate" names the registered rate before 2018 and the surveyed
+# rate from 2018 on (guidelines 16b, 81): as a feature it is its own name, not the
+# registered rate's, and the rules' vote (which reads the year) and the figure's era
+# decide between the two.
+UNSPECIFIED_RATE = "unemployment_rate_unspecified"
+
+
+def _alias_owner(alias: str, owner: dict[str, str]) -> str:
+    return UNSPECIFIED_RATE if alias == BARE_RATE_ALIAS else owner[alias]
 
 
 @lru_cache(maxsize=16)
@@ -78,7 +90,10 @@ def features(ctx: ArticleContext, candidate: Candidate) -> dict[str, float]:
     for name, pattern in _MODALITY:
         if pattern.search(scope):
             out[f"modality={name}"] = 1.0
-    out[f"period_is={_period_tense(ctx, candidate)}"] = 1.0
+    tense, year = _period_tense(ctx, candidate)
+    out[f"period_is={tense}"] = 1.0
+    if year is not None:
+        out[f"era={'from_2018' if year >= SURVEYED_RATE_FROM else 'before_2018'}"] = 1.0
     for word in _title_words(text):
         out[f"title={word}"] = 1.0
     return out
@@ -122,25 +137,30 @@ _MODALITY = (
 _YEAR_IN_PERIOD = re.compile(r"(?:19|20)\d\d")
 
 
-def _period_tense(ctx: ArticleContext, candidate: Candidate) -> str:
+def _period_tense(ctx: ArticleContext, candidate: Candidate) -> tuple[str, int | None]:
     """Whether the figure's period ends after the year the article speaks from (a
-    figure for a later year is a goal), in it, before it, or is unknown."""
+    figure for a later year is a goal), in it, before it, or is unknown; and the
+    figure's year: the last year of its period, else the article's year, else None."""
     now = relative_year(ctx.text, metadata_year(ctx.article.metadata))
     spans = [candidate.segment, candidate.sentence, *([candidate.previous] if candidate.previous else [])]
     period = period_of_figure(unwrapped(ctx.text), [(s.start, s.end) for s in spans], now)
     years = [int(y) for y in _YEAR_IN_PERIOD.findall(period or "")]
+    year = years[-1] if years else now
     if now is None or not years:
-        return "unknown"
+        return "unknown", year
     if years[-1] > now:
-        return "later"
-    return "same" if years[-1] == now else "earlier"
+        return "later", year
+    return ("same" if years[-1] == now else "earlier"), year
 
 
 @lru_cache(maxsize=1)
 def lexicon() -> dict[str, Lexicon]:
     """The taxonomy as a label lexicon: each indicator's aliases and label words."""
     table = indicators()
-    entries = {i.id: tuple(re.escape(a.lower()) for a in i.aliases) for i in table.values()}
+    entries = {
+        i.id: tuple(re.escape(a.lower()) for a in i.aliases if a.lower() != BARE_RATE_ALIAS)
+        for i in table.values()
+    }
     labels = {i.id: re.sub(r"\(.*?\)", "", i.label) for i in table.values()}
     raw: dict[str, Any] = tomllib.loads(CUES_FILE.read_text("utf-8"))
     kinds = {

@@ -5,6 +5,8 @@ evidence = the number's clause. All rules are data in this folder's TOML files."
 
 from __future__ import annotations
 
+import re
+
 from polex.pipeline.periods import article_year, period_at
 from polex.pipeline.places import article_region
 from polex.pipeline.quantities import Mention
@@ -83,6 +85,14 @@ def extract(ctx: ArticleContext) -> list[tuple[QuantitativeTarget, int]]:
             or period_at(text, clause.sentence.start, clause.sentence.end, year)
             or (period_at(text, before.start, before.end, year) if before else None)
         )
+        if alias_start >= 0:
+            indicator = unemployment_rate_of_era(
+                indicator,
+                text[alias_start:alias_end],
+                text[clause.sentence.start : clause.sentence.end],
+                period,
+                year,
+            )
         records.append(
             (
                 QuantitativeTarget(
@@ -101,6 +111,30 @@ def extract(ctx: ArticleContext) -> list[tuple[QuantitativeTarget, int]]:
             )
         )
     return records
+
+
+# Guidelines 16b and 81: "unemployment rate" with no word for its kind is the
+# registered rate before 2018 and the surveyed rate from 2018 on (the year of the
+# figure, else of the article); a sentence that speaks of a survey names the surveyed one.
+BARE_RATE_ALIAS = "unemployment rate"
+SURVEYED_RATE_FROM = 2018
+_SURVEY = re.compile(r"\bsurvey", re.IGNORECASE)
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def unemployment_rate_of_era(
+    indicator: str, alias: str, sentence: str, period: str | None, article_year: int | None
+) -> str:
+    """The indicator of a figure whose nearest alias is the bare "unemployment rate"
+    (the registered rate's alias): surveyed when the sentence speaks of a survey or
+    the figure's year is 2018 or later, else ``indicator`` unchanged."""
+    if indicator != "registered_unemployment_rate" or alias.lower() != BARE_RATE_ALIAS:
+        return indicator
+    if _SURVEY.search(sentence):
+        return "surveyed_unemployment_rate"
+    years = _YEAR.findall(period or "")
+    year = int(years[-1]) if years else article_year
+    return "surveyed_unemployment_rate" if year is not None and year >= SURVEYED_RATE_FROM else indicator
 
 
 def _indicator(
