@@ -105,6 +105,11 @@ def _field_verdict(f: FieldScore, pred: Item, gold: Item, correct: bool) -> str:
     p_empty, g_empty = is_empty(pred.record.get(f.name)), is_empty(gold.record.get(f.name))
     if p_empty and g_empty:
         return "both_empty"
+    if correct:
+        # An uncertain gold field accepts its candidates on either side of empty: a
+        # null period with "2019" among its `period_candidates` accepts "2019", and a
+        # value with None among its candidates accepts no value.
+        return "correct"
     if g_empty:
         return "spurious"
     if p_empty:

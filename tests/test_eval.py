@@ -166,6 +166,25 @@ def test_uncertain_gold_accepts_a_candidate_label_too() -> None:
     assert _one(gold, {**gold, "kind": "target"})[2]["kind"] == "incorrect"
 
 
+def test_a_null_gold_field_accepts_its_candidates() -> None:
+    gold = {**GOLD_RATE, "period": None, "uncertain": True, "period_candidates": [None, "2019"]}
+    _, strict, fields = _one(gold, {**gold, "period": "2019"})
+    assert fields["period"] == "correct" and strict
+    _, strict, fields = _one(gold, {**gold, "period": "2020"})
+    assert fields["period"] == "spurious" and not strict
+    _, strict, fields = _one(gold, {**gold, "period": None})
+    assert fields["period"] == "both_empty" and strict
+
+
+def test_no_value_is_right_where_none_is_a_candidate() -> None:
+    gold = {**GOLD_RATE, "period": "2019", "uncertain": True, "period_candidates": [None]}
+    _, strict, fields = _one(gold, {**gold, "period": None})
+    assert fields["period"] == "correct" and strict
+    gold_without = {**GOLD_RATE, "period": "2019"}
+    _, strict, fields = _one(gold_without, {**gold_without, "period": None})
+    assert fields["period"] == "missing" and not strict
+
+
 def test_unrelated_records_are_never_forced_together() -> None:
     other = {
         **GOLD_RATE,
