@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from polex.pipeline.grounding import locate
 from polex.pipeline.learning.candidates import Candidate, mention_candidates, sentence_candidates, unwrapped
 from polex.pipeline.learning.features import mention_features, sentence_features
+from polex.pipeline.learning.label_sets import article_values
 from polex.pipeline.learning.lexicon import hits, shared_features
 from polex.pipeline.learning.linear import Encoded, Features, LinearClassifier, PairClassifier
 from polex.pipeline.learning.model import LearnedModel
@@ -275,19 +276,7 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
         if p_keep < model.threshold:
             continue
         labels, raw = choose_labels(model.labels, probabilities, i, key_fields, p_keep)
-        rule = rules[i]
-        if rule is not None:
-            record = with_shared_readings(ctx, candidate, rule)
-        else:
-            # the article's year and region are read once per text (cached)
-            year = relative_year(ctx.text, metadata_year(ctx.article.metadata))
-            record = default_record(spec, ctx, candidate, year, article_region(ctx.text))
-        record.update(labels)
-        mention = candidate.mention
-        if mention is not None and "unit" in labels and mention.unit_explicit:
-            allowed = choices(spec.model, "unit") or ()
-            if mention.unit in allowed:
-                record["unit"] = mention.unit  # an explicit unit is read, not guessed
+        record = learned_record(spec, ctx, candidate, rules[i], labels)
         try:
             validated = spec.model.model_validate(record)
         except ValidationError:
@@ -304,7 +293,77 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
                     else raw
                 )
                 out.append(Prediction(further, candidate.sentence.start, model.calibrator(further_raw)))
+    if candidate_kind(spec) == "sentences":
+        keep_probabilities = keep[:, keep_column] if keep_column is not None else np.zeros(len(candidates))
+        for name in model.labels:
+            at = model.label_set_at(name)
+            if at is not None:
+                out = follow_label_set(
+                    spec, model, ctx, candidates, rules, keep_probabilities, probabilities, out, name, at
+                )
     return out
+
+
+def learned_record(
+    spec: SchemaSpec,
+    ctx: ArticleContext,
+    candidate: Candidate,
+    rule: dict[str, Any] | None,
+    labels: Mapping[str, str],
+) -> dict[str, Any]:
+    """The record a learned model makes at a candidate with ``labels``: the rules'
+    record there (its period and region read by the core) or the conventions'
+    record, with the labels set."""
+    if rule is not None:
+        record = with_shared_readings(ctx, candidate, rule)
+    else:
+        # the article's year and region are read once per text (cached)
+        year = relative_year(ctx.text, metadata_year(ctx.article.metadata))
+        record = default_record(spec, ctx, candidate, year, article_region(ctx.text))
+    record.update(labels)
+    mention = candidate.mention
+    if mention is not None and "unit" in labels and mention.unit_explicit:
+        allowed = choices(spec.model, "unit") or ()
+        if mention.unit in allowed:
+            record["unit"] = mention.unit  # an explicit unit is read, not guessed
+    return record
+
+
+def follow_label_set(
+    spec: SchemaSpec,
+    model: LearnedModel,
+    ctx: ArticleContext,
+    candidates: Sequence[Candidate],
+    rules: Sequence[dict[str, Any] | None],
+    keep: NDArray[np.float64],
+    probabilities: Mapping[str, NDArray[np.float64]],
+    predictions: list[Prediction],
+    name: str,
+    at: float,
+) -> list[Prediction]:
+    """The records made to follow the article's set of values of the label field
+    ``name`` (``label_sets.article_values`` at ``at``): a record whose value is not in
+    the set is dropped; a value of the set that no record carries gets one record at
+    the candidate where keep x value is most probable, with that as its raw score."""
+    classes = model.labels[name].classes
+    wanted = article_values(classes, keep, probabilities[name], at)
+    kept = [p for p in predictions if str(getattr(p.record, name)) in wanted]
+    carried = {str(getattr(p.record, name)) for p in kept}
+    key_fields = set(spec.scoring.key_fields)
+    for value in sorted(wanted - carried):
+        column = classes.index(value)
+        joint = keep * probabilities[name][:, column]
+        i = int(joint.argmax())
+        labels, raw = choose_labels(model.labels, probabilities, i, key_fields, float(keep[i]))
+        if name in key_fields:
+            raw = raw / max(float(probabilities[name][i].max()), 1e-9) * float(probabilities[name][i, column])
+        record = learned_record(spec, ctx, candidates[i], rules[i], {**labels, name: value})
+        try:
+            validated = spec.model.model_validate(record)
+        except ValidationError:
+            continue
+        kept.append(Prediction(validated, candidates[i].sentence.start, model.calibrator(raw)))
+    return kept
 
 
 def further_labels(

@@ -208,6 +208,8 @@ def shared_features(
         out[i][f"lex:overlap={min(overlap, 3)}"] = 1.0
     if candidate.mention is not None:
         _counted_phrase_features(lexicon, text, candidate, article_hits, out)
+    else:
+        _sentence_hit_features(lexicon, text, candidate, in_sentence, out)
     if rule_value is not None and rule_value in lexicon.index:
         out[lexicon.index[rule_value]]["lex:rule"] = 1.0
     return out
@@ -237,6 +239,30 @@ def _counted_phrase_features(
         out[i][f"lex:phrase_overlap={min(overlap, 3)}"] = 1.0
     for i in lexicon.lemma_values.get(phrase[-1], ()):
         out[i]["lex:phrase_head"] = 1.0
+
+
+def _sentence_hit_features(
+    lexicon: Lexicon,
+    text: str,
+    candidate: Candidate,
+    in_sentence: Sequence[Hit],
+    out: list[dict[str, float]],
+) -> None:
+    """For a sentence candidate, read over the whole sentence (the window and the
+    nearest hit above see only its start): how many of each value's phrases it
+    holds (1, 2, 3 or more), whether the value holds the most of them, and how many
+    words of each value's label it holds."""
+    counts: dict[int, int] = {}
+    for hit in in_sentence:
+        counts[hit.value] = counts.get(hit.value, 0) + 1
+    most = max(counts.values(), default=0)
+    for value, count in counts.items():
+        out[value][f"lex:hits={min(count, 3)}"] = 1.0
+        if count == most:
+            out[value]["lex:most"] = 1.0
+    words = _tokens_of(text[candidate.sentence.start : candidate.sentence.end])
+    for i, overlap in _label_overlaps(words, lexicon.token_values).items():
+        out[i][f"lex:sentence_overlap={min(overlap, 3)}"] = 1.0
 
 
 def _label_overlaps(words: Iterable[str], values_of: dict[str, tuple[int, ...]]) -> dict[int, int]:

@@ -45,6 +45,14 @@ class LearnedModel:
         value = self.info.get("more_labels_at")
         return float(value) if value is not None else None
 
+    def label_set_at(self, name: str) -> float | None:
+        """The noisy-or threshold at which an article holds a value of the label
+        field ``name`` (``pipeline/learning/label_sets.py``), set by training when the
+        schema scores that field as a set per article and the threshold beat the
+        records' own sets out of fold; None otherwise."""
+        found = self.info.get("label_sets", {}).get(name, {}).get("at")
+        return float(found) if found is not None else None
+
     def save(self, path: Path) -> str:
         header = {
             "format": MODEL_FORMAT,

@@ -26,6 +26,7 @@ from polex.pipeline.learning.extract import (
     rule_records,
 )
 from polex.pipeline.learning.features import FEATURE_VERSION
+from polex.pipeline.learning.label_sets import choose_threshold
 from polex.pipeline.learning.linear import (
     Features,
     LinearClassifier,
@@ -421,6 +422,80 @@ def share_learned_beats_rules(
     return float(np.mean(f1(sums[:, 0], sums[:, 1]) > f1(sums[:, 2], sums[:, 3])))
 
 
+def set_thresholds(
+    spec: SchemaSpec,
+    gold: Sequence[GoldArticle],
+    examples: Sequence[Example],
+    fields: Sequence[str],
+    c: float,
+    threshold: float,
+    seed: int,
+) -> dict[str, dict[str, float | None]]:
+    """For each label field the schema scores as a set per article
+    (``Scoring.set_fields``) and a sentence learner: the noisy-or threshold of
+    ``label_sets`` chosen out of fold (the same folds of whole articles), with the
+    mean set F1 of the records' own sets and of the threshold's, on the articles the
+    rules were not written on when there are any."""
+    wanted = [name for name in spec.scoring.set_fields if name in fields]
+    if spec.quantity_field or not wanted:
+        return {}
+    groups = sorted({e.group for e in examples})
+    folds = min(FOLDS, len(groups))
+    keep = np.zeros(len(examples))
+    rows: dict[str, list[NDArray[np.float64]]] = {name: [np.zeros(0)] * len(examples) for name in wanted}
+    classes: dict[str, tuple[str, ...]] = {}
+    for fold in range(folds):
+        held = {g for k, g in enumerate(groups) if k % folds == fold}
+        train_rows = [e for e in examples if e.group not in held]
+        test_index = [i for i, e in enumerate(examples) if e.group in held]
+        vocabulary = build_vocabulary([e.features for e in train_rows])
+        fitted = _fit(spec, vocabulary, train_rows, fields, c, seed)
+        encoded = vocabulary.encode([examples[i].features for i in test_index])
+        p_keep = fitted.keep.probabilities(encoded)
+        column = fitted.keep.classes.index("1") if "1" in fitted.keep.classes else None
+        shared = {
+            n: [examples[i].shared[n] for i in test_index]
+            for n, clf in fitted.labels.items()
+            if isinstance(clf, PairClassifier)
+        }
+        probabilities = label_probabilities(fitted.labels, encoded, shared)
+        for name in wanted:
+            # every fold's classifier must list the values in one order
+            classes.setdefault(name, fitted.labels[name].classes)
+            order = [
+                fitted.labels[name].classes.index(v) if v in fitted.labels[name].classes else -1
+                for v in classes[name]
+            ]
+            for row, i in enumerate(test_index):
+                p = probabilities[name][row]
+                rows[name][i] = np.array([p[k] if k >= 0 else 0.0 for k in order])
+        for row, i in enumerate(test_index):
+            keep[i] = float(p_keep[row, column]) if column is not None else 0.0
+    unseen = {k for k, g in enumerate(gold) if not g.rules_tuned_on} or set(range(len(gold)))
+    out: dict[str, dict[str, float | None]] = {}
+    more = any(e.more_labels for e in examples)
+    for name in wanted:
+        articles = []
+        by_records = []
+        for group in sorted(unseen):
+            index = [i for i, e in enumerate(examples) if e.group == group]
+            p = np.array([rows[name][i] for i in index]).reshape(len(index), len(classes[name]))
+            k = keep[index]
+            articles.append((k, p, {str(r.get(name)) for r in gold[group].records}))
+            found: set[str] = set()
+            for row in range(len(index)):
+                if k[row] >= threshold:
+                    found.add(classes[name][int(p[row].argmax())])
+                    if more:
+                        found.update(
+                            v for v, x in zip(classes[name], p[row], strict=True) if x >= MORE_LABELS_AT
+                        )
+            by_records.append(found)
+        chosen, records_f1, sets_f1 = choose_threshold(articles, classes[name], by_records)
+        out[name] = {"at": chosen, "f1_records": round(records_f1, 4), "f1_article_sets": round(sets_f1, 4)}
+    return out
+
+
 def train(
     spec: SchemaSpec, gold: Sequence[GoldArticle], seed: int = 0, info: dict[str, Any] | None = None
 ) -> tuple[LearnedModel, TrainingReport]:
@@ -467,6 +542,9 @@ def train(
         engine_f1["share_learned_beats_rules"] = round(share, 4)
         if share < BEATS_RULES:
             engine, records_scored, records_threshold = "rules", by_rules, 1.0
+    label_sets = (
+        set_thresholds(spec, gold, examples, fields, c, threshold, seed) if engine == "learned" else {}
+    )
     calibration = calibration_points(records_scored, records_threshold, unseen)
     calibrator = fit_calibrator([r for r, _ in calibration], [ok for _, ok in calibration])
     vocabulary = build_vocabulary([e.features for e in examples])
@@ -501,6 +579,7 @@ def train(
             "engine": engine,
             "label_fields": list(fields),
             **({"more_labels_at": MORE_LABELS_AT} if any(e.more_labels for e in examples) else {}),
+            **({"label_sets": label_sets} if label_sets else {}),
             "training": {k: v for k, v in report.__dict__.items()},
         },
     )
