@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -300,6 +301,32 @@ def test_a_run_holds_only_the_articles_it_is_working_on(tmp_path: Path) -> None:
     assert max(entries for _, entries in seen) <= 3
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert [a["id"] for a in manifest["articles"]] == [f"a{i}" for i in range(60)]
+
+
+def test_an_article_finds_its_mention_candidates_and_their_features_once_for_every_schema() -> None:
+    from polex.pipeline.learning import extract
+    from polex.pipeline.learning.candidates import mention_candidates
+    from polex.pipeline.learning.features import mention_features
+    from polex.pipeline.records import Article, ArticleContext
+    from polex.pipeline.registry import discover
+
+    ctx = ArticleContext(Article("a", "In 2021 the city created 12,000 new jobs and trained 3,000 people."))
+    first = mention_candidates(ctx)
+    assert len(first) == 2 and mention_candidates(ctx) is first
+    calls: list[str] = []
+    assert ctx.shared("key", lambda: calls.append("computed") or 7) == 7
+    assert ctx.shared("key", lambda: calls.append("computed") or 8) == 7
+    assert calls == ["computed"]
+    specs = discover()
+    quantities, funding = specs["QuantitativeTarget"], specs["FundingAllocation"]
+    assert quantities.quantity_field and funding.quantity_field
+    with_rules = extract.featurize(quantities, ctx, first[0], {"kind": "target"})
+    plain = extract.featurize(funding, ctx, first[0], None)
+    # each schema adds its own features to a copy of the shared ones
+    assert "rule:kept" in with_rules and "rule:kept" not in plain
+    shared = ctx.shared(("mention_features", first[0]), dict)
+    assert shared == mention_features(ctx.text, first[0])  # computed once, left unchanged
+    assert set(shared) <= set(plain) and set(shared) <= set(with_rules)
 
 
 def test_the_streamed_manifest_is_the_text_of_the_manifest_model(tmp_path: Path) -> None:
