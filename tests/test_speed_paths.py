@@ -329,6 +329,53 @@ def test_an_article_finds_its_mention_candidates_and_their_features_once_for_eve
     assert set(shared) <= set(plain) and set(shared) <= set(with_rules)
 
 
+class _RecordingBackend:
+    """Computes in threads like the offline backend and records when each article's
+    extraction starts and ends. The first article waits for the second to start (at
+    most a few seconds): a runner that overlaps them lets the second start first."""
+
+    name = "recording"
+    blocks_event_loop = True
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.second_started = threading.Event()
+
+    def describe(self) -> dict[str, object]:
+        return {"backend": self.name, "model": "none", "parameters": {}}
+
+    async def extract(self, ctx: object, spec: object) -> object:
+        from polex.pipeline.backends.base import Candidates
+
+        article_id = ctx.article.id  # type: ignore[attr-defined]
+        self.events.append(f"start {article_id}")
+        if article_id == "a0":
+            self.second_started.wait(timeout=3)
+        else:
+            self.second_started.set()
+        self.events.append(f"end {article_id}")
+        return Candidates()
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_the_first_article_is_extracted_alone_so_what_articles_share_is_built_once(tmp_path: Path) -> None:
+    from polex.pipeline.records import Article
+    from polex.pipeline.registry import discover
+    from polex.pipeline.runner import RunPlan, run_sync
+
+    backend = _RecordingBackend()
+    articles = [Article(f"a{i}", f"Article {i}: {1000 + i} new jobs.") for i in range(4)]
+    spec = discover()["PolicyMeasure"]
+    plan = RunPlan(articles, [], [spec], backend, tmp_path / "run", concurrency=2)  # type: ignore[arg-type]
+    result = run_sync(plan)
+    assert result.totals.articles_ok == 4
+    # the second article starts only when the first has ended; then two at a time
+    assert backend.events[:3] == ["start a0", "end a0", "start a1"]
+    assert sorted(backend.events) == sorted(f"{e} a{i}" for i in range(4) for e in ("start", "end"))
+
+
 def test_the_streamed_manifest_is_the_text_of_the_manifest_model(tmp_path: Path) -> None:
     from polex.pipeline.artifacts import RunManifest
 
