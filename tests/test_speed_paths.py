@@ -458,3 +458,52 @@ def test_articles_at_once_is_at_most_two_in_process_one_per_worker_plus_one_else
         name = "requests"
 
     assert articles_at_once(plan(SendsRequests(), 8)) == 8
+
+
+@pytest.mark.parametrize(
+    ("phrase", "first"),
+    [
+        (r"\b(?:is|are) to\b", {"i", "a"}),
+        ("subsid\\w* (?:to|for)", {"s"}),
+        ("(?:posts|positions) (?:for|to)", {"p"}),
+        ("grass-?roots", {"g"}),
+        ("tax|(?:job|work) fairs?", {"t", "j", "w"}),
+        ("a?b", None),  # the first letter is optional
+        ("(?:x|y)?z", None),
+        ("(?:x|)z", None),  # an empty alternative
+        ("[ab]c", None),
+        (r"\w+ jobs", None),
+        (r"\-year", None),
+        ("(x|y", None),  # does not balance
+    ],
+)
+def test_first_characters_of_a_phrase_are_read_only_where_its_start_is_plain(
+    phrase: str, first: set[str] | None
+) -> None:
+    from polex.pipeline.learning.lexicon import first_characters
+
+    assert first_characters(phrase) == (frozenset(first) if first is not None else None)
+
+
+def test_lexicon_hits_name_the_first_phrase_that_matches_as_trying_every_phrase_does() -> None:
+    from polex.pipeline.learning.lexicon import build_lexicon, hits
+
+    entries = {
+        "fairs": ("job fairs?", r"(?:job|career) (?:fairs?|expos?)", "[jc]ob events?"),
+        "posts": (r"\bjob (?:posts?|positions?)", "(?:public )?jobs?", "j?obs"),
+        "other": (r"\w+ fairs?", "jobs fair"),
+    }
+    lexicon = build_lexicon("kind", entries, {})
+    text = "Job fairs, career expos and a jobs fair; job posts, public jobs, obs and trade fairs. Cob events."
+    lowered = text.lower()
+
+    def by_trying_every_phrase(start: int, end: int) -> int:
+        for phrase, value in lexicon.phrases:
+            again = re.compile(phrase).match(lowered, start)
+            if again is not None and again.end() == end:
+                return value
+        raise AssertionError(f"no phrase matches {lowered[start:end]!r}")
+
+    found = hits(lexicon, text)
+    assert len(found) >= 8
+    assert [h.value for h in found] == [by_trying_every_phrase(h.start, h.end) for h in found]
