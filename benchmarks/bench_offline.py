@@ -24,6 +24,12 @@ costs (the same figure as with 1: none).
 Last, the start-up of ``polex run`` on one article (a fresh interpreter, offline
 backend): its wall and CPU seconds, and how much of it is importing modules
 (measured in a second run with ``python -X importtime``).
+
+With ``--against DIR`` (a checkout of other code: ``git archive COMMIT | tar -x -C
+DIR``), each size and engine also runs end to end as ``polex run`` (a fresh process,
+start-up included) alternately with this code and DIR's, ``--rounds`` times each,
+and so does the start-up on one article (``--startup-runs`` times each): the figures
+to quote are the ratios of their medians, measured side by side in one run.
 """
 
 from __future__ import annotations
@@ -144,6 +150,66 @@ def _import_seconds(importtime_log: str) -> float:
     return total_us / 1e6
 
 
+def _code_env(code: Path | None) -> dict[str, str]:
+    """The environment of a subprocess that runs this code (None) or ``code``'s."""
+    env = {**os.environ, "COLUMNS": "100"}
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH", "")]))
+    return env
+
+
+def _cli_cpu_seconds(arguments: list[str], code: Path | None) -> float:
+    """CPU seconds of one ``polex run`` in a fresh process of this code or ``code``'s."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(
+        [sys.executable, "-m", "polex.pipeline", "run", *arguments, "--backend", "offline"],
+        capture_output=True,
+        text=True,
+        env=_code_env(code),
+        cwd=SEEDS.parents[1],  # outside both trees: the import path decides whose code runs
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert done.returncode == 0, done.stderr
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def compare(
+    work: Path, against: Path, sizes: list[int], engines: list[str], rounds: int, startup_runs: int
+) -> None:
+    """End-to-end CPU per article and start-up, alternately with this code and ``against``'s."""
+    for size in sizes:
+        corpus = make_corpus(work / f"corpus-{size}.jsonl", size)
+        for engine in engines:
+            ms: dict[str, list[float]] = {"this": [], "other": []}
+            for round_ in range(rounds):
+                for label, code in (("this", None), ("other", against)):
+                    out = work / f"compare-{label}-{engine}-{size}-{round_}"
+                    options = ["--rules-only"] if engine == "rules" else []
+                    ms[label].append(
+                        1000 * _cli_cpu_seconds([str(corpus), "--out", str(out), *options], code) / size
+                    )
+            this, other = statistics.median(ms["this"]), statistics.median(ms["other"])
+            print(
+                f"{size} articles, {engine}, end to end: this code {this:.2f} CPU ms/article "
+                f"({_listed(ms['this'])}), {against} {other:.2f} ({_listed(ms['other'])}): "
+                f"{other / this:.2f}x the articles per CPU-second"
+            )
+    seconds: dict[str, list[float]] = {"this": [], "other": []}
+    for run in range(startup_runs):
+        for label, code in (("this", None), ("other", against)):
+            out = work / f"compare-startup-{label}-{run}"
+            seconds[label].append(_cli_cpu_seconds([str(ONE_ARTICLE), "--out", str(out)], code))
+    this, other = statistics.median(seconds["this"]), statistics.median(seconds["other"])
+    print(
+        f"start-up on one article: this code {this:.3f} CPU s ({_listed(seconds['this'])}), "
+        f"{against} {other:.3f} ({_listed(seconds['other'])}) (medians of {startup_runs})"
+    )
+
+
+def _listed(values: list[float]) -> str:
+    return ", ".join(f"{x:.2f}" for x in values)
+
+
 def measure_startup(work: Path, runs: int = 3) -> dict[str, float]:
     timings = [_polex_run_once(work) for _ in range(runs)]
     traced_wall, _, importtime_log = _polex_run_once(work, "-X", "importtime")
@@ -161,10 +227,17 @@ def main() -> None:
     parser.add_argument("--engines", nargs="+", choices=["learned", "rules"], default=["learned"])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--no-startup", action="store_true", help="Skip the start-up measurement.")
+    parser.add_argument(
+        "--against", type=Path, default=None, help="A checkout of other code to compare with, alternately."
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="With --against: runs of each size and code.")
+    parser.add_argument("--startup-runs", type=int, default=5, help="With --against: start-ups of each code.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.out_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
+        if args.against is not None:
+            compare(work, args.against.resolve(), args.sizes, args.engines, args.rounds, args.startup_runs)
         rows = [
             measure(size, work, engine, workers)
             for size in args.sizes

@@ -5,13 +5,15 @@ pipeline wraps them with what only the pipeline can know (offsets, flags)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from polex.pipeline.quantities import Mention, find_mentions
 
 Alignment = Literal["exact", "normalised"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,20 @@ class ArticleContext:
     def __init__(self, article: Article) -> None:
         self.article = article
         self.text = article.text
+        self._shared: dict[Hashable, Any] = {}
 
     @cached_property
     def mentions(self) -> list[Mention]:
         return find_mentions(self.text)
+
+    def shared(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """What ``compute`` returns, computed once per article and ``key``: readings
+        several schemas ask for (the mention candidates and their features). Held as
+        long as the article is, so no cache outlives it. Callers must not change it."""
+        if key not in self._shared:
+            self._shared[key] = compute()
+        found: T = self._shared[key]
+        return found
 
     def mentions_in(self, start: int, end: int) -> list[Mention]:
         return [m for m in self.mentions if m.start >= start and m.end <= end]

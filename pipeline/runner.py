@@ -437,6 +437,10 @@ async def _extract_all(
         if not task.cancelled() and task.exception() is not None:
             failures.append(task.exception())  # type: ignore[arg-type]
 
+    # In-process threads: the first article to extract runs alone. It builds what
+    # every article shares once per process (models, label lexicons, the gazetteer,
+    # the cue patterns): two threads starting together would both build it.
+    alone_first = workers is None and getattr(plan.backend, "blocks_event_loop", False)
     items = iter(plan.articles)
     try:
         for item in items:
@@ -461,6 +465,9 @@ async def _extract_all(
             task = asyncio.create_task(one(position, item, problem))
             in_flight[task] = (position, item)
             task.add_done_callback(finished)
+            if alone_first:
+                alone_first = False
+                await asyncio.wait({task})
         await asyncio.gather(*in_flight)
     except (asyncio.CancelledError, KeyboardInterrupt):
         _enter_pending(items, in_flight, ledger, input_errors)

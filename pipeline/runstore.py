@@ -71,7 +71,11 @@ _LINE_BREAKING = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85"
 
 
 def jsonl_line(row: dict[str, Any]) -> str:
-    return json.dumps(row, ensure_ascii=False).translate(_LINE_BREAKING) + "\n"
+    text = json.dumps(row, ensure_ascii=False)
+    # translate looks every character up in its table: only for a line that needs it
+    if "\u2028" in text or "\u2029" in text or "\x85" in text:
+        text = text.translate(_LINE_BREAKING)
+    return text + "\n"
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:

@@ -170,20 +170,21 @@ class CaselessPattern:
         """One pattern that matches where any of ``patterns`` does (none: nowhere)."""
         return cls.compile("|".join(f"(?:{p})" for p in patterns) or r"(?!x)x")
 
-    def _pick(self, text: str, low: str | None) -> tuple[re.Pattern[str], str]:
-        if self.fast is None or low is None:
-            return self.slow, text
-        return self.fast, low
-
+    # search and finditer pick the pattern themselves (no helper call): the rules
+    # search a few thousand times per article
     def search(
         self, text: str, low: str | None, pos: int = 0, endpos: int = sys.maxsize
     ) -> re.Match[str] | None:
         """Search ``text``; ``low`` is ``lowered(text)``."""
-        pattern, subject = self._pick(text, low)
-        return pattern.search(subject, pos, endpos)
+        fast = self.fast
+        if fast is None or low is None:
+            return self.slow.search(text, pos, endpos)
+        return fast.search(low, pos, endpos)
 
     def finditer(
         self, text: str, low: str | None, pos: int = 0, endpos: int = sys.maxsize
     ) -> list[re.Match[str]]:
-        pattern, subject = self._pick(text, low)
-        return list(pattern.finditer(subject, pos, endpos))
+        fast = self.fast
+        if fast is None or low is None:
+            return list(self.slow.finditer(text, pos, endpos))
+        return list(fast.finditer(low, pos, endpos))

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def _outputs(run: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for pattern in OUTPUTS for p in sorted(run.glob(pattern))}
 
 
-def test_an_offline_run_of_utf8_text_imports_no_llm_client_charset_detector_process_pool_or_progress_bar(
+def test_an_offline_run_of_utf8_text_imports_no_llm_client_training_stack_charset_detector_pool_or_bar(
     tmp_path: Path,
 ) -> None:
     script = textwrap.dedent(
@@ -57,6 +58,8 @@ def test_an_offline_run_of_utf8_text_imports_no_llm_client_charset_detector_proc
             code = exit.code
         heavy = (
             "openai", "instructor", "httpx", "jinja2", "sklearn",  # the LLM path and training
+            "scipy", "threadpoolctl",  # training only: prediction is numpy
+            "llama_cpp", "pyarrow", "pandas",  # the local llama backend; nothing reads tables
             "charset_normalizer",  # guessing encodings: only for text that is not UTF-8
             "multiprocessing", "concurrent.futures.process",  # only with --workers
             "rich.progress", "rich.live",  # the progress bar: only on a terminal
@@ -302,6 +305,79 @@ def test_a_run_holds_only_the_articles_it_is_working_on(tmp_path: Path) -> None:
     assert [a["id"] for a in manifest["articles"]] == [f"a{i}" for i in range(60)]
 
 
+def test_an_article_finds_its_mention_candidates_and_their_features_once_for_every_schema() -> None:
+    from polex.pipeline.learning import extract
+    from polex.pipeline.learning.candidates import mention_candidates
+    from polex.pipeline.learning.features import mention_features
+    from polex.pipeline.records import Article, ArticleContext
+    from polex.pipeline.registry import discover
+
+    ctx = ArticleContext(Article("a", "In 2021 the city created 12,000 new jobs and trained 3,000 people."))
+    first = mention_candidates(ctx)
+    assert len(first) == 2 and mention_candidates(ctx) is first
+    calls: list[str] = []
+    assert ctx.shared("key", lambda: calls.append("computed") or 7) == 7
+    assert ctx.shared("key", lambda: calls.append("computed") or 8) == 7
+    assert calls == ["computed"]
+    specs = discover()
+    quantities, funding = specs["QuantitativeTarget"], specs["FundingAllocation"]
+    assert quantities.quantity_field and funding.quantity_field
+    with_rules = extract.featurize(quantities, ctx, first[0], {"kind": "target"})
+    plain = extract.featurize(funding, ctx, first[0], None)
+    # each schema adds its own features to a copy of the shared ones
+    assert "rule:kept" in with_rules and "rule:kept" not in plain
+    shared = ctx.shared(("mention_features", first[0]), dict)
+    assert shared == mention_features(ctx.text, first[0])  # computed once, left unchanged
+    assert set(shared) <= set(plain) and set(shared) <= set(with_rules)
+
+
+class _RecordingBackend:
+    """Computes in threads like the offline backend and records when each article's
+    extraction starts and ends. The first article waits for the second to start (at
+    most a few seconds): a runner that overlaps them lets the second start first."""
+
+    name = "recording"
+    blocks_event_loop = True
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.second_started = threading.Event()
+
+    def describe(self) -> dict[str, object]:
+        return {"backend": self.name, "model": "none", "parameters": {}}
+
+    async def extract(self, ctx: object, spec: object) -> object:
+        from polex.pipeline.backends.base import Candidates
+
+        article_id = ctx.article.id  # type: ignore[attr-defined]
+        self.events.append(f"start {article_id}")
+        if article_id == "a0":
+            self.second_started.wait(timeout=3)
+        else:
+            self.second_started.set()
+        self.events.append(f"end {article_id}")
+        return Candidates()
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_the_first_article_is_extracted_alone_so_what_articles_share_is_built_once(tmp_path: Path) -> None:
+    from polex.pipeline.records import Article
+    from polex.pipeline.registry import discover
+    from polex.pipeline.runner import RunPlan, run_sync
+
+    backend = _RecordingBackend()
+    articles = [Article(f"a{i}", f"Article {i}: {1000 + i} new jobs.") for i in range(4)]
+    spec = discover()["PolicyMeasure"]
+    plan = RunPlan(articles, [], [spec], backend, tmp_path / "run", concurrency=2)  # type: ignore[arg-type]
+    result = run_sync(plan)
+    assert result.totals.articles_ok == 4
+    # no other article starts before the first has ended; then two at a time
+    assert backend.events[:2] == ["start a0", "end a0"]
+    assert sorted(backend.events) == sorted(f"{e} a{i}" for i in range(4) for e in ("start", "end"))
+
+
 def test_the_streamed_manifest_is_the_text_of_the_manifest_model(tmp_path: Path) -> None:
     from polex.pipeline.artifacts import RunManifest
 
@@ -382,3 +458,52 @@ def test_articles_at_once_is_at_most_two_in_process_one_per_worker_plus_one_else
         name = "requests"
 
     assert articles_at_once(plan(SendsRequests(), 8)) == 8
+
+
+@pytest.mark.parametrize(
+    ("phrase", "first"),
+    [
+        (r"\b(?:is|are) to\b", {"i", "a"}),
+        ("subsid\\w* (?:to|for)", {"s"}),
+        ("(?:posts|positions) (?:for|to)", {"p"}),
+        ("grass-?roots", {"g"}),
+        ("tax|(?:job|work) fairs?", {"t", "j", "w"}),
+        ("a?b", None),  # the first letter is optional
+        ("(?:x|y)?z", None),
+        ("(?:x|)z", None),  # an empty alternative
+        ("[ab]c", None),
+        (r"\w+ jobs", None),
+        (r"\-year", None),
+        ("(x|y", None),  # does not balance
+    ],
+)
+def test_first_characters_of_a_phrase_are_read_only_where_its_start_is_plain(
+    phrase: str, first: set[str] | None
+) -> None:
+    from polex.pipeline.learning.lexicon import first_characters
+
+    assert first_characters(phrase) == (frozenset(first) if first is not None else None)
+
+
+def test_lexicon_hits_name_the_first_phrase_that_matches_as_trying_every_phrase_does() -> None:
+    from polex.pipeline.learning.lexicon import build_lexicon, hits
+
+    entries = {
+        "fairs": ("job fairs?", r"(?:job|career) (?:fairs?|expos?)", "[jc]ob events?"),
+        "posts": (r"\bjob (?:posts?|positions?)", "(?:public )?jobs?", "j?obs"),
+        "other": (r"\w+ fairs?", "jobs fair"),
+    }
+    lexicon = build_lexicon("kind", entries, {})
+    text = "Job fairs, career expos and a jobs fair; job posts, public jobs, obs and trade fairs. Cob events."
+    lowered = text.lower()
+
+    def by_trying_every_phrase(start: int, end: int) -> int:
+        for phrase, value in lexicon.phrases:
+            again = re.compile(phrase).match(lowered, start)
+            if again is not None and again.end() == end:
+                return value
+        raise AssertionError(f"no phrase matches {lowered[start:end]!r}")
+
+    found = hits(lexicon, text)
+    assert len(found) >= 8
+    assert [h.value for h in found] == [by_trying_every_phrase(h.start, h.end) for h in found]

@@ -48,6 +48,13 @@ def _previous(text: str, spans: list[Span], index: int) -> Span | None:
 
 
 def mention_candidates(ctx: ArticleContext) -> list[Candidate]:
+    """The numbers of interest of an article as candidates, found once per article:
+    every schema with a quantity field asks for the same candidates (and so can
+    share their features). Callers must not change the list."""
+    return ctx.shared("mention_candidates", lambda: _mention_candidates(ctx))
+
+
+def _mention_candidates(ctx: ArticleContext) -> list[Candidate]:
     text = unwrapped(ctx.text)
     all_sentences = sentences(text)
     starts = [s.start for s in all_sentences]

@@ -99,7 +99,12 @@ def featurize(
     spec: SchemaSpec, ctx: ArticleContext, candidate: Candidate, rule: dict[str, Any] | None
 ) -> dict[str, float]:
     if candidate.mention is not None:
-        features = mention_features(ctx.text, candidate)
+        # a number's own features do not depend on the schema: computed once per
+        # article and candidate, for every schema that shares the article's mention
+        # candidates; a copy, as the features below are added to it
+        features = dict(
+            ctx.shared(("mention_features", candidate), lambda: mention_features(ctx.text, candidate))
+        )
     else:
         features = sentence_features(ctx.text, candidate)
     if rule is not None:

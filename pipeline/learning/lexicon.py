@@ -15,7 +15,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from polex.pipeline.learning.candidates import Candidate
 from polex.pipeline.learning.features import counted_phrase, counted_phrase_span, lemma, tokens
@@ -72,6 +72,121 @@ class Lexicon:
     token_values: dict[str, tuple[int, ...]]  # label word -> values whose label has it
     index: dict[str, int]
     lemma_values: dict[str, tuple[int, ...]]  # label word without its plural -> values
+
+    @cached_property
+    def phrases_starting(self) -> tuple[dict[str, tuple[tuple[str, int], ...]], tuple[tuple[str, int], ...]]:
+        """``phrases`` by the character a match can start with, each list in the
+        order of ``phrases``: a character -> the phrases that can start with it and
+        those whose start ``first_characters`` cannot tell; and the latter alone (for
+        any other character). Which phrase a hit is needs only try these."""
+        firsts = [(item, first_characters(item[0])) for item in self.phrases]
+        unknown = tuple(item for item, first in firsts if first is None)
+        characters = sorted({c for _, first in firsts if first is not None for c in first})
+        by_character = {
+            c: tuple(item for item, first in firsts if first is None or c in first) for c in characters
+        }
+        return by_character, unknown
+
+
+# What a phrase's first character is, when a simple reading of its start tells.
+_QUANTIFIERS = ("?", "*", "{")
+
+
+def first_characters(phrase: str) -> frozenset[str] | None:
+    """The characters a match of the regular expression ``phrase`` can start with:
+    each top-level alternative's first literal letter, digit or space (after a
+    leading ``\\b``), or the first characters of the alternatives of a ``(?:...)``
+    group it starts with; None when its start is anything else (a class, an escape,
+    an optional first character: it can start with anything)."""
+    found: set[str] = set()
+    alternatives = _top_level(phrase)
+    if alternatives is None:
+        return None
+    for alternative in alternatives:
+        if alternative.startswith("\\b"):
+            alternative = alternative[2:]
+        if alternative.startswith("(?:"):
+            end = _group_end(alternative)
+            if end is None or alternative[end + 1 : end + 2] in _QUANTIFIERS:
+                return None
+            inner = first_characters(alternative[3:end])
+            if inner is None:
+                return None
+            found |= inner
+            continue
+        first = alternative[:1]
+        if not (first.isascii() and (first.isalnum() or first == " ")) or alternative[1:2] in _QUANTIFIERS:
+            return None
+        found.add(first)
+    return frozenset(found)
+
+
+def _top_level(pattern: str) -> list[str] | None:
+    """``pattern`` split at its top-level ``|`` (not inside a group or a class, not
+    escaped); None when its groups do not balance."""
+    pieces: list[str] = []
+    depth, start, i = 0, 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _class_end(pattern, i) + 1
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif c == "|" and depth == 0:
+            pieces.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    if depth != 0:
+        return None
+    pieces.append(pattern[start:])
+    return pieces
+
+
+def _group_end(pattern: str) -> int | None:
+    """The index of the ``)`` that closes the group opening ``pattern``."""
+    depth, i = 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _class_end(pattern, i) + 1
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return None
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The index of the ``]`` that closes the class opening at ``start`` (a ``]``
+    right after ``[`` or ``[^`` is a member)."""
+    i = start + 1
+    if pattern[i : i + 1] == "^":
+        i += 1
+    if pattern[i : i + 1] == "]":
+        i += 1
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            i += 2
+            continue
+        if pattern[i] == "]":
+            return i
+        i += 1
+    return len(pattern)
 
 
 def build_lexicon(field: str, entries: dict[str, tuple[str, ...]], labels: dict[str, str]) -> Lexicon:
@@ -136,19 +251,22 @@ def hits(lexicon: Lexicon, text: str) -> list[Hit]:
     if len(lowered) != len(text):  # a character whose lower case is longer ("İ"): keep it as is
         lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     found: list[Hit] = []
+    by_character, unknown = lexicon.phrases_starting
     for m in lexicon.combined.finditer(lowered):
-        if m.end() == m.start():
+        start, end = m.span()
+        if end == start:
             continue
         known = lexicon.plain.get(m.group())
         if known is not None:
-            found.append(Hit(m.start(), m.end(), known))
+            found.append(Hit(start, end, known))
             continue
         # which phrase matched: the first, in the combined pattern's order, that
-        # matches here with the same end (group-free matching is much faster)
-        for phrase, value in lexicon.phrases:
-            again = _phrase_pattern(phrase).match(lowered, m.start())
-            if again is not None and again.end() == m.end():
-                found.append(Hit(m.start(), m.end(), value))
+        # matches here with the same end (group-free matching is much faster);
+        # only the phrases that can start with the character here are tried
+        for phrase, value in by_character.get(lowered[start], unknown):
+            again = _phrase_pattern(phrase).match(lowered, start)
+            if again is not None and again.end() == end:
+                found.append(Hit(start, end, value))
                 break
     return found
 

@@ -120,7 +120,8 @@ class LearnedModel:
             schema=header["schema"],
             candidates=header["candidates"],
             feature_version=header["feature_version"],
-            vocabulary=Vocabulary(tuple(str(n) for n in arrays["vocabulary"])),
+            # tolist: the names as Python strings in one call (not one numpy scalar each)
+            vocabulary=Vocabulary(tuple(arrays["vocabulary"].tolist())),
             keep=classifier(KEEP),
             labels={name: pair(name) if name in pairs else classifier(name) for name in header["labels"]},
             calibrator=Calibrator(arrays["calibrator_x"], arrays["calibrator_y"]),
