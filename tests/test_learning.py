@@ -328,4 +328,3 @@ def test_dev_folds_by_batch_hold_out_one_whole_batch_each_and_never_a_test_artic
     by_hash = dev_folds(entries, folds=2)
     assert sorted(i for fold in by_hash for i in fold) == ["a", "b", "c"]
     assert len(by_hash) == 2
-
