@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from polex.evals.corpus import CORPUS_DIR, MANIFEST_NAME, CorpusError, split_rank, splits
+from polex.evals.corpus import CORPUS_DIR, MANIFEST_NAME, CorpusEntry, CorpusError, split_rank, splits
 from polex.evals.loading import load_gold
 from polex.pipeline.inputs import decode
 from polex.pipeline.learning.train import GoldArticle
@@ -67,3 +68,19 @@ def training_articles(
     found.sort(key=lambda item: (item[0], item[1]))
     articles = [item[2] for item in found]
     return articles[:limit] if limit is not None else articles
+
+
+FoldsBy = Literal["hash", "batch"]
+
+
+def dev_folds(entries: list[CorpusEntry], folds: int, by: FoldsBy = "hash") -> list[list[str]]:
+    """The dev articles of ``entries`` cut into cross-validation folds of ids: by
+    salted hash into ``folds`` folds, or one fold per ``batch`` (leave one batch
+    out: a batch's articles were collected and labelled together, so a fold of
+    another batch's wording is a harder, more honest held-out set)."""
+    dev = sorted((e for e in entries if e.split == "dev"), key=lambda e: split_rank(e.id))
+    if by == "batch":
+        batches = sorted({e.batch for e in dev})
+        return [[e.id for e in dev if e.batch == batch] for batch in batches]
+    ids = [e.id for e in dev]
+    return [ids[k::folds] for k in range(folds)]

@@ -8,6 +8,9 @@ scored against the dev gold:
 
     python scripts/dev_crossval.py --out runs/dev-cv [--folds 5] [--schema QuantitativeTarget]
 
+With --folds-by batch each fold is one batch of the manifest (leave one batch out)
+instead of a fifth of dev by salted hash.
+
 With --rules-only nothing is trained: the schemas' hand-written rules extract the
 same folds, the figure a learned extractor must beat.
 
@@ -27,7 +30,7 @@ from pathlib import Path
 from polex.evals.corpus import CORPUS_DIR, MANIFEST_NAME, load_manifest, split_rank
 from polex.evals.eval_summary import render_markdown
 from polex.evals.harness import evaluate
-from polex.evals.training import training_articles
+from polex.evals.training import dev_folds, training_articles
 from polex.pipeline.backends.offline import OfflineBackend
 from polex.pipeline.learning.train import train
 from polex.pipeline.records import Article
@@ -40,14 +43,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--folds-by",
+        choices=("hash", "batch"),
+        default="hash",
+        help="hash: --folds folds by salted hash; batch: one fold per manifest batch",
+    )
     parser.add_argument("--schema", action="append", default=None)
     parser.add_argument("--rules-only", action="store_true", help="score the rules, train nothing")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
     specs = select(args.schema or [], [])
-    entries = [e for e in load_manifest(CORPUS_DIR / MANIFEST_NAME) if e.split == "dev"]
-    dev = sorted((e.id for e in entries), key=split_rank)
-    folds = [dev[k :: args.folds] for k in range(args.folds)]
+    folds = dev_folds(load_manifest(CORPUS_DIR / MANIFEST_NAME), args.folds, args.folds_by)
+    dev = sorted((i for fold in folds for i in fold), key=split_rank)
     work = Path(tempfile.mkdtemp(prefix="polex-cv-"))
     if args.out.exists():
         shutil.rmtree(args.out)

@@ -303,3 +303,28 @@ def test_the_bare_unemployment_rate_is_a_feature_of_its_own_and_the_figure_era_a
     assert "lex:nearest" not in per_value[values.index("registered_unemployment_rate")]
     _, ctx, candidate = _only_candidate("In 2012, the urban unemployment rate was 4.1 percent.")
     assert "era=before_2018" in features(ctx, candidate)
+
+
+def test_dev_folds_by_batch_hold_out_one_whole_batch_each_and_never_a_test_article() -> None:
+    from polex.evals.corpus import CorpusEntry
+    from polex.evals.training import dev_folds
+
+    def entry(identifier: str, split: str, batch: int) -> CorpusEntry:
+        return CorpusEntry.model_validate(
+            {
+                "id": identifier,
+                "url": f"http://x/{identifier}",
+                "title": identifier,
+                "published": None,
+                "origin": "official_english",
+                "split": split,
+                "batch": batch,
+            }
+        )
+
+    entries = [entry("a", "dev", 1), entry("b", "dev", 2), entry("c", "dev", 1), entry("d", "test", 2)]
+    by_batch = dev_folds(entries, folds=5, by="batch")
+    assert [sorted(fold) for fold in by_batch] == [["a", "c"], ["b"]]
+    by_hash = dev_folds(entries, folds=2)
+    assert sorted(i for fold in by_hash for i in fold) == ["a", "b", "c"]
+    assert len(by_hash) == 2
