@@ -295,29 +295,48 @@ def _scores(
     return out, rule_raw
 
 
-def _out_of_fold(
-    spec: SchemaSpec,
-    examples: Sequence[Example],
-    fields: Sequence[str],
-    key_fields: set[str],
-    c: float,
-    seed: int,
-) -> tuple[list[tuple[float, float, bool]], list[float]]:
-    """``_scores`` of every example by the model of the folds it was not in."""
+@dataclass(frozen=True)
+class _FoldFit:
+    """One fold of whole articles: the examples it holds out and the model fitted on
+    the other folds."""
+
+    test_index: list[int]
+    vocabulary: Vocabulary
+    fitted: _Fitted
+
+
+def _fold_fits(
+    spec: SchemaSpec, examples: Sequence[Example], fields: Sequence[str], c: float, seed: int
+) -> list[_FoldFit]:
+    """The model of each fold (folds group whole articles), fitted on the others."""
     groups = sorted({e.group for e in examples})
     folds = min(FOLDS, len(groups))
-    scores: list[tuple[float, float, bool]] = [(0.0, 0.0, False)] * len(examples)
-    rule_raw = [0.0] * len(examples)
+    fits = []
     for fold in range(folds):
         held = {g for k, g in enumerate(groups) if k % folds == fold}
-        train = [e for e in examples if e.group not in held]
-        test_index = [i for i, e in enumerate(examples) if e.group in held]
-        vocabulary = build_vocabulary([e.features for e in train])
-        fitted = _fit(spec, vocabulary, train, fields, c, seed)
-        fold_scores, fold_rule_raw = _scores(
-            fitted, vocabulary, [examples[i] for i in test_index], key_fields
+        train_rows = [e for e in examples if e.group not in held]
+        vocabulary = build_vocabulary([e.features for e in train_rows])
+        fits.append(
+            _FoldFit(
+                [i for i, e in enumerate(examples) if e.group in held],
+                vocabulary,
+                _fit(spec, vocabulary, train_rows, fields, c, seed),
+            )
         )
-        for i, score, raw in zip(test_index, fold_scores, fold_rule_raw, strict=True):
+    return fits
+
+
+def _out_of_fold(
+    examples: Sequence[Example], fits: Sequence[_FoldFit], key_fields: set[str]
+) -> tuple[list[tuple[float, float, bool]], list[float]]:
+    """``_scores`` of every example by the model of the fold that held it out."""
+    scores: list[tuple[float, float, bool]] = [(0.0, 0.0, False)] * len(examples)
+    rule_raw = [0.0] * len(examples)
+    for fit in fits:
+        fold_scores, fold_rule_raw = _scores(
+            fit.fitted, fit.vocabulary, [examples[i] for i in fit.test_index], key_fields
+        )
+        for i, score, raw in zip(fit.test_index, fold_scores, fold_rule_raw, strict=True):
             scores[i] = score
             rule_raw[i] = raw
     return scores, rule_raw
@@ -427,9 +446,8 @@ def set_thresholds(
     gold: Sequence[GoldArticle],
     examples: Sequence[Example],
     fields: Sequence[str],
-    c: float,
+    fits: Sequence[_FoldFit],
     threshold: float,
-    seed: int,
 ) -> dict[str, dict[str, float | None]]:
     """For each label field the schema scores as a set per article
     (``Scoring.set_fields``) and a sentence learner: the noisy-or threshold of
@@ -439,18 +457,12 @@ def set_thresholds(
     wanted = [name for name in spec.scoring.set_fields if name in fields]
     if spec.quantity_field or not wanted:
         return {}
-    groups = sorted({e.group for e in examples})
-    folds = min(FOLDS, len(groups))
     keep = np.zeros(len(examples))
     rows: dict[str, list[NDArray[np.float64]]] = {name: [np.zeros(0)] * len(examples) for name in wanted}
     classes: dict[str, tuple[str, ...]] = {}
-    for fold in range(folds):
-        held = {g for k, g in enumerate(groups) if k % folds == fold}
-        train_rows = [e for e in examples if e.group not in held]
-        test_index = [i for i, e in enumerate(examples) if e.group in held]
-        vocabulary = build_vocabulary([e.features for e in train_rows])
-        fitted = _fit(spec, vocabulary, train_rows, fields, c, seed)
-        encoded = vocabulary.encode([examples[i].features for i in test_index])
+    for fit in fits:
+        test_index, fitted = fit.test_index, fit.fitted
+        encoded = fit.vocabulary.encode([examples[i].features for i in test_index])
         p_keep = fitted.keep.probabilities(encoded)
         column = fitted.keep.classes.index("1") if "1" in fitted.keep.classes else None
         shared = {
@@ -504,14 +516,17 @@ def train(
     examples, unaligned, total = examples_of(spec, gold)
     if not any(e.keep for e in examples):
         raise ValueError(f"no gold record of {spec.name} could be aligned to a candidate: nothing to learn")
-    best: tuple[float, float, float, list[tuple[float, float, bool]], list[float]] | None = None
+    best: tuple[float, float, float, list[tuple[float, float, bool]], list[float], list[_FoldFit]] | None = (
+        None
+    )
     for c in C_GRID:
-        scores, rule_raw = _out_of_fold(spec, examples, fields, key_fields, c, seed)
+        fits = _fold_fits(spec, examples, fields, c, seed)
+        scores, rule_raw = _out_of_fold(examples, fits, key_fields)
         threshold, f1 = _best_threshold(scores, total)
         if best is None or f1 > best[1] + 1e-9:
-            best = (c, f1, threshold, scores, rule_raw)
+            best = (c, f1, threshold, scores, rule_raw, fits)
     assert best is not None
-    c, f1, threshold, scores, rule_raw = best
+    c, f1, threshold, scores, rule_raw, fits = best
     unseen = [not gold[e.group].rules_tuned_on for e in examples]
     # the rules-only extractor, scored on the same out-of-fold candidates of the
     # articles its rules were not written on: unless the classifiers beat it in most
@@ -542,9 +557,7 @@ def train(
         engine_f1["share_learned_beats_rules"] = round(share, 4)
         if share < BEATS_RULES:
             engine, records_scored, records_threshold = "rules", by_rules, 1.0
-    label_sets = (
-        set_thresholds(spec, gold, examples, fields, c, threshold, seed) if engine == "learned" else {}
-    )
+    label_sets = set_thresholds(spec, gold, examples, fields, fits, threshold) if engine == "learned" else {}
     calibration = calibration_points(records_scored, records_threshold, unseen)
     calibrator = fit_calibrator([r for r, _ in calibration], [ok for _, ok in calibration])
     vocabulary = build_vocabulary([e.features for e in examples])
