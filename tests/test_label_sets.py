@@ -4,7 +4,6 @@ article as a whole, and the sentence-wide lexicon features the category reads.""
 from __future__ import annotations
 
 import dataclasses
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +14,8 @@ from polex.pipeline.learning.label_sets import article_values, choose_threshold,
 from polex.pipeline.learning.lexicon import hits, shared_features
 from polex.pipeline.learning.train import GoldArticle, train
 from polex.pipeline.records import Article, ArticleContext
-from polex.pipeline.registry import select
-from polex.pipeline.spec import SchemaSpec
 from polex.schemas.policy_measure.learning import lexicon
+from tests.action_schema import TOWNS, actions_spec
 
 
 def test_noisy_or_is_the_chance_that_at_least_one_sentence_holds_the_value() -> None:
@@ -44,44 +42,6 @@ def test_the_article_threshold_is_kept_only_when_it_beats_the_records_own_sets()
     assert threshold is None
 
 
-ACTIONS_SCHEMA = '''
-"""Action: one announced action per record, scored as a set of topics per article."""
-from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, Field
-
-from polex.pipeline.spec import FieldScore, SchemaSpec, Scoring
-
-
-class Action(BaseModel):
-    evidence: str = Field(description="The sentence, verbatim.")
-    topic: Literal["training", "fairs"] = Field(description="What the action is.")
-
-
-SPEC = SchemaSpec(
-    name="Action",
-    version=1,
-    model=Action,
-    prompt=Path(__file__).with_name("action.v1.md"),
-    scoring=Scoring(
-        fields=(FieldScore("topic", "exact", key=True), FieldScore("evidence", "span", key=True)),
-        anchors=("evidence",),
-        set_fields=("topic",),
-    ),
-)
-'''
-
-TOWNS = ("Anhe", "Baiyun", "Chengxi", "Dongpu", "Ermen", "Fushan", "Gaotai", "Hexi", "Jiangbei", "Kaiyuan")
-
-
-def _actions_spec(tmp_path: Path) -> SchemaSpec:
-    (tmp_path / "action.py").write_text(textwrap.dedent(ACTIONS_SCHEMA))
-    (tmp_path / "action.v1.md").write_text("{{ text }}")
-    [spec] = select(["Action"], [tmp_path])
-    return spec
-
-
 def _actions_gold() -> list[GoldArticle]:
     gold = []
     for k, town in enumerate(TOWNS):
@@ -99,7 +59,7 @@ def _actions_gold() -> list[GoldArticle]:
 def test_training_records_the_article_threshold_of_a_set_field_and_the_records_follow_it(
     tmp_path: Path,
 ) -> None:
-    spec = _actions_spec(tmp_path)
+    spec = actions_spec(tmp_path, ("topic",))
     model, _ = train(spec, _actions_gold())
     assert set(model.info["label_sets"]) == {"topic"}  # chosen out of fold (None: no gain)
     single = "Longmen will offer vocational skills training courses to 300 workers this spring."

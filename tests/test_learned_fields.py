@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import textwrap
 from pathlib import Path
 
 from polex.pipeline.learning.extract import predict
@@ -13,6 +12,7 @@ from polex.pipeline.learning.train import Example, GoldArticle, labels_right, tr
 from polex.pipeline.records import Article, ArticleContext
 from polex.pipeline.registry import select
 from polex.pipeline.spec import SchemaSpec
+from tests.action_schema import TOWNS, actions_spec
 
 # The year is named only in the sentence before the amount's sentence.
 PERIOD_BEFORE = (
@@ -35,44 +35,6 @@ def test_a_rules_engine_record_reads_its_period_from_the_sentence_before() -> No
     [record] = [p.record.model_dump() for p in predictions]
     assert record["amount"] == 300_000_000
     assert record["period"] == "2021"
-
-
-# A researcher's sentence schema (no rules): what a sentence announces.
-ACTIONS_SCHEMA = '''
-"""Action: one announced action per record, with its topic (no rules)."""
-from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, Field
-
-from polex.pipeline.spec import FieldScore, SchemaSpec, Scoring
-
-
-class Action(BaseModel):
-    evidence: str = Field(description="The sentence, verbatim.")
-    topic: Literal["training", "fairs"] = Field(description="What the action is.")
-
-
-SPEC = SchemaSpec(
-    name="Action",
-    version=1,
-    model=Action,
-    prompt=Path(__file__).with_name("action.v1.md"),
-    scoring=Scoring(
-        fields=(FieldScore("topic", "exact", key=True), FieldScore("evidence", "span", key=True)),
-        anchors=("evidence",),
-    ),
-)
-'''
-
-TOWNS = ("Anhe", "Baiyun", "Chengxi", "Dongpu", "Ermen", "Fushan", "Gaotai", "Hexi", "Jiangbei", "Kaiyuan")
-
-
-def _actions_spec(tmp_path: Path) -> SchemaSpec:
-    (tmp_path / "action.py").write_text(textwrap.dedent(ACTIONS_SCHEMA))
-    (tmp_path / "action.v1.md").write_text("{{ text }}")
-    [spec] = select(["Action"], [tmp_path])
-    return spec
 
 
 def _actions_gold() -> list[GoldArticle]:
@@ -102,7 +64,7 @@ def _actions_gold() -> list[GoldArticle]:
 def test_a_sentence_that_holds_two_measures_of_different_labels_gives_a_record_for_each(
     tmp_path: Path,
 ) -> None:
-    spec = _actions_spec(tmp_path)
+    spec = actions_spec(tmp_path)
     model, _ = train(spec, _actions_gold())
     assert model.more_labels_at is not None
     both = "Officials in Longmen said they will offer vocational skills training courses and hold job fairs soon."
