@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -121,37 +121,9 @@ def first_characters(phrase: str) -> frozenset[str] | None:
     return frozenset(found)
 
 
-def _top_level(pattern: str) -> list[str] | None:
-    """``pattern`` split at its top-level ``|`` (not inside a group or a class, not
-    escaped); None when its groups do not balance."""
-    pieces: list[str] = []
-    depth, start, i = 0, 0, 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "[":
-            i = _class_end(pattern, i) + 1
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth < 0:
-                return None
-        elif c == "|" and depth == 0:
-            pieces.append(pattern[start:i])
-            start = i + 1
-        i += 1
-    if depth != 0:
-        return None
-    pieces.append(pattern[start:])
-    return pieces
-
-
-def _group_end(pattern: str) -> int | None:
-    """The index of the ``)`` that closes the group opening ``pattern``."""
+def _depths(pattern: str) -> Iterator[tuple[int, str, int]]:
+    """(index, character, group depth after it) of every character of ``pattern``
+    that is neither escaped nor inside a character class."""
     depth, i = 0, 0
     while i < len(pattern):
         c = pattern[i]
@@ -161,14 +133,31 @@ def _group_end(pattern: str) -> int | None:
         if c == "[":
             i = _class_end(pattern, i) + 1
             continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
+        depth += (c == "(") - (c == ")")
+        yield i, c, depth
         i += 1
-    return None
+
+
+def _top_level(pattern: str) -> list[str] | None:
+    """``pattern`` split at its top-level ``|`` (not inside a group or a class, not
+    escaped); None when its groups do not balance."""
+    pieces: list[str] = []
+    start, depth = 0, 0
+    for i, c, depth in _depths(pattern):
+        if depth < 0:
+            return None
+        if c == "|" and depth == 0:
+            pieces.append(pattern[start:i])
+            start = i + 1
+    if depth != 0:
+        return None
+    pieces.append(pattern[start:])
+    return pieces
+
+
+def _group_end(pattern: str) -> int | None:
+    """The index of the ``)`` that closes the group opening ``pattern``."""
+    return next((i for i, c, depth in _depths(pattern) if c == ")" and depth == 0), None)
 
 
 def _class_end(pattern: str, start: int) -> int:
