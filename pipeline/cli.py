@@ -347,6 +347,13 @@ def gold_check(
     gold: Annotated[Path, typer.Option(help="Gold directory.")] = DEFAULT_GOLD,
     articles: Annotated[Path, typer.Option(help="Folder of the articles (<id>.txt).")] = DEFAULT_ARTICLES,
     schema_dir: SchemaDirs = None,
+    article: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="List disagreements only for this article id (repeatable), e.g. the articles you are "
+            "labelling, so that the labels of test articles stay out of view. Every file is still checked."
+        ),
+    ] = None,
 ) -> None:
     """Validate every gold record: schema, evidence in its article, value readable.
     Where a person's label disagrees with the extractor's cue heuristics (unit,
@@ -356,8 +363,11 @@ def gold_check(
     problems, checked = check_gold(gold, articles, list(discover(schema_dir or []).values()))
     errors = [p for p in problems if p.severity == "error"]
     disagreements = [p for p in problems if p.severity != "error"]
-    for problem in disagreements:
+    shown = [p for p in disagreements if not article or Path(p.file).stem in article]
+    for problem in shown:
         out.print(f"disagreement: {problem}", markup=False, highlight=False)
+    if len(shown) < len(disagreements):
+        out.print(f"({len(disagreements) - len(shown)} disagreement(s) in other articles not listed)")
     for problem in errors:
         out.print(str(problem), markup=False, highlight=False)
     if errors:

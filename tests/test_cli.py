@@ -77,6 +77,26 @@ def test_gold_check_passes_on_the_committed_gold() -> None:
     assert labelled >= 140 and f"gold ok: {labelled} records" in result.output
 
 
+def test_gold_check_lists_disagreements_only_for_the_articles_asked() -> None:
+    corpus = ["--gold", str(ROOT / "evals/corpus/gold"), "--articles", str(ROOT / "evals/corpus/articles")]
+
+    def listed(output: str) -> set[str]:
+        return {
+            Path(line.split(":")[1].strip()).stem
+            for line in output.splitlines()
+            if line.startswith("disagreement:")
+        }
+
+    every = runner.invoke(app, ["gold", "check", *corpus])
+    assert every.exit_code == 0, every.output
+    assert len(listed(every.output)) >= 2  # the corpus gold disagrees with the cues in several files
+    chosen = sorted(listed(every.output))[0]
+    only = runner.invoke(app, ["gold", "check", *corpus, "--article", chosen])
+    assert only.exit_code == 0, only.output
+    assert listed(only.output) == {chosen}
+    assert "in other articles not listed" in only.output and "gold ok:" in only.output
+
+
 def test_python_dash_m_pipeline_works() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "polex.pipeline", "--help"], capture_output=True, text=True, cwd=ROOT
