@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from polex.evals.eval_report import FieldScores
 from polex.evals.harness import subset_f1
 from polex.evals.loading import gold_span, load_gold
-from polex.evals.scoring import Item, score_article, summarise
+from polex.evals.scoring import COUNTS, Item, score_article, summarise
 from polex.pipeline.inputs import decode
 from polex.pipeline.spec import SchemaSpec
 
@@ -34,7 +35,8 @@ def agreement(gold_a: Path, gold_b: Path, articles_dir: Path, specs: list[Schema
             "records_b": summary.n_pred,
             "lenient_micro_f1": summary.records.lenient.micro.f1,
             "strict_micro_f1": summary.records.strict.micro.f1,
-            "fields_f1": {name: f.f1 for name, f in summary.fields.items()},
+            # None, not 0, for a field neither labelling filled in (every value null on both sides)
+            "fields_f1": {name: f.f1 if _scored(f) else None for name, f in summary.fields.items()},
         }
         if spec.quantity_field:
             row[f"{spec.quantity_field}_f1"] = subset_f1(scores, (spec.quantity_field,))
@@ -42,3 +44,8 @@ def agreement(gold_a: Path, gold_b: Path, articles_dir: Path, specs: list[Schema
             row[f"{name}_set_f1"] = value
         out["schemas"][spec.name] = row
     return out
+
+
+def _scored(field: FieldScores) -> bool:
+    """Whether any pair gave the field a verdict (a value on at least one side)."""
+    return any(getattr(field, count) for count in COUNTS)

@@ -291,6 +291,26 @@ def test_gold_agreement_is_one_with_itself_and_drops_with_a_changed_label(tmp_pa
     assert changed["lenient_micro_f1"] == pytest.approx(2 * (n - 2) / (2 * n - 1))
 
 
+def test_gold_agreement_gives_no_f1_for_a_field_both_labellings_leave_empty(tmp_path: Path) -> None:
+    import shutil
+
+    from polex.evals.agreement import agreement
+    from polex.pipeline.registry import discover
+
+    blank = tmp_path / "blank"
+    shutil.copytree(GOLD, blank)
+    for path in blank.glob("*.json"):
+        data = json.loads(path.read_text())
+        for record in data.get("FundingAllocation", []):
+            record["period"] = None
+        path.write_text(json.dumps(data))
+    fields = agreement(blank, blank, SEEDS, list(discover([]).values()))["schemas"]["FundingAllocation"][
+        "fields_f1"
+    ]
+    assert fields["period"] is None  # nothing to agree on: not a disagreement of 0
+    assert fields["amount"] == 1.0
+
+
 def test_compare_resamples_both_runs_on_the_same_articles(tmp_path: Path) -> None:
     """Paired: a run compared with itself differs by exactly 0 in every resample."""
     records = gold_records()
