@@ -89,6 +89,20 @@ def test_no_rule_prompt_or_data_file_quotes_a_test_article() -> None:
             assert not quoted, f"{path} quotes test article {test_shingles[next(iter(quoted))]}"
 
 
+def test_no_corpus_article_repeats_another_or_a_seed() -> None:
+    """The same story twice (a seed copied into the corpus, one page found under two
+    addresses) would let a model train on what it is scored on: no two texts may share
+    a fifth of their word shingles (the closest distinct pair today shares under 20 %)."""
+    texts = {e.id: (CORPUS_DIR / "articles" / f"{e.id}.txt").read_text("utf-8") for e in ENTRIES}
+    texts |= {f"seed {p.name}": p.read_text("utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))}
+    shingles = {name: _shingles(text) for name, text in texts.items()}
+    names = sorted(shingles)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            shared = len(shingles[a] & shingles[b]) / max(1, min(len(shingles[a]), len(shingles[b])))
+            assert shared < 0.2, f"{a} and {b} share {shared:.0%} of their shingles"
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "schemas").rglob("learned.npz")), ids=lambda p: p.parent.name)
 def test_no_shipped_model_learned_from_a_test_article(path: Path) -> None:
     trained_on = set(LearnedModel.load(path).info["articles"])
