@@ -29,9 +29,10 @@ With ``--against DIR`` (a checkout of other code: ``git archive COMMIT | tar -x 
 DIR``), each size and engine also runs end to end as ``polex run`` (a fresh process,
 start-up included) alternately with this code and DIR's, ``--rounds`` times each,
 and so does the start-up on one article (``--startup-runs`` times each): the figures
-to quote are the ratios of their medians, measured side by side in one run, printed
-with the load average before and after. ``--inputs PATH...`` also runs those
-articles (e.g. ``evals/corpus/articles``) end to end alternately; ``--compiled``
+to quote are the ratios of their medians, measured side by side in one run (each
+code first in every other round), printed with the load average before and after.
+``--inputs PATH...`` also runs those articles (e.g. ``evals/corpus/articles``) end
+to end alternately; ``--compiled``
 runs both codes from compiled bytecode, as an installed wheel does (this sandbox sets
 ``PYTHONDONTWRITEBYTECODE=1``: each start compiles polex's modules from source; the
 bytecode goes to a private ``PYTHONPYCACHEPREFIX``, written by one warm-up run of
@@ -222,8 +223,8 @@ def compare(
         ]
     for name, arguments, count in runs:
         ms: dict[str, list[float]] = {"this": [], "other": []}
-        for _ in range(rounds):
-            for label, code in codes.items():
+        for round_ in range(rounds):
+            for label, code in _in_turn(codes, round_):
                 out = work / f"compare-{label}-{len(ms[label])}-{time.monotonic_ns()}"
                 cpu = _cli_cpu_seconds([*arguments, "--out", str(out)], code, bytecode[label])
                 ms[label].append(1000 * cpu / count)
@@ -235,7 +236,7 @@ def compare(
         )
     seconds: dict[str, list[float]] = {"this": [], "other": []}
     for run in range(startup_runs):
-        for label, code in codes.items():
+        for label, code in _in_turn(codes, run):
             out = work / f"compare-startup-{label}-{run}"
             seconds[label].append(
                 _cli_cpu_seconds([str(ONE_ARTICLE), "--out", str(out)], code, bytecode[label])
@@ -246,6 +247,13 @@ def compare(
         f"{against} {other:.3f} ({_listed(seconds['other'])}) (medians of {startup_runs}, "
         f"alternated): {other / this:.2f}x as fast; {_load()}"
     )
+
+
+def _in_turn(codes: dict[str, Path | None], round_: int) -> list[tuple[str, Path | None]]:
+    """The codes in turn, the first one first in even rounds and last in odd ones
+    (neither always runs first, after the other has warmed the caches)."""
+    turn = list(codes.items())
+    return turn if round_ % 2 == 0 else turn[::-1]
 
 
 def _engine(engine: str) -> list[str]:
