@@ -13,6 +13,7 @@ import sys
 import zipfile
 from array import array
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 MAGIC = b"\x93NUMPY"
@@ -94,5 +95,8 @@ def _read_npy(data: bytes, name: str) -> Array:
         if len(text) != width * count:
             raise NpzError(f"{name}: truncated strings")
         # numpy pads each string with NULs to the width and strips them when read
-        return Array(shape, tuple(text[i * width : (i + 1) * width].rstrip("\0") for i in range(count)))
+        items = map(
+            text.__getitem__, map(slice, range(0, len(text), width), range(width, len(text) + 1, width))
+        )
+        return Array(shape, tuple(map(str.rstrip, items, repeat("\0"))))
     raise NpzError(f"{name}: dtype {descr} is not read")
