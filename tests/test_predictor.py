@@ -60,12 +60,10 @@ def test_plain_python_and_numpy_score_every_seed_candidate_to_the_same_float(spe
     for ctx in _articles():
         candidates = find_candidates(spec, ctx)
         rules = rule_records(spec, ctx, candidates)
-        rows = model.vocabulary.encode(
-            [featurize(spec, ctx, c, r) for c, r in zip(candidates, rules, strict=True)]
-        )
-        assert rows.dense is None  # the first articles a model scores
+        features = [featurize(spec, ctx, c, r) for c, r in zip(candidates, rules, strict=True)]
+        rows, dense = model.vocabulary.encode(features), model.vocabulary.dense(features)
+        assert rows.dense is None and dense.dense is not None  # a model's first articles: plain Python
         shared = pair_inputs(spec, ctx, candidates, rules)
-        dense = rows.densified()
         assert model.keep.probabilities(rows) == model.keep.probabilities(dense)
         assert model.label_probabilities(rows, shared) == model.label_probabilities(dense, shared)
         compared += len(candidates)

@@ -16,9 +16,8 @@ import math
 from array import array
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import reduce
-from itertools import chain
 from operator import add, mul
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,19 +67,16 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class Rows:
-    """Rows of features encoded: each row's known columns and their values, in the
-    row's order; ``dense``, the same as numpy arrays, once the model scores with numpy."""
+    """Rows of features encoded, for plain Python (``plain``: each row's known
+    columns and their values, in the row's order) or for numpy (``dense``: the same
+    as coordinates of a sparse matrix)."""
 
-    columns: list[list[int]]
-    values: list[list[float]]
+    n: int
+    plain: list[tuple[list[int], list[float]]] | None = None
     dense: Encoded | None = None
 
     def __len__(self) -> int:
-        return len(self.columns)
-
-    def densified(self) -> Rows:
-        """The same rows, scored with numpy (which this imports)."""
-        return replace(self, dense=_dense(self.columns, self.values))
+        return self.n
 
 
 class FeatureIndex:
@@ -93,31 +89,22 @@ class FeatureIndex:
         self._encoded = 0
 
     def encode(self, rows: Sequence[Features]) -> Rows:
-        index = self._index
-        columns: list[list[int]] = []
-        values: list[list[float]] = []
-        for features in rows:
-            known = [(index[name], x) for name, x in features.items() if name in index]
-            columns.append([column for column, _ in known])
-            values.append([x for _, x in known])
         self._encoded += 1  # a race of two threads only moves the switch by an article
-        encoded = Rows(columns, values)
-        return encoded.densified() if self._encoded > DENSE_AFTER else encoded
+        return self.dense(rows) if self._encoded > DENSE_AFTER else self.plain(rows)
 
+    def plain(self, rows: Sequence[Features]) -> Rows:
+        index = self._index
+        encoded = []
+        for features in rows:
+            known = [name for name in features if name in index]
+            encoded.append(([index[name] for name in known], [features[name] for name in known]))
+        return Rows(len(rows), plain=encoded)
 
-def _dense(columns: list[list[int]], values: list[list[float]]) -> Encoded:
-    import numpy as np
+    def dense(self, rows: Sequence[Features]) -> Rows:
+        """``rows`` for numpy (which this imports)."""
+        from polex.pipeline.learning.linear import encode
 
-    from polex.pipeline.learning.linear import Encoded
-
-    lengths = [len(row) for row in columns]
-    total = sum(lengths)
-    return Encoded(
-        len(columns),
-        np.repeat(np.arange(len(columns), dtype=np.int64), lengths),
-        np.fromiter(chain.from_iterable(columns), dtype=np.int64, count=total),
-        np.fromiter(chain.from_iterable(values), dtype=np.float64, count=total),
-    )
+        return Rows(len(rows), dense=encode(self._index, rows))
 
 
 class Weights:
@@ -132,26 +119,31 @@ class Weights:
         self._rows = [flat[k * self.features : (k + 1) * self.features] for k in range(self.classes)]
         self._matrix: NDArray[np.float64] | None = None
 
-    def scores(self, rows: Rows) -> Matrix:
+    def scores(self, rows: Rows, bias: tuple[float, ...]) -> Matrix:
         """Per row and class, the sum of the row's values times their weights, in the
-        row's order from 0.0."""
+        row's order from 0.0, plus the class's bias."""
         if rows.dense is not None:
-            dot: Matrix = rows.dense.dot(self._numpy()).tolist()
+            matrix, biases = self._numpy(bias)
+            dot: Matrix = (rows.dense.dot(matrix) + biases).tolist()
             return dot
+        assert rows.plain is not None
         weights = self._rows
         return [
-            [reduce(add, map(mul, map(w.__getitem__, columns), values), 0.0) for w in weights]
-            for columns, values in zip(rows.columns, rows.values, strict=True)
+            [
+                reduce(add, map(mul, map(w.__getitem__, columns), values), 0.0) + b
+                for w, b in zip(weights, bias, strict=True)
+            ]
+            for columns, values in rows.plain
         ]
 
-    def _numpy(self) -> NDArray[np.float64]:
-        if self._matrix is None:
-            import numpy as np
+    def _numpy(self, bias: tuple[float, ...]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        import numpy as np
 
+        if self._matrix is None:
             dtype = np.float32 if self._flat.typecode == "f" else np.float64
             flat = np.frombuffer(self._flat, dtype=dtype).astype(np.float64)  # widened exactly
             self._matrix = flat.reshape(self.classes, self.features)
-        return self._matrix
+        return self._matrix, np.array(bias, dtype=np.float64)
 
 
 def _softmax(scores: list[float]) -> list[float]:
@@ -180,7 +172,7 @@ class LinearScorer:
     def probabilities(self, rows: Rows) -> Matrix:
         if len(self.classes) == 1:
             return [[1.0] for _ in range(len(rows))]
-        scores = [[s + b for s, b in zip(row, self.intercept, strict=True)] for row in self.coef.scores(rows)]
+        scores = self.coef.scores(rows, self.intercept)
         if self.coef.classes == 1:
             return [_sigmoid(row[0]) for row in scores]
         return [_softmax(row) for row in scores]
@@ -198,7 +190,7 @@ class PairScorer:
     shared_weights: dict[str, float]
 
     def probabilities(self, rows: Rows, shared: Sequence[Sequence[Features]]) -> Matrix:
-        scores = [[s + b for s, b in zip(row, self.bias, strict=True)] for row in self.weights.scores(rows)]
+        scores = self.weights.scores(rows, self.bias)
         weights = self.shared_weights
         for row, per_value in zip(scores, shared, strict=True):
             for v, features in enumerate(per_value):
