@@ -29,7 +29,17 @@ With ``--against DIR`` (a checkout of other code: ``git archive COMMIT | tar -x 
 DIR``), each size and engine also runs end to end as ``polex run`` (a fresh process,
 start-up included) alternately with this code and DIR's, ``--rounds`` times each,
 and so does the start-up on one article (``--startup-runs`` times each): the figures
-to quote are the ratios of their medians, measured side by side in one run.
+to quote are the ratios of their medians, measured side by side in one run (each
+code first in every other round), printed with the load average before and after.
+``--inputs PATH...`` also runs those articles (e.g. ``evals/corpus/articles``) end
+to end alternately; ``--compiled``
+runs both codes from compiled bytecode, as an installed wheel does (this sandbox sets
+``PYTHONDONTWRITEBYTECODE=1``: each start compiles polex's modules from source; the
+bytecode goes to a private ``PYTHONPYCACHEPREFIX``, written by one warm-up run of
+each code); ``--compare-only`` skips the measurements of this code alone.
+
+    python benchmarks/bench_offline.py --against DIR --compare-only --sizes 250
+        --rounds 3 --startup-runs 9 [--inputs evals/corpus/articles] [--compiled]
 """
 
 from __future__ import annotations
@@ -150,22 +160,27 @@ def _import_seconds(importtime_log: str) -> float:
     return total_us / 1e6
 
 
-def _code_env(code: Path | None) -> dict[str, str]:
-    """The environment of a subprocess that runs this code (None) or ``code``'s."""
+def _code_env(code: Path | None, bytecode: Path | None = None) -> dict[str, str]:
+    """The environment of a subprocess that runs this code (None) or ``code``'s; with
+    ``bytecode``, compiled modules are written to and read from that folder."""
     env = {**os.environ, "COLUMNS": "100"}
     if code is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH", "")]))
+    if bytecode is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(bytecode)
     return env
 
 
-def _cli_cpu_seconds(arguments: list[str], code: Path | None) -> float:
-    """CPU seconds of one ``polex run`` in a fresh process of this code or ``code``'s."""
+def _cli_cpu_seconds(arguments: list[str], code: Path | None, bytecode: Path | None = None) -> float:
+    """CPU seconds (user + system) of one ``polex run`` in a fresh process of this
+    code or ``code``'s."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [sys.executable, "-m", "polex.pipeline", "run", *arguments, "--backend", "offline"],
         capture_output=True,
         text=True,
-        env=_code_env(code),
+        env=_code_env(code, bytecode),
         cwd=SEEDS.parents[1],  # outside both trees: the import path decides whose code runs
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -173,37 +188,76 @@ def _cli_cpu_seconds(arguments: list[str], code: Path | None) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def compare(
-    work: Path, against: Path, sizes: list[int], engines: list[str], rounds: int, startup_runs: int
+    work: Path,
+    against: Path,
+    sizes: list[int],
+    engines: list[str],
+    rounds: int,
+    startup_runs: int,
+    inputs: list[Path],
+    compiled: bool = False,
 ) -> None:
     """End-to-end CPU per article and start-up, alternately with this code and ``against``'s."""
+    codes: dict[str, Path | None] = {"this": None, "other": against}
+    bytecode = {label: work / f"bytecode-{label}" if compiled else None for label in codes}
+    print(f"comparing with {against}{' (compiled bytecode)' if compiled else ''}; {_load()}")
+    if compiled:  # one warm-up run of each code writes its bytecode
+        for label, code in codes.items():
+            _cli_cpu_seconds([str(ONE_ARTICLE), "--out", str(work / f"warm-{label}")], code, bytecode[label])
+    runs: list[tuple[str, list[str], int]] = []
     for size in sizes:
         corpus = make_corpus(work / f"corpus-{size}.jsonl", size)
-        for engine in engines:
-            ms: dict[str, list[float]] = {"this": [], "other": []}
-            for round_ in range(rounds):
-                for label, code in (("this", None), ("other", against)):
-                    out = work / f"compare-{label}-{engine}-{size}-{round_}"
-                    options = ["--rules-only"] if engine == "rules" else []
-                    ms[label].append(
-                        1000 * _cli_cpu_seconds([str(corpus), "--out", str(out), *options], code) / size
-                    )
-            this, other = statistics.median(ms["this"]), statistics.median(ms["other"])
-            print(
-                f"{size} articles, {engine}, end to end: this code {this:.2f} CPU ms/article "
-                f"({_listed(ms['this'])}), {against} {other:.2f} ({_listed(ms['other'])}): "
-                f"{other / this:.2f}x the articles per CPU-second"
-            )
+        runs += [
+            (f"{size} seed copies, {engine}", [str(corpus), *_engine(engine)], size) for engine in engines
+        ]
+    for path in inputs:
+        count = sum(1 for _ in path.rglob("*.txt")) if path.is_dir() else 1
+        runs += [
+            (f"{path} ({count} articles), {engine}", [str(path), *_engine(engine)], count)
+            for engine in engines
+        ]
+    for name, arguments, count in runs:
+        ms: dict[str, list[float]] = {"this": [], "other": []}
+        for round_ in range(rounds):
+            for label, code in _in_turn(codes, round_):
+                out = work / f"compare-{label}-{len(ms[label])}-{time.monotonic_ns()}"
+                cpu = _cli_cpu_seconds([*arguments, "--out", str(out)], code, bytecode[label])
+                ms[label].append(1000 * cpu / count)
+        this, other = statistics.median(ms["this"]), statistics.median(ms["other"])
+        print(
+            f"{name}, end to end: this code {this:.2f} CPU ms/article "
+            f"({_listed(ms['this'])}), {against} {other:.2f} ({_listed(ms['other'])}): "
+            f"{other / this:.2f}x the articles per CPU-second"
+        )
     seconds: dict[str, list[float]] = {"this": [], "other": []}
     for run in range(startup_runs):
-        for label, code in (("this", None), ("other", against)):
+        for label, code in _in_turn(codes, run):
             out = work / f"compare-startup-{label}-{run}"
-            seconds[label].append(_cli_cpu_seconds([str(ONE_ARTICLE), "--out", str(out)], code))
+            seconds[label].append(
+                _cli_cpu_seconds([str(ONE_ARTICLE), "--out", str(out)], code, bytecode[label])
+            )
     this, other = statistics.median(seconds["this"]), statistics.median(seconds["other"])
     print(
         f"start-up on one article: this code {this:.3f} CPU s ({_listed(seconds['this'])}), "
-        f"{against} {other:.3f} ({_listed(seconds['other'])}) (medians of {startup_runs})"
+        f"{against} {other:.3f} ({_listed(seconds['other'])}) (medians of {startup_runs}, "
+        f"alternated): {other / this:.2f}x as fast; {_load()}"
     )
+
+
+def _in_turn(codes: dict[str, Path | None], round_: int) -> list[tuple[str, Path | None]]:
+    """The codes in turn, the first one first in even rounds and last in odd ones
+    (neither always runs first, after the other has warmed the caches)."""
+    turn = list(codes.items())
+    return turn if round_ % 2 == 0 else turn[::-1]
+
+
+def _engine(engine: str) -> list[str]:
+    return ["--rules-only"] if engine == "rules" else []
 
 
 def _listed(values: list[float]) -> str:
@@ -232,12 +286,28 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3, help="With --against: runs of each size and code.")
     parser.add_argument("--startup-runs", type=int, default=5, help="With --against: start-ups of each code.")
+    parser.add_argument(
+        "--inputs", type=Path, nargs="*", default=[], help="With --against: articles also run end to end."
+    )
+    parser.add_argument("--compiled", action="store_true", help="With --against: from compiled bytecode.")
+    parser.add_argument("--compare-only", action="store_true", help="With --against: only the comparison.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.out_dir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         if args.against is not None:
-            compare(work, args.against.resolve(), args.sizes, args.engines, args.rounds, args.startup_runs)
+            compare(
+                work,
+                args.against.resolve(),
+                args.sizes,
+                args.engines,
+                args.rounds,
+                args.startup_runs,
+                [p.resolve() for p in args.inputs],
+                args.compiled,
+            )
+            if args.compare_only:
+                return
         rows = [
             measure(size, work, engine, workers)
             for size in args.sizes

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from polex.pipeline import defaults
 from polex.pipeline.cli_options import (
@@ -28,6 +27,7 @@ from polex.pipeline.cli_options import (
 )
 from polex.pipeline.inputs import DEFAULT_MAX_BYTES
 from polex.pipeline.redact import redact
+from polex.pipeline.terminal import Stream
 
 if TYPE_CHECKING:
     from polex.pipeline.batch import BatchRun, Outcome
@@ -36,8 +36,8 @@ batch_app = typer.Typer(
     no_args_is_help=True,
     help="Run the LLM path through a provider's Batch API (half price) or `vllm run-batch`.",
 )
-console = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+console = Stream(stderr=True)  # rich is imported only when a batch command prints
+out = Stream()
 
 # Exit codes of submit and collect, for scripts that poll.
 EXIT_COMPLETE = 0

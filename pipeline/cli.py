@@ -8,9 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 from typer.core import TyperGroup
 
 from polex.pipeline import __version__, defaults
@@ -37,6 +34,7 @@ from polex.pipeline.inputs import DEFAULT_MAX_BYTES, Inputs
 from polex.pipeline.logs import configure as configure_logging
 from polex.pipeline.registry import discover, select
 from polex.pipeline.runner import RunPlan, RunResult, run_sync
+from polex.pipeline.terminal import Stream
 from polex.pipeline.workers import WorkerSetup, WorkersRefused
 
 
@@ -48,7 +46,7 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except PolexError as exc:
-            console.print(f"[bold red]error:[/] {escape(str(exc))}")
+            console.say(str(exc), "error:", "bold red")
             raise typer.Exit(2) from None
 
 
@@ -58,13 +56,13 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Extract quantitative targets and policy measures from employment-policy news.",
 )
-console = Console(stderr=True, soft_wrap=True)  # long paths stay on one line (greppable logs)
-out = Console(soft_wrap=True)
+console = Stream(stderr=True)  # plain text when not a terminal: a run does not import rich
+out = Stream()
 
 
 def _show_version(value: bool) -> None:
     if value:
-        out.print(f"polex {__version__}")
+        out.say(f"polex {__version__}")
         raise typer.Exit()
 
 
@@ -78,7 +76,7 @@ def _options(
 
 
 def fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}")
+    console.say(message, "error:", "bold red")
     raise typer.Exit(code)
 
 
@@ -199,9 +197,8 @@ def run(
     except BackendError as exc:
         fail(f"backend {name}: {exc}")
     expected = articles.count()  # files, and lines of JSONL files: the progress bar's total
-    console.print(
-        f"backend [bold]{name}[/] ({reason}); {expected} input(s) to read, "
-        f"schemas: {', '.join(s.name for s in specs)}"
+    console.say(
+        f"backend {name} ({reason}); {expected} input(s) to read, schemas: {', '.join(s.name for s in specs)}"
     )
     plan = RunPlan(
         articles,
@@ -217,15 +214,15 @@ def run(
     )
     result = _run_with_progress(plan, expected)
     for problem in result.input_errors:
-        console.print(f"[yellow]input error:[/] {problem.message}")
+        console.say(problem.message, "input error:", "yellow")
     _summary(result)
     if result.interrupted:
-        console.print("[yellow]interrupted[/]: finished articles are saved; run the same command to resume.")
+        console.say("finished articles are saved; run the same command to resume.", "interrupted:", "yellow")
         raise typer.Exit(130)
     if result.failed:
         raise typer.Exit(1)
     if fail_on_silence and result.totals.silence and result.totals.silence.warning:
-        console.print("[bold red]silence:[/] failing the run (--fail-on-silence)")
+        console.say("failing the run (--fail-on-silence)", "silence:", "bold red")
         raise typer.Exit(3)
     raise typer.Exit(0)
 
@@ -268,7 +265,7 @@ def _run_with_progress(plan: RunPlan, expected: int) -> RunResult:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=console,
+            console=console.rich,
             transient=True,
         )
         with progress:
@@ -279,9 +276,10 @@ def _run_with_progress(plan: RunPlan, expected: int) -> RunResult:
 
             return run_sync(plan, advance)
     except KeyboardInterrupt:
-        console.print(
-            f"[yellow]interrupted[/]: finished articles are saved in {plan.out}; "
-            "run the same command to resume."
+        console.say(
+            f"finished articles are saved in {plan.out}; run the same command to resume.",
+            "interrupted:",
+            "yellow",
         )
         raise typer.Exit(130) from None
 
@@ -289,37 +287,40 @@ def _run_with_progress(plan: RunPlan, expected: int) -> RunResult:
 def _summary(result: RunResult) -> None:
     totals = result.totals
     usage = totals.usage_this_run
-    table = Table(title=f"run {result.run_dir}", show_header=False)
-    table.add_row(
-        "articles ok / failed",
-        f"{totals.articles_ok} / {totals.articles_failed}"
-        + (f" ({totals.articles_resumed} resumed)" if totals.articles_resumed else ""),
-    )
+    rows = [
+        (
+            "articles ok / failed",
+            f"{totals.articles_ok} / {totals.articles_failed}"
+            + (f" ({totals.articles_resumed} resumed)" if totals.articles_resumed else ""),
+        )
+    ]
     if totals.parts_redone:
-        table.add_row("untrusted parts redone", f"{totals.parts_redone} (see the log or manifest.json)")
-    for name, count in totals.records.items():
-        table.add_row(f"{name} records", str(count))
-    table.add_row("rejected records", str(totals.rejected))
-    table.add_row("unclaimed numbers", str(totals.unclaimed))
+        rows.append(("untrusted parts redone", f"{totals.parts_redone} (see the log or manifest.json)"))
+    rows += [(f"{name} records", str(count)) for name, count in totals.records.items()]
+    rows += [("rejected records", str(totals.rejected)), ("unclaimed numbers", str(totals.unclaimed))]
     if totals.silence and totals.silence.warning:
-        table.add_row("[bold yellow]silence warning[/]", totals.silence.warning)
-    table.add_row("requests / cache hits", f"{usage['requests']} / {usage['cache_hits']}")
-    table.add_row(
-        "tokens (all attempts)",
-        f"{usage['total_tokens']} ({usage['reasks']} reasks, "
-        f"{usage['transport_retries']} transport retries, {usage['splits']} splits)",
+        rows.append(("silence warning", totals.silence.warning))
+    rows.append(("requests / cache hits", f"{usage['requests']} / {usage['cache_hits']}"))
+    rows.append(
+        (
+            "tokens (all attempts)",
+            f"{usage['total_tokens']} ({usage['reasks']} reasks, "
+            f"{usage['transport_retries']} transport retries, {usage['splits']} splits)",
+        )
     )
     cost = totals.cost_usd_this_run
-    table.add_row("cost", "unknown for this model" if cost is None else f"${cost:.4f}")
-    console.print(table)
+    rows.append(("cost", "unknown for this model" if cost is None else f"${cost:.4f}"))
+    console.table(f"run {result.run_dir}", rows)
     for name, path in result.outputs.items():
-        out.print(f"{name}: {path}")
-    out.print(f"manifest: {result.run_dir / 'manifest.json'}")
+        out.say(f"{name}: {path}")
+    out.say(f"manifest: {result.run_dir / 'manifest.json'}")
 
 
 @app.command()
 def schemas(schema_dir: SchemaDirs = None) -> None:
     """List the registered schemas, their fields and prompt files."""
+    from rich.table import Table
+
     registry = discover(schema_dir or [])
     for spec in registry.values():
         table = Table(title=f"{spec.registry_name} - {spec.description}", title_justify="left")
@@ -428,6 +429,8 @@ def eval_command(
     schema_dir: SchemaDirs = None,
 ) -> None:
     """Score a run against gold: RUN_DIR/eval.json and eval.md, a table here, gates."""
+    from rich.table import Table
+
     from polex.evals.eval_report import load_baseline
     from polex.evals.eval_summary import GROUP_HEADER, group_rows, headline_rows, render_markdown
     from polex.evals.harness import GateFailure, check_gates, evaluate
@@ -467,6 +470,8 @@ def compare(
     """Paired differences between two runs on the same gold."""
     import json
 
+    from rich.table import Table
+
     from polex.evals.compare_runs import compare_runs
     from polex.evals.harness import evaluate
 
@@ -491,7 +496,7 @@ def compare(
                 str(len(s["only_b_right"])),
             )
     out.print(table)
-    out.print_json(json.dumps(result))
+    out.rich.print_json(json.dumps(result))
 
 
 @app.command()
@@ -557,7 +562,7 @@ def train(
     for spec in specs:
         examples = training_articles(spec.name, sources, limit=max_articles)
         if not any(g.records for g in examples):
-            console.print(f"{spec.name}: no gold records to learn from; skipped")
+            console.say(f"{spec.name}: no gold records to learn from; skipped")
             continue
         try:
             model, report = fit(

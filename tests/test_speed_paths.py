@@ -44,7 +44,7 @@ def _outputs(run: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for pattern in OUTPUTS for p in sorted(run.glob(pattern))}
 
 
-def test_an_offline_run_of_utf8_text_imports_no_llm_client_training_stack_charset_detector_pool_or_bar(
+def test_an_offline_run_of_utf8_text_imports_no_llm_client_training_stack_numpy_charset_detector_pool_or_rich(
     tmp_path: Path,
 ) -> None:
     script = textwrap.dedent(
@@ -58,11 +58,12 @@ def test_an_offline_run_of_utf8_text_imports_no_llm_client_training_stack_charse
             code = exit.code
         heavy = (
             "openai", "instructor", "httpx", "jinja2", "sklearn",  # the LLM path and training
-            "scipy", "threadpoolctl",  # training only: prediction is numpy
+            "scipy", "threadpoolctl",  # training only
+            "numpy",  # a model's first articles are scored in plain Python (learning/predictor.py)
             "llama_cpp", "pyarrow", "pandas",  # the local llama backend; nothing reads tables
             "charset_normalizer",  # guessing encodings: only for text that is not UTF-8
             "multiprocessing", "concurrent.futures.process",  # only with --workers
-            "rich.progress", "rich.live",  # the progress bar: only on a terminal
+            "rich",  # styles, tables and the progress bar: only on a terminal (pipeline/terminal.py)
         )
         print(json.dumps({"code": code, "loaded": sorted(m for m in heavy if m in sys.modules)}))
         """

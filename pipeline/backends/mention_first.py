@@ -53,12 +53,12 @@ from polex.pipeline.learning.extract import (
     default_record,
     featurize,
     find_candidates,
-    label_probabilities,
     pair_inputs,
     predict,
     rule_records,
 )
-from polex.pipeline.learning.model import LearnedModel, load_model
+from polex.pipeline.learning.model import load_model
+from polex.pipeline.learning.predictor import Predictor
 from polex.pipeline.periods import article_year
 from polex.pipeline.places import article_region
 from polex.pipeline.quantities import Mention
@@ -226,7 +226,7 @@ def top_labels(
     encoded = model.vocabulary.encode(
         [featurize(spec, ctx, c, r) for c, r in zip(engines, rules, strict=True)]
     )
-    probabilities = label_probabilities(model.labels, encoded, pair_inputs(spec, ctx, engines, rules))
+    probabilities = model.label_probabilities(encoded, pair_inputs(spec, ctx, engines, rules))
     out: list[tuple[str, ...]] = []
     for row in range(len(engines)):
         per_field = []
@@ -241,7 +241,7 @@ def top_labels(
     return out
 
 
-def _labels_every(model: LearnedModel | None, fields: list[str]) -> bool:
+def _labels_every(model: Predictor | None, fields: list[str]) -> bool:
     return (
         model is not None
         and model.info.get("engine") != "rules"

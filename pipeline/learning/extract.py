@@ -13,10 +13,8 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import numpy as np
-from numpy.typing import NDArray
 from pydantic import BaseModel, ValidationError
 
 from polex.pipeline.grounding import locate
@@ -24,12 +22,22 @@ from polex.pipeline.learning.candidates import Candidate, mention_candidates, se
 from polex.pipeline.learning.features import mention_features, sentence_features
 from polex.pipeline.learning.label_sets import article_values
 from polex.pipeline.learning.lexicon import hits, shared_features
-from polex.pipeline.learning.linear import Encoded, Features, LinearClassifier, PairClassifier
-from polex.pipeline.learning.model import LearnedModel
+from polex.pipeline.learning.predictor import Features, LinearScorer, Matrix, PairScorer, Predictor
 from polex.pipeline.periods import in_headline, lead_year, metadata_year, period_of_figure, relative_year
 from polex.pipeline.places import article_region, figure_region
 from polex.pipeline.records import ArticleContext
 from polex.pipeline.spec import SchemaSpec
+
+if TYPE_CHECKING:  # training's classifiers and arrays (numpy); prediction reads lists
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from polex.pipeline.learning.linear import Encoded, LinearClassifier, PairClassifier
+    from polex.pipeline.learning.model import LearnedModel
+
+    # (candidates, values) probabilities: numpy in training, lists in prediction
+    Probabilities: TypeAlias = NDArray[np.float64] | Matrix
+    Classifier: TypeAlias = LinearClassifier | PairClassifier | LinearScorer | PairScorer
 
 
 @cache
@@ -195,7 +203,9 @@ def label_probabilities(
     encoded: Encoded,
     shared: Mapping[str, Sequence[Sequence[Features]]],
 ) -> dict[str, NDArray[np.float64]]:
-    """Per label field, (candidates, values) probabilities."""
+    """Per label field, (candidates, values) probabilities of training's classifiers."""
+    from polex.pipeline.learning.linear import PairClassifier
+
     return {
         name: clf.probabilities(encoded, shared[name])
         if isinstance(clf, PairClassifier)
@@ -204,9 +214,14 @@ def label_probabilities(
     }
 
 
+def argmax(row: Sequence[float] | NDArray[np.float64]) -> int:
+    """The column of the largest value (the first of equal ones, as numpy's argmax)."""
+    return max(range(len(row)), key=row.__getitem__)
+
+
 def choose_labels(
-    classifiers: Mapping[str, LinearClassifier | PairClassifier],
-    probabilities: Mapping[str, NDArray[np.float64]],
+    classifiers: Mapping[str, Classifier],
+    probabilities: Mapping[str, Probabilities],
     row: int,
     key_fields: set[str],
     p_keep: float,
@@ -216,16 +231,16 @@ def choose_labels(
     labels: dict[str, str] = {}
     product = p_keep
     for name, p in probabilities.items():
-        best = int(p[row].argmax())
+        best = argmax(p[row])
         labels[name] = classifiers[name].classes[best]
         if name in key_fields:
-            product *= float(p[row, best])
+            product *= float(p[row][best])
     return labels, product
 
 
 def rule_confidence(
-    classifiers: Mapping[str, LinearClassifier | PairClassifier],
-    probabilities: Mapping[str, NDArray[np.float64]],
+    classifiers: Mapping[str, Classifier],
+    probabilities: Mapping[str, Probabilities],
     row: int,
     rule_labels: Mapping[str, str],
     key_fields: set[str],
@@ -242,7 +257,7 @@ def rule_confidence(
             continue
         classes = classifiers[name].classes
         value = rule_labels.get(name)
-        product *= float(p[row, classes.index(value)]) if value in classes else 0.0
+        product *= float(p[row][classes.index(value)]) if value in classes else 0.0
     return product
 
 
@@ -253,17 +268,31 @@ class Prediction:
     confidence: float
 
 
-def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[Prediction]:
+def scores(
+    model: Predictor | LearnedModel,
+    rows: Sequence[Features],
+    shared: Mapping[str, Sequence[Sequence[Features]]],
+) -> tuple[Probabilities, dict[str, Probabilities]]:
+    """The keep and the label fields' probabilities of ``rows``: a saved model's
+    (``load_model``) as lists, a model training just fitted as numpy arrays."""
+    if isinstance(model, Predictor):
+        encoded = model.vocabulary.encode(rows)
+        return model.keep.probabilities(encoded), dict(model.label_probabilities(encoded, shared))
+    arrays = model.vocabulary.encode(rows)
+    return model.keep.probabilities(arrays), dict(label_probabilities(model.labels, arrays, shared))
+
+
+def predict(spec: SchemaSpec, model: Predictor | LearnedModel, ctx: ArticleContext) -> list[Prediction]:
     candidates = find_candidates(spec, ctx)
     if not candidates:
         return []
     rules = rule_records(spec, ctx, candidates)
-    encoded = model.vocabulary.encode(
-        [featurize(spec, ctx, c, r) for c, r in zip(candidates, rules, strict=True)]
+    keep, probabilities = scores(
+        model,
+        [featurize(spec, ctx, c, r) for c, r in zip(candidates, rules, strict=True)],
+        pair_inputs(spec, ctx, candidates, rules),
     )
-    keep = model.keep.probabilities(encoded)
     keep_column = model.keep.classes.index("1") if "1" in model.keep.classes else None
-    probabilities = label_probabilities(model.labels, encoded, pair_inputs(spec, ctx, candidates, rules))
     if model.info.get("engine") == "rules":
         return rules_predictions(
             spec,
@@ -271,13 +300,13 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
             ctx,
             candidates,
             rules,
-            keep[:, keep_column] if keep_column is not None else None,
+            [float(row[keep_column]) for row in keep] if keep_column is not None else None,
             probabilities,
         )
     key_fields = set(spec.scoring.key_fields)
     out: list[Prediction] = []
     for i, candidate in enumerate(candidates):
-        p_keep = float(keep[i, keep_column]) if keep_column is not None else 0.0
+        p_keep = float(keep[i][keep_column]) if keep_column is not None else 0.0
         if p_keep < model.threshold:
             continue
         labels, raw = choose_labels(model.labels, probabilities, i, key_fields, p_keep)
@@ -293,13 +322,15 @@ def predict(spec: SchemaSpec, model: LearnedModel, ctx: ArticleContext) -> list[
             ):
                 further = spec.model.model_validate({**record, name: value})
                 further_raw = (
-                    raw / max(float(probabilities[name][i].max()), 1e-9) * probability
+                    raw / max(float(max(probabilities[name][i])), 1e-9) * probability
                     if name in key_fields
                     else raw
                 )
                 out.append(Prediction(further, candidate.sentence.start, model.calibrator(further_raw)))
     if candidate_kind(spec) == "sentences":
-        keep_probabilities = keep[:, keep_column] if keep_column is not None else np.zeros(len(candidates))
+        keep_probabilities = (
+            [float(row[keep_column]) for row in keep] if keep_column is not None else [0.0] * len(candidates)
+        )
         for name in model.labels:
             at = model.label_set_at(name)
             if at is not None:
@@ -336,12 +367,12 @@ def learned_record(
 
 def follow_label_set(
     spec: SchemaSpec,
-    model: LearnedModel,
+    model: Predictor | LearnedModel,
     ctx: ArticleContext,
     candidates: Sequence[Candidate],
     rules: Sequence[dict[str, Any] | None],
-    keep: NDArray[np.float64],
-    probabilities: Mapping[str, NDArray[np.float64]],
+    keep: Sequence[float],
+    probabilities: Mapping[str, Probabilities],
     predictions: list[Prediction],
     name: str,
     at: float,
@@ -357,11 +388,11 @@ def follow_label_set(
     key_fields = set(spec.scoring.key_fields)
     for value in sorted(wanted - carried):
         column = classes.index(value)
-        joint = keep * probabilities[name][:, column]
-        i = int(joint.argmax())
+        i = argmax([k * float(p[column]) for k, p in zip(keep, probabilities[name], strict=True)])
         labels, raw = choose_labels(model.labels, probabilities, i, key_fields, float(keep[i]))
         if name in key_fields:
-            raw = raw / max(float(probabilities[name][i].max()), 1e-9) * float(probabilities[name][i, column])
+            p = probabilities[name][i]
+            raw = raw / max(float(max(p)), 1e-9) * float(p[column])
         record = learned_record(spec, ctx, candidates[i], rules[i], {**labels, name: value})
         try:
             validated = spec.model.model_validate(record)
@@ -372,8 +403,8 @@ def follow_label_set(
 
 
 def further_labels(
-    classifiers: Mapping[str, LinearClassifier | PairClassifier],
-    probabilities: Mapping[str, NDArray[np.float64]],
+    classifiers: Mapping[str, Classifier],
+    probabilities: Mapping[str, Probabilities],
     row: int,
     chosen: Mapping[str, str],
     at: float,
@@ -384,8 +415,8 @@ def further_labels(
     found: list[tuple[str, str, float]] = []
     for name, p in probabilities.items():
         for column, value in enumerate(classifiers[name].classes):
-            if value != chosen[name] and p[row, column] >= at:
-                found.append((name, value, float(p[row, column])))
+            if value != chosen[name] and p[row][column] >= at:
+                found.append((name, value, float(p[row][column])))
     return found
 
 
@@ -405,12 +436,12 @@ def with_shared_readings(ctx: ArticleContext, candidate: Candidate, rule: dict[s
 
 def rules_predictions(
     spec: SchemaSpec,
-    model: LearnedModel,
+    model: Predictor | LearnedModel,
     ctx: ArticleContext,
     candidates: Sequence[Candidate],
     rules: Sequence[dict[str, Any] | None],
-    p_keep: NDArray[np.float64] | None,
-    probabilities: Mapping[str, NDArray[np.float64]],
+    p_keep: Sequence[float] | None,
+    probabilities: Mapping[str, Probabilities],
 ) -> list[Prediction]:
     """The records of a model whose training found the schema's rules better than its
     classifiers (``engine`` "rules"): the rules' records as they made them, their

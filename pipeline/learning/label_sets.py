@@ -14,22 +14,30 @@ sentence most likely to be it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias
 
-import numpy as np
-from numpy.typing import NDArray
+if TYPE_CHECKING:  # numpy in training; prediction passes lists (no numpy at start-up)
+    import numpy as np
+    from numpy.typing import NDArray
+
+    Column: TypeAlias = NDArray[np.float64] | Sequence[float]
+    Table: TypeAlias = NDArray[np.float64] | Sequence[Sequence[float]]
 
 THRESHOLDS = tuple(round(0.15 + 0.05 * k, 2) for k in range(8))  # 0.15 ... 0.5
 
 
-def noisy_or(keep: NDArray[np.float64], probabilities: NDArray[np.float64]) -> NDArray[np.float64]:
+def noisy_or(keep: Column, probabilities: Table) -> list[float]:
     """Per value, the probability that at least one candidate is a record of it:
     1 - prod(1 - keep_i * p_iv) over the article's candidates (``keep``: (n,),
-    ``probabilities``: (n, values))."""
+    ``probabilities``: (n, values)), multiplied in the candidates' order."""
     if len(keep) == 0:
-        return np.zeros(probabilities.shape[1] if probabilities.ndim == 2 else 0)
-    joint = np.clip(keep[:, None] * probabilities, 0.0, 1.0)
-    result: NDArray[np.float64] = 1.0 - np.prod(1.0 - joint, axis=0)
-    return result
+        shape: tuple[int, ...] = getattr(probabilities, "shape", (0,))  # (0, values) for an array
+        return [0.0] * (shape[1] if len(shape) == 2 else 0)
+    product = [1.0] * len(probabilities[0])
+    for k, row in zip(keep, probabilities, strict=True):
+        for v, p in enumerate(row):
+            product[v] *= 1.0 - min(max(float(k) * float(p), 0.0), 1.0)
+    return [1.0 - x for x in product]
 
 
 def set_f1(predicted: set[str], gold: set[str]) -> float:
@@ -43,9 +51,7 @@ def set_f1(predicted: set[str], gold: set[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def article_values(
-    classes: Sequence[str], keep: NDArray[np.float64], probabilities: NDArray[np.float64], threshold: float
-) -> set[str]:
+def article_values(classes: Sequence[str], keep: Column, probabilities: Table, threshold: float) -> set[str]:
     found = noisy_or(keep, probabilities)
     return {value for value, p in zip(classes, found, strict=True) if p >= threshold}
 
@@ -59,6 +65,8 @@ def choose_threshold(
     probabilities, the gold's set of values), and the set the records alone would
     give each article: the threshold of the best mean set F1, or None when no
     threshold beats the records' own sets; with both mean set F1s."""
+    import numpy as np
+
     records_f1 = float(
         np.mean([set_f1(found, gold) for found, (_, _, gold) in zip(by_records, articles, strict=True)])
     )

@@ -28,19 +28,7 @@ class Vocabulary:
         return found
 
     def encode(self, rows: Sequence[Features]) -> Encoded:
-        """Every known feature of ``rows``, in row order and each row's own order,
-        looked up in one pass over all rows (no Python loop per feature)."""
-        index: dict[str, int] = self._index  # type: ignore[attr-defined]
-        total = sum(len(features) for features in rows)
-        columns = np.fromiter(
-            map(index.get, chain.from_iterable(rows), repeat(-1)), dtype=np.int64, count=total
-        )
-        values = np.fromiter(
-            chain.from_iterable(features.values() for features in rows), dtype=np.float64, count=total
-        )
-        row_ids = np.repeat(np.arange(len(rows), dtype=np.int64), [len(features) for features in rows])
-        known = columns >= 0
-        return Encoded(len(rows), row_ids[known], columns[known], values[known])
+        return encode(self._index, rows)  # type: ignore[attr-defined]
 
     def matrix(self, rows: Sequence[Features]) -> object:
         """A scipy CSR matrix of ``rows`` (for fitting)."""
@@ -50,6 +38,19 @@ class Vocabulary:
         return csr_matrix(
             (encoded.values, (encoded.rows, encoded.columns)), shape=(len(rows), len(self.names))
         )
+
+
+def encode(index: dict[str, int], rows: Sequence[Features]) -> Encoded:
+    """Every feature of ``rows`` that ``index`` knows, in row order and each row's
+    own order, looked up in one pass over all rows (no Python loop per feature)."""
+    total = sum(len(features) for features in rows)
+    columns = np.fromiter(map(index.get, chain.from_iterable(rows), repeat(-1)), dtype=np.int64, count=total)
+    values = np.fromiter(
+        chain.from_iterable(features.values() for features in rows), dtype=np.float64, count=total
+    )
+    row_ids = np.repeat(np.arange(len(rows), dtype=np.int64), [len(features) for features in rows])
+    known = columns >= 0
+    return Encoded(len(rows), row_ids[known], columns[known], values[known])
 
 
 @dataclass(frozen=True)

@@ -10,23 +10,28 @@ import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from polex.pipeline.learning.predictor import (
+    KEEP,
+    MODEL_FORMAT,
+    ModelFileError,
+    ModelInfo,
+    Predictor,
+    read_header,
+)
 
-from polex.pipeline.errors import PolexError
-from polex.pipeline.learning.linear import Calibrator, LinearClassifier, PairClassifier, Vocabulary
+if TYPE_CHECKING:
+    from polex.pipeline.learning.linear import Calibrator, LinearClassifier, PairClassifier, Vocabulary
 
-MODEL_FORMAT = 2
-KEEP = "_keep"
-
-
-class ModelFileError(PolexError):
-    """A trained model file that cannot be read; the message names it."""
+__all__ = ["KEEP", "MODEL_FORMAT", "LearnedModel", "ModelFileError", "default_model_path", "load_model"]
 
 
 @dataclass(frozen=True)
-class LearnedModel:
+class LearnedModel(ModelInfo):
+    """The model training fits, saves and (``load``) reads back as numpy arrays;
+    the offline backend predicts with the ``Predictor`` read by ``load_model``."""
+
     schema: str
     candidates: str  # "mentions" or "sentences"
     feature_version: int
@@ -37,23 +42,11 @@ class LearnedModel:
     threshold: float
     info: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def more_labels_at(self) -> float | None:
-        """The probability at which another value of a label field makes a further
-        record of the same sentence (set by training when the gold has sentences
-        with several records), or None."""
-        value = self.info.get("more_labels_at")
-        return float(value) if value is not None else None
-
-    def label_set_at(self, name: str) -> float | None:
-        """The noisy-or threshold at which an article holds a value of the label
-        field ``name`` (``pipeline/learning/label_sets.py``), set by training when the
-        schema scores that field as a set per article and the threshold beat the
-        records' own sets out of fold; None otherwise."""
-        found = self.info.get("label_sets", {}).get(name, {}).get("at")
-        return float(found) if found is not None else None
-
     def save(self, path: Path) -> str:
+        import numpy as np
+
+        from polex.pipeline.learning.linear import PairClassifier
+
         header = {
             "format": MODEL_FORMAT,
             "schema": self.schema,
@@ -88,16 +81,17 @@ class LearnedModel:
 
     @staticmethod
     def load(path: Path) -> LearnedModel:
+        import numpy as np
+
+        from polex.pipeline.learning.linear import Calibrator, LinearClassifier, PairClassifier, Vocabulary
+
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in data.files}
-            header = json.loads(str(arrays["header"]))
+            text = str(arrays["header"])
         except (OSError, ValueError, KeyError) as exc:
             raise ModelFileError(f"{path}: not a polex model file ({exc})") from exc
-        if header.get("format") != MODEL_FORMAT:
-            raise ModelFileError(
-                f"{path}: model format {header.get('format')}, this polex reads {MODEL_FORMAT}"
-            )
+        header = read_header(path, text)
 
         def classifier(name: str) -> LinearClassifier:
             return LinearClassifier(
@@ -142,12 +136,13 @@ def default_model_path(model: type) -> Path:
 
 
 @lru_cache(maxsize=32)
-def _load_cached(path: Path, stamp: tuple[int, int]) -> LearnedModel:
-    return LearnedModel.load(path)
+def _load_cached(path: Path, stamp: tuple[int, int]) -> Predictor:
+    return Predictor.load(path)
 
 
-def load_model(path: Path) -> LearnedModel | None:
-    """The model at ``path``, or None when there is none (read once per change)."""
+def load_model(path: Path) -> Predictor | None:
+    """The model at ``path`` as prediction reads it (no numpy: ``predictor.py``), or
+    None when there is none (read once per change)."""
     if not path.is_file():
         return None
     stat = path.stat()
