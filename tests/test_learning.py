@@ -233,6 +233,32 @@ def test_the_counted_phrase_scores_the_indicator_whose_label_it_names() -> None:
     assert "lex:phrase_head" not in per_value[values.index("new_urban_jobs")]
 
 
+def test_the_counted_phrase_ends_where_the_verb_after_its_noun_begins() -> None:
+    from polex.pipeline.learning.features import mention_features
+
+    _, ctx, candidate = _only_candidate("Last year 5,000 people transferred to jobs in cities.")
+    features = mention_features(ctx.text, candidate)
+    assert "head=people" in features and "np=transferred" not in features
+    # participles that stand before a noun as adjectives stay in the phrase
+    _, ctx, candidate = _only_candidate("The city had 3,000 registered unemployed persons in 2020.")
+    assert "head=person" in mention_features(ctx.text, candidate)
+
+
+def test_a_number_with_no_noun_after_it_measures_the_noun_phrase_before_it() -> None:
+    from polex.pipeline.learning.extract import pair_inputs
+    from polex.pipeline.learning.features import mention_features
+
+    spec, ctx, candidate = _only_candidate("The number of job fairs held in the city reached 120.")
+    assert "head=city" in mention_features(ctx.text, candidate)  # the clause's noun phrase before it
+    spec, ctx, candidate = _only_candidate("Start-up loans of up to 300,000 yuan are available.")
+    features = mention_features(ctx.text, candidate)
+    assert {"np=start-up", "np=loan", "head=loan"} <= set(features)
+    [per_value] = pair_inputs(spec, ctx, [candidate], [None])["indicator"]
+    assert spec.label_lexicon is not None
+    values = spec.label_lexicon()["indicator"].values
+    assert per_value[values.index("startup_loans")].get("lex:phrase_head") == 1.0
+
+
 def test_the_kind_features_read_the_clause_modality_and_when_its_period_falls() -> None:
     from polex.schemas.quantitative_target.learning import features
 

@@ -12,7 +12,7 @@ from itertools import pairwise
 
 from polex.pipeline.learning.candidates import Candidate
 
-FEATURE_VERSION = 3
+FEATURE_VERSION = 4
 _TOKEN = re.compile(r"[a-z]+(?:-[a-z]+)*|\d+(?:[.,]\d+)*|%")
 WINDOW = 4
 
@@ -88,22 +88,120 @@ _PHRASE_END = frozenset(
         "across",
         "compared",
         "accounting",
+        # what follows an amount rather than names it ("yuan a month", "yuan per
+        # person", "US$"), and hedges ("or so", "about", "less")
+        "a",
+        "an",
+        "per",
+        "each",
+        "every",
+        "about",
+        "around",
+        "less",
+        "throughout",
+        "us",
     }
 )
 PHRASE_WORDS = 6
+# Participles that stand before a noun as adjectives in this domain ("registered
+# unemployed persons", "skilled workers"): inside a phrase they do not end it.
+_ADJECTIVE_PARTICIPLES = frozenset(
+    {"unemployed", "employed", "reemployed", "re-employed", "self-employed", "skilled", "disabled", "retired"}
+)
+
+
+def _verb_like(word: str) -> bool:
+    """A past form or an adverb ("people transferred", "enterprises enjoyed such
+    subsidies", "residents expected", "jobs recently"): after a noun it starts the
+    clause's verb phrase, not more of the noun."""
+    past_form = word.endswith("ed") and word not in _ADJECTIVE_PARTICIPLES
+    return past_form or (len(word) > 4 and word.endswith("ly"))
 
 
 def counted_phrase(words: list[str]) -> list[str]:
     """The noun phrase that names what a number counts: the words right after it up
     to a verb, a preposition, another number or PHRASE_WORDS words ("686000 new jobs
     were created" -> new, jobs; "33 on-site and online jobs fairs were held" ->
-    on-site, and, online, jobs, fairs)."""
+    on-site, and, online, jobs, fairs; "5000 people transferred" -> people)."""
     phrase: list[str] = []
     for word in words[:PHRASE_WORDS]:
-        if word in _PHRASE_END or word == "#":
+        if word in _PHRASE_END or word == "#" or (phrase and _verb_like(word)):
             break
         phrase.append(word)
     return phrase
+
+
+# Words between a noun phrase and the number it is measured by ("the number of new
+# jobs reached 12,000", "loans of up to 100,000 yuan", "vacancies some 3000").
+_LINKING = frozenset(
+    {
+        "of",
+        "at",
+        "to",
+        "up",
+        "by",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "reached",
+        "reach",
+        "reaching",
+        "stood",
+        "totaled",
+        "totalled",
+        "totaling",
+        "totalling",
+        "hit",
+        "exceeded",
+        "exceeding",
+        "amounted",
+        "some",
+        "about",
+        "around",
+        "over",
+        "nearly",
+        "almost",
+        "approximately",
+        "than",
+        "more",
+        "less",
+        "fewer",
+        "least",
+        "no",
+        "the",
+        "a",
+        "an",
+        "maximum",
+        "minimum",
+        "and",
+        "with",
+        "as",
+        "many",
+        "much",
+    }
+)
+
+
+def measured_phrase(left: list[str], right: list[str]) -> list[str]:
+    """The noun phrase a number measures: its counted phrase after it, or, when none
+    follows, the noun phrase before it, across linking words ("the number of new jobs
+    reached 12,000" -> new, jobs; "loans of up to 100,000 yuan" -> loans), in text
+    order. Numbers and "%" are never part of it."""
+    phrase = [w for w in counted_phrase(right) if w != "%"]
+    if phrase:
+        return phrase
+    words = list(reversed(left))
+    while words and words[0] in _LINKING:
+        words.pop(0)
+    found: list[str] = []
+    for word in words[:PHRASE_WORDS]:
+        if word in _PHRASE_END or word in _LINKING or word == "#" or word == "%":
+            break
+        found.append(word)
+    return list(reversed(found))
 
 
 def counted_phrase_span(text: str, start: int, end: int) -> tuple[int, int] | None:
@@ -137,7 +235,7 @@ def mention_features(text: str, candidate: Candidate) -> dict[str, float]:
         out[f"l{i}={word}"] = 1.0
     for i, word in enumerate(right_segment[:WINDOW], 1):
         out[f"r{i}={word}"] = 1.0
-    phrase = [lemma(w) for w in counted_phrase(right_segment) if w != "%"]
+    phrase = [lemma(w) for w in measured_phrase(left_segment, right_segment)]
     out.update(_bag("np=", phrase))
     if phrase:
         out[f"head={phrase[-1]}"] = 1.0

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from polex.pipeline.learning.candidates import Candidate
-from polex.pipeline.learning.features import counted_phrase, counted_phrase_span, lemma, tokens
+from polex.pipeline.learning.features import counted_phrase_span, lemma, measured_phrase, tokens
 
 # Words too common to tell labels apart.
 _STOP = frozenset(
@@ -329,8 +329,9 @@ def _counted_phrase_features(
     article_hits: Sequence[Hit],
     out: list[dict[str, float]],
 ) -> None:
-    """How many words of each value's label the noun phrase after the number holds
-    (plurals ignored: "jobs fairs" names job_fairs_and_postings), whether its
+    """How many words of each value's label the noun phrase the number measures
+    holds (``measured_phrase``: after the number, else before it; plurals ignored:
+    "jobs fairs" names job_fairs_and_postings), whether its
     head word is one of them, and whether one of the value's phrases stands in it
     ("12,000 new urban jobs")."""
     assert candidate.mention is not None
@@ -338,8 +339,9 @@ def _counted_phrase_features(
     if span is not None:
         for hit in _starting_within(article_hits, span[0], span[1]):
             out[hit.value]["lex:counted"] = 1.0
+    before = text[candidate.segment.start : candidate.mention.start]
     after = text[candidate.mention.end : candidate.segment.end]
-    phrase = [lemma(w) for w in counted_phrase(tokens(after))]
+    phrase = [lemma(w) for w in measured_phrase(tokens(before), tokens(after))]
     if not phrase:
         return
     for i, overlap in _label_overlaps(set(phrase), lexicon.lemma_values).items():
