@@ -60,7 +60,7 @@ def test_an_article_context_and_its_memo_are_freed_by_reference_counting_when_ex
     for spec in specs:
         asyncio.run(backend.extract(ctx, spec))
     assert ctx.shared("mention_candidates", list), "the schemas that read numbers filled the memo"
-    held = [weakref.ref(ctx), weakref.ref(ctx.article)]
+    held: list[weakref.ref[Any]] = [weakref.ref(ctx), weakref.ref(ctx.article)]
     del ctx, article
     assert [ref() for ref in held] == [None, None]
 
