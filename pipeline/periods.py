@@ -89,8 +89,22 @@ _PATTERNS: list[tuple[str, CaselessPattern]] = [
     ),
     ("months", CaselessPattern.compile(rf"\bfrom {_MONTH} to {_MONTH}(?:,? {_YEAR_REF})?")),
     ("months", CaselessPattern.compile(rf"\b{_MONTH}\s*(?:-|–|to)\s*{_MONTH}(?:,? {_YEAR_REF})?")),
+    # a translation of "1-11月", the year to date: "1-11 months", "from 1 to 11 months
+    # of 2020", "1~6 month" (not a duration: "for 3-6 months", "for 1-3 months")
+    (
+        "numbered",
+        CaselessPattern.compile(
+            rf"(?<!for )\b(?:from )?1\s*(?:-|–|~|to)\s*(1[0-2]|[2-9])\s*months?\b(?: of {_YEAR_REF})?"
+        ),
+    ),
     ("first", CaselessPattern.compile(rf"\bfirst {_FIRST_MONTHS} months(?: of {_YEAR_REF})?")),
     ("quarters", CaselessPattern.compile(rf"\bfirst (three )?quarters?(?: of {_YEAR_REF})?")),
+    (
+        "quarter",
+        CaselessPattern.compile(
+            rf"\b(?:(?:the )?(second|third|fourth) quarter|q([1-4]))\b(?:,? (?:of )?{_YEAR_REF})?"
+        ),
+    ),
     ("half", CaselessPattern.compile(rf"\bfirst half(?: of {_YEAR_REF}| year)?")),
     ("plan", CaselessPattern.compile(rf"\b({_PLAN_NAMES})\b[^.;]{{0,12}}?five[- ]year\b")),
     (
@@ -99,7 +113,7 @@ _PATTERNS: list[tuple[str, CaselessPattern]] = [
             rf"\b{_YEAR}\s*(?:-|–|to)\s*((?:19|20)?\d{{2}})\b(?![-–/:]?\d)(?!{_COUNTED})"
         ),
     ),
-    ("month", CaselessPattern.compile(rf"\b(?:in|at the end of) {_MONTH},? {_YEAR}\b")),
+    ("month", CaselessPattern.compile(rf"\b(?:in|the end of) {_MONTH},? {_YEAR}\b")),
     ("year", CaselessPattern.compile(rf"\b(?:by |before )?the end of (?:{_MONTH} )?{_YEAR}")),
     ("year", CaselessPattern.compile(rf"\b(?:in|during|for|of|since|by|before) {_YEAR}\b")),
     ("year", CaselessPattern.compile(rf"\b{_YEAR}\b(?!{_COUNTED})")),
@@ -309,6 +323,13 @@ def _period_of(kind: str, g: tuple[str | None, ...], year: int | None, fragment:
             return None
         first, last = _MONTHS[str(g[0]).lower()], _MONTHS[str(g[1]).lower()]
         return f"{y}-{first:02d}/{y}-{last:02d}"
+    if kind == "numbered":
+        y = _months_year(g[1:4], year, fragment)
+        return f"{y}-01/{y}-{int(str(g[0])):02d}" if y is not None else None
+    if kind == "quarter":
+        y = _months_year(g[2:5], year, fragment)
+        number = {"second": 2, "third": 3, "fourth": 4}.get(str(g[0]).lower()) or int(str(g[1]))
+        return f"{y}-{3 * number - 2:02d}/{y}-{3 * number:02d}" if y is not None else None
     if kind in ("first", "quarters", "half"):
         y = _months_year(g[-3:], year, fragment)
         if y is None:
@@ -408,13 +429,17 @@ def relative_year(text: str, metadata_year: int | None = None) -> int | None:
     else, when the lead (title and opening lines, publication dates left out) names
     one year "in 2020", that year if the lead states goals for it ("vowed to keep
     ... in 2006": this year is 2006) and the year after if it reports it ("added
-    461,100 new urban jobs in 2020": last year is 2020); else the only year the
-    article names (``article_year``)."""
+    461,100 new urban jobs in 2020": last year is 2020); else None. A year named
+    only further down ("In 2003 alone, Guangzhou received ...") is the year of its
+    own passage, not the one "this year" or "last year" mean elsewhere in the
+    article (rules 21a, 47: the text must name the current year of the same report;
+    on the dev split the article's only year as a fallback got more of those
+    figures wrong than right)."""
     if metadata_year is not None:
         return metadata_year
     year = lead_year(text)
     if year is None:
-        return article_year(text)
+        return None
     lead = _PUBLICATION_DATE.sub(" ", text[:LEAD_CHARS])
     low = lowered(lead)
     return year if _GOAL_LEAD.search(lead, low) or _PART_OF_YEAR.search(lead, low) else year + 1
