@@ -113,7 +113,13 @@ _PATTERNS: list[tuple[str, CaselessPattern]] = [
             rf"\b{_YEAR}\s*(?:-|–|to)\s*((?:19|20)?\d{{2}})\b(?![-–/:]?\d)(?!{_COUNTED})"
         ),
     ),
-    ("month", CaselessPattern.compile(rf"\b(?:in|the end of) {_MONTH},? {_YEAR}\b")),
+    # "at the end of June 2019", "by the end of June 2019": 2019-06 (rule 102); by
+    # the end of December a figure is the whole year's ("By the end of December
+    # 2021, 484,000 new urban jobs": 2021)
+    (
+        "month",
+        CaselessPattern.compile(rf"\b(?:in|at the end of|the end of(?! december\b)) {_MONTH},? {_YEAR}\b"),
+    ),
     ("year", CaselessPattern.compile(rf"\b(?:by |before )?the end of (?:{_MONTH} )?{_YEAR}")),
     ("year", CaselessPattern.compile(rf"\b(?:in|during|for|of|since|by|before) {_YEAR}\b")),
     ("year", CaselessPattern.compile(rf"\b{_YEAR}\b(?!{_COUNTED})")),
