@@ -69,3 +69,22 @@ def test_a_year_named_only_further_down_does_not_fix_this_year() -> None:
     )
     # rules 21a, 47: the text never names the current year of the report
     assert relative_year(text) is None
+
+
+def test_a_span_of_months_without_its_year_takes_the_year_the_article_names() -> None:
+    from polex.pipeline.learning.candidates import mention_candidates
+    from polex.pipeline.learning.extract import figure_period
+    from polex.pipeline.records import Article, ArticleContext
+
+    text = (
+        "Anhui adds jobs\n\n"
+        + "The province has adhered to employment priority and taken many measures. " * 6
+        + "\n\nIt held the 2025 Spring Breeze Action for job seekers.\n\n"
+        "In the first two months, the province added 115,000 new urban jobs.\n\n"
+        "In the first nine months of this year, 20,000 rural workers were trained.\n"
+    )
+    ctx = ArticleContext(Article("a", text))
+    by_value = {c.mention.value: c for c in mention_candidates(ctx) if c.mention is not None}
+    assert relative_year(text) is None  # the lead names no year: "this year" is open
+    assert figure_period(ctx, by_value[115000], None) == "2025-01/2025-02"
+    assert figure_period(ctx, by_value[20000], None) is None  # "this year" stays open (rule 21a)
