@@ -469,10 +469,35 @@ def relative_year(text: str, metadata_year: int | None = None) -> int | None:
         return metadata_year
     year = lead_year(text)
     if year is None:
-        return None
+        return _planned_year(text)
     lead = _PUBLICATION_DATE.sub(" ", text[:LEAD_CHARS])
     low = lowered(lead)
     return year if _GOAL_LEAD.search(lead, low) or _PART_OF_YEAR.search(lead, low) else year + 1
+
+
+# Words of a plan or a demand in the sentence that names the article's one year: the
+# year the article plans for is its "this year" ("The meeting demanded that in 2020,
+# the province's work should focus on ...", seed 001; rule 19).
+_PLANNING = CaselessPattern.compile(
+    r"\b(?:will|should|shall|must|demand(?:s|ed)?|to create|to add|to keep|vow(?:s|ed)? to|aims?|plans?|"
+    r"targets?|strive|expects?|goals?)\b"
+)
+
+
+def _planned_year(text: str) -> int | None:
+    """The one year the article names (``article_year``) when a sentence naming it
+    plans for it; None when the article names it only for what was done (a year of
+    results further down is not "this year": rules 21a, 47)."""
+    year = article_year(text)
+    if year is None:
+        return None
+    for match in re.finditer(rf"\b{year}\b", text):
+        start = text.rfind(".", 0, match.start()) + 1
+        end = text.find(".", match.end())
+        sentence = text[start : len(text) if end < 0 else end]
+        if _PLANNING.search(sentence, lowered(sentence)):
+            return year
+    return None
 
 
 @lru_cache(maxsize=64)

@@ -88,3 +88,12 @@ def test_a_span_of_months_without_its_year_takes_the_year_the_article_names() ->
     assert relative_year(text) is None  # the lead names no year: "this year" is open
     assert figure_period(ctx, by_value[115000], None) == "2025-01/2025-02"
     assert figure_period(ctx, by_value[20000], None) is None  # "this year" stays open (rule 21a)
+
+
+def test_a_year_further_down_that_the_article_plans_for_is_this_year() -> None:
+    text = (
+        "This year, 340,000 new jobs will be created in cities and towns.\n"
+        + "The province will stabilise employment and organise poverty alleviation. " * 6
+        + "\nThe meeting demanded that in 2020, the province's work should focus on poverty.\n"
+    )
+    assert relative_year(text) == 2020  # rule 19's own example (seed 001)
