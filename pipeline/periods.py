@@ -89,8 +89,22 @@ _PATTERNS: list[tuple[str, CaselessPattern]] = [
     ),
     ("months", CaselessPattern.compile(rf"\bfrom {_MONTH} to {_MONTH}(?:,? {_YEAR_REF})?")),
     ("months", CaselessPattern.compile(rf"\b{_MONTH}\s*(?:-|–|to)\s*{_MONTH}(?:,? {_YEAR_REF})?")),
+    # a translation of "1-11月", the year to date: "1-11 months", "from 1 to 11 months
+    # of 2020", "1~6 month" (not a duration: "for 3-6 months", "for 1-3 months")
+    (
+        "numbered",
+        CaselessPattern.compile(
+            rf"(?<!for )\b(?:from )?1\s*(?:-|–|~|to)\s*(1[0-2]|[2-9])\s*months?\b(?: of {_YEAR_REF})?"
+        ),
+    ),
     ("first", CaselessPattern.compile(rf"\bfirst {_FIRST_MONTHS} months(?: of {_YEAR_REF})?")),
     ("quarters", CaselessPattern.compile(rf"\bfirst (three )?quarters?(?: of {_YEAR_REF})?")),
+    (
+        "quarter",
+        CaselessPattern.compile(
+            rf"\b(?:(?:the )?(second|third|fourth) quarter|q([1-4]))\b(?:,? (?:of )?{_YEAR_REF})?"
+        ),
+    ),
     ("half", CaselessPattern.compile(rf"\bfirst half(?: of {_YEAR_REF}| year)?")),
     ("plan", CaselessPattern.compile(rf"\b({_PLAN_NAMES})\b[^.;]{{0,12}}?five[- ]year\b")),
     (
@@ -99,7 +113,13 @@ _PATTERNS: list[tuple[str, CaselessPattern]] = [
             rf"\b{_YEAR}\s*(?:-|–|to)\s*((?:19|20)?\d{{2}})\b(?![-–/:]?\d)(?!{_COUNTED})"
         ),
     ),
-    ("month", CaselessPattern.compile(rf"\b(?:in|at the end of) {_MONTH},? {_YEAR}\b")),
+    # "at the end of June 2019", "by the end of June 2019": 2019-06 (rule 102); by
+    # the end of December a figure is the whole year's ("By the end of December
+    # 2021, 484,000 new urban jobs": 2021)
+    (
+        "month",
+        CaselessPattern.compile(rf"\b(?:in|at the end of|the end of(?! december\b)) {_MONTH},? {_YEAR}\b"),
+    ),
     ("year", CaselessPattern.compile(rf"\b(?:by |before )?the end of (?:{_MONTH} )?{_YEAR}")),
     ("year", CaselessPattern.compile(rf"\b(?:in|during|for|of|since|by|before) {_YEAR}\b")),
     ("year", CaselessPattern.compile(rf"\b{_YEAR}\b(?!{_COUNTED})")),
@@ -213,22 +233,25 @@ def _year_of(groups: tuple[str | None, ...], year: int | None) -> int | None:
     return None
 
 
-def period_of_passage(text: str, start: int, year: int | None) -> str | None:
+def period_of_passage(text: str, start: int, year: int | None, months_year: int | None = None) -> str | None:
     """The period a passage fixes for a sentence that fixes none itself: the last
     period named earlier in the same paragraph ("In 2021, the province ... A total
     of 1.697 million people ..." are both 2021)."""
     paragraph_start = text.rfind("\n", 0, start) + 1
-    cuts, found_by_cut = _passage_periods(text, paragraph_start, year)
+    cuts, found_by_cut = _passage_periods(text, paragraph_start, year, months_year)
     index = bisect_right(cuts, start) - 1  # the last sentence start at or before ``start``
     # the sentence ``start`` is in, up to ``start`` (bounded: an unpunctuated run is long)
-    return period_at(text, max(cuts[index], start - MAX_SENTENCE_CHARS), start, year) or found_by_cut[index]
+    sentence_start = max(cuts[index], start - MAX_SENTENCE_CHARS)
+    return period_at(text, sentence_start, start, year, months_year) or found_by_cut[index]
 
 
 _PASSAGE_SENTENCE_END = re.compile(r"(?<=[.;!?。])\s*")
 
 
 @lru_cache(maxsize=256)
-def _passage_periods(text: str, paragraph_start: int, year: int | None) -> tuple[list[int], list[str | None]]:
+def _passage_periods(
+    text: str, paragraph_start: int, year: int | None, months_year: int | None = None
+) -> tuple[list[int], list[str | None]]:
     """Sentence starts of the paragraph and, for each, the last period named in the
     whole sentences before it: read once per paragraph, so the fallback costs the
     same for every number whatever the paragraph's length."""
@@ -238,20 +261,22 @@ def _passage_periods(text: str, paragraph_start: int, year: int | None) -> tuple
     cuts = [paragraph_start, *sorted({m.end() for m in ends} - {paragraph_start})]
     found: list[str | None] = [None]
     for begin, end in pairwise(cuts):
-        found.append(period_at(text, begin, end, year) or found[-1])
+        found.append(period_at(text, begin, end, year, months_year) or found[-1])
     return cuts, found
 
 
 @lru_cache(maxsize=1024)
-def period_at(text: str, start: int, end: int, year: int | None) -> str | None:
-    """``period_in(text[start:end], year)``, read once per passage of an article: the
-    extractors ask again for a clause or sentence for every number in it."""
-    return period_in(text[start:end], year)
+def period_at(
+    text: str, start: int, end: int, year: int | None, months_year: int | None = None
+) -> str | None:
+    """``period_in(text[start:end], year, months_year)``, read once per passage of an
+    article: the extractors ask again for a clause or sentence for every number in it."""
+    return period_in(text[start:end], year, months_year)
 
 
-def period_in(fragment: str, year: int | None) -> str | None:
+def period_in(fragment: str, year: int | None, months_year: int | None = None) -> str | None:
     """The period a fragment of text fixes, or None."""
-    return period_reading(fragment, year).period
+    return period_reading(fragment, year, months_year).period
 
 
 @dataclass(frozen=True)
@@ -272,45 +297,64 @@ def _compared(fragment: str, match: re.Match[str]) -> bool:
     return bool(_COMPARED_BEFORE.search(before) or _COMPARED_AFTER.match(fragment[match.end() :]))
 
 
-def period_reading(fragment: str, year: int | None) -> PeriodReading:
+def period_reading(fragment: str, year: int | None, months_year: int | None = None) -> PeriodReading:
     """The first temporal phrase of ``fragment`` in order of precedence, and the
-    period it fixes."""
+    period it fixes. ``year`` is the year "this year" means (None: open);
+    ``months_year``, when ``year`` is open, the year of a span of months that names
+    none itself ("In the first two months, ..." in an article that names one year:
+    ``article_year``)."""
     low = lowered(fragment)
     if _ANY_PATTERN.search(fragment, low) is None:
         return NOTHING_NAMED
     for kind, pattern in _PATTERNS:
         for match in pattern.finditer(fragment, low):
             if not _compared(fragment, match):
-                return PeriodReading(True, _period_of(kind, match.groups(), year, fragment))
+                return PeriodReading(True, _period_of(kind, match.groups(), year, fragment, months_year))
     return NOTHING_NAMED
 
 
 _BARE_YEAR = re.compile(rf"\b{_YEAR}\b")
 
 
-def _months_year(refs: tuple[str | None, ...], year: int | None, fragment: str) -> int | None:
+def _months_year(
+    refs: tuple[str | None, ...], year: int | None, fragment: str, months_year: int | None = None
+) -> int | None:
     """The year of a span of months: its own ("of 2022", "this year"), else a year
-    the fragment names ("In 2021, from January to May"), else the article's year."""
+    the fragment names ("In 2021, from January to May"), else the article's year:
+    "this year"'s, else ``months_year`` (a span of months with no word of its year
+    is read in the year the article names; "the first nine months of this year"
+    stays open with "this year")."""
     if any(refs):
         return _year_of(refs, year)
     named = next((m for m in _BARE_YEAR.finditer(fragment) if not _compared(fragment, m)), None)
-    return int(named.group(1)) if named else year
+    if named:
+        return int(named.group(1))
+    return year if year is not None else months_year
 
 
-def _period_of(kind: str, g: tuple[str | None, ...], year: int | None, fragment: str) -> str | None:
+def _period_of(
+    kind: str, g: tuple[str | None, ...], year: int | None, fragment: str, months_year: int | None = None
+) -> str | None:
     if kind == "dated":
         opening, closing = _MONTHS[str(g[0]).lower()], _MONTHS[str(g[2]).lower()]
         return f"{g[1]}-{opening:02d}/{g[3]}-{closing:02d}"
     if kind == "month":
         return f"{g[1]}-{_MONTHS[str(g[0]).lower()]:02d}"
     if kind == "months":
-        y = _months_year(g[2:5], year, fragment)
+        y = _months_year(g[2:5], year, fragment, months_year)
         if y is None:
             return None
         first, last = _MONTHS[str(g[0]).lower()], _MONTHS[str(g[1]).lower()]
         return f"{y}-{first:02d}/{y}-{last:02d}"
+    if kind == "numbered":
+        y = _months_year(g[1:4], year, fragment, months_year)
+        return f"{y}-01/{y}-{int(str(g[0])):02d}" if y is not None else None
+    if kind == "quarter":
+        y = _months_year(g[2:5], year, fragment, months_year)
+        number = {"second": 2, "third": 3, "fourth": 4}.get(str(g[0]).lower()) or int(str(g[1]))
+        return f"{y}-{3 * number - 2:02d}/{y}-{3 * number:02d}" if y is not None else None
     if kind in ("first", "quarters", "half"):
-        y = _months_year(g[-3:], year, fragment)
+        y = _months_year(g[-3:], year, fragment, months_year)
         if y is None:
             return None
         if kind == "first":
@@ -337,31 +381,38 @@ def _period_of(kind: str, g: tuple[str | None, ...], year: int | None, fragment:
 
 
 @lru_cache(maxsize=1024)
-def reading_at(text: str, start: int, end: int, year: int | None) -> PeriodReading:
-    """``period_reading(text[start:end], year)``, read once per passage of an article."""
-    return period_reading(text[start:end], year)
+def reading_at(
+    text: str, start: int, end: int, year: int | None, months_year: int | None = None
+) -> PeriodReading:
+    """``period_reading(text[start:end], year, months_year)``, read once per passage of
+    an article."""
+    return period_reading(text[start:end], year, months_year)
 
 
-def period_of_figure(text: str, spans: Sequence[tuple[int, int]], year: int | None) -> str | None:
+def period_of_figure(
+    text: str, spans: Sequence[tuple[int, int]], year: int | None, months_year: int | None = None
+) -> str | None:
     """The period of a figure: the first of ``spans`` (its clause, its sentence, the
     sentence before) that names a time decides it, fixed or not ("4.4 percent last
     year, from 6.7 percent in 2003": the clause's "last year", not 2003); when none
     does, the last period named earlier in the paragraph (rule 20)."""
     for start, end in spans:
-        reading = reading_at(text, start, end, year)
+        reading = reading_at(text, start, end, year, months_year)
         if reading.named:
             return reading.period
-    return period_of_passage(text, spans[0][0], year) or _period_of_list_intro(text, spans[0][0], year)
+    return period_of_passage(text, spans[0][0], year, months_year) or _period_of_list_intro(
+        text, spans[0][0], year, months_year
+    )
 
 
 _LIST_ITEM = re.compile(r"\s*(?:[-–—•*]|\d{1,2}[.)]|\(\d{1,2}\))")
 
 
-def _period_of_list_intro(text: str, start: int, year: int | None) -> str | None:
+def _period_of_list_intro(text: str, start: int, year: int | None, months_year: int | None) -> str | None:
     """A list item's period is that of the paragraph introducing the list ("targets
     for development in 2024 as follows:" then "-- over 12 million new urban jobs")."""
     introduction = list_introduction(text, start)
-    return period_of_passage(text, introduction[1], year) if introduction else None
+    return period_of_passage(text, introduction[1], year, months_year) if introduction else None
 
 
 def list_introduction(text: str, start: int) -> tuple[int, int] | None:
@@ -408,16 +459,45 @@ def relative_year(text: str, metadata_year: int | None = None) -> int | None:
     else, when the lead (title and opening lines, publication dates left out) names
     one year "in 2020", that year if the lead states goals for it ("vowed to keep
     ... in 2006": this year is 2006) and the year after if it reports it ("added
-    461,100 new urban jobs in 2020": last year is 2020); else the only year the
-    article names (``article_year``)."""
+    461,100 new urban jobs in 2020": last year is 2020); else None. A year named
+    only further down ("In 2003 alone, Guangzhou received ...") is the year of its
+    own passage, not the one "this year" or "last year" mean elsewhere in the
+    article (rules 21a, 47: the text must name the current year of the same report;
+    on the dev split the article's only year as a fallback got more of those
+    figures wrong than right)."""
     if metadata_year is not None:
         return metadata_year
     year = lead_year(text)
     if year is None:
-        return article_year(text)
+        return _planned_year(text)
     lead = _PUBLICATION_DATE.sub(" ", text[:LEAD_CHARS])
     low = lowered(lead)
     return year if _GOAL_LEAD.search(lead, low) or _PART_OF_YEAR.search(lead, low) else year + 1
+
+
+# Words of a plan or a demand in the sentence that names the article's one year: the
+# year the article plans for is its "this year" ("The meeting demanded that in 2020,
+# the province's work should focus on ...", seed 001; rule 19).
+_PLANNING = CaselessPattern.compile(
+    r"\b(?:will|should|shall|must|demand(?:s|ed)?|to create|to add|to keep|vow(?:s|ed)? to|aims?|plans?|"
+    r"targets?|strive|expects?|goals?)\b"
+)
+
+
+def _planned_year(text: str) -> int | None:
+    """The one year the article names (``article_year``) when a sentence naming it
+    plans for it; None when the article names it only for what was done (a year of
+    results further down is not "this year": rules 21a, 47)."""
+    year = article_year(text)
+    if year is None:
+        return None
+    for match in re.finditer(rf"\b{year}\b", text):
+        start = text.rfind(".", 0, match.start()) + 1
+        end = text.find(".", match.end())
+        sentence = text[start : len(text) if end < 0 else end]
+        if _PLANNING.search(sentence, lowered(sentence)):
+            return year
+    return None
 
 
 @lru_cache(maxsize=64)

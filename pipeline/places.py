@@ -104,8 +104,9 @@ def article_region(text: str) -> str | None:
     article speaks of "the province" more than of the place's kind (a dateline's city)."""
     title = _title(text)
     body_start = text.find(title) + len(title)
-    in_body = places_named(text, body_start, len(text))
-    in_title = places_named(title, 0, len(title))
+    counties = article_counties(text)
+    in_body = places_named(text, body_start, len(text), counties)
+    in_title = places_named(title, 0, len(title), counties)
     in_title += tuple(
         name
         for name in in_body
@@ -118,13 +119,13 @@ def article_region(text: str) -> str | None:
     # a title naming a place and its province ("Hubei Jingmen", "Xishuangbanna in SW
     # China's Yunnan") is about the place, however a translation spells it in the body
     a_headline = len(text.lstrip().split("\n", 1)[0]) <= TITLE_CHARS  # not an opening paragraph
-    titled = most_specific(in_title) if len(in_title) > 1 and a_headline else None
+    titled = most_specific(in_title, counties) if len(in_title) > 1 and a_headline else None
     if titled and re.search(rf"\b{re.escape(titled)}\b", text[body_start:], re.IGNORECASE):
         return titled
     # so is a lead naming one ("A large-scale job fair was held in Liuzhou, Guangxi"),
     # unless the article speaks of the wider jurisdiction more than of the place's kind
-    in_lead = places_named(text, 0, LEAD_CHARS)
-    lead = most_specific(in_lead) if len(in_lead) > 1 else None
+    in_lead = places_named(text, 0, LEAD_CHARS, counties)
+    lead = most_specific(in_lead, counties) if len(in_lead) > 1 else None
     if lead and _speaks_of(lead, text):
         return lead
     places = places_in(text)
@@ -153,14 +154,15 @@ _DISTRICT_VOICE = re.compile(
 _PREFECTURE_VOICE = re.compile(r"\b(?:the|our|this|whole) prefecture\b|\bprefecture's\b", re.IGNORECASE)
 
 
-def most_specific(names: Sequence[str]) -> str | None:
+def most_specific(names: Sequence[str], counties_named: frozenset[str] = frozenset()) -> str | None:
     """The most specific of ``names`` when they nest (a county or district, its city,
     the city's province: "Guanshanhu district of Guiyang, capital city of Guizhou
     province" → Guanshanhu; "Hubei Jingmen" → Jingmen); None when they name two
-    places side by side (two cities, two provinces, two counties) or nothing."""
+    places side by side (two cities, two provinces, two counties) or nothing. A name
+    in ``counties_named`` is a county even when a gazetteer city shares it."""
     by_name = gazetteer().by_name
-    known = [by_name[n] for n in names if n in by_name]
-    counties = [n for n in names if n not in by_name]
+    known = [by_name[n] for n in names if n in by_name and n not in counties_named]
+    counties = [n for n in names if n not in by_name or n in counties_named]
     provinces = {p.province for p in known}
     cities = {p.name for p in known if p.level == "city"}
     if len(counties) > 1 or len(provinces) > 1 or len(cities) > 1:
@@ -172,7 +174,7 @@ def _speaks_of(name: str, text: str) -> bool:
     """Whether ``text`` speaks of a jurisdiction of ``name``'s kind at least as often as
     of "the province": a county or district must be spoken of ("the district's
     bureau"); a city may be as silent as its province."""
-    place = gazetteer().by_name.get(name)
+    place = None if name in article_counties(text) else gazetteer().by_name.get(name)
     province_voice = len(_PROVINCE_VOICE.findall(text))
     if place is None:
         district_voice = len(_DISTRICT_VOICE.findall(text))
@@ -201,21 +203,54 @@ def normalise_region(name: str | None) -> str | None:
     return cleaned or None
 
 
-_COUNTY = re.compile(r"\b([A-Z][a-z]{2,})(?: [A-Z][a-z]+)? (?:County|District|county|district)\b")
+# A county or district by its short name: "Ningxian county", "Jianghua Yao Autonomous
+# County" (rule 72: an autonomous county keeps its short name), "Qingzhen, a
+# county-level city".
+_COUNTY = re.compile(
+    r"\b([A-Z][a-z]{2,})(?:(?: [A-Z][a-z]+)?(?: Autonomous)? (?:County|District|county|district)\b"
+    r"|, a county-level city\b)"
+)
 
 
-def places_named(text: str, start: int, end: int) -> tuple[str, ...]:
+def places_named(text: str, start: int, end: int, counties: frozenset[str] = frozenset()) -> tuple[str, ...]:
     """The jurisdictions ``text[start:end]`` names, in order, each once: gazetteer
     places (not as a newspaper's name) and counties or districts ("Ningxian county"
-    → "Ningxian", rule 21)."""
-    found: list[tuple[int, str]] = [
-        (offset + start, place.name) for place, offset, source in places_in(text[start:end]) if not source
-    ]
-    for match in _COUNTY.finditer(text, start, end):
-        name = match.group(1)
-        if name not in gazetteer().by_name:
-            found.append((match.start(), name))
-    return tuple(dict.fromkeys(name for _, name in sorted(found)))
+    → "Ningxian", rule 21), also by the short name alone when ``counties`` (the
+    article's, ``article_counties``) holds it ("Jianghua attracted ..." after
+    "Jianghua Yao Autonomous County"). A county named like a gazetteer city of
+    another province is the county ("Suining County, Hunan Province": rule 49)."""
+    found: dict[int, str] = {
+        match.start(): match.group(1)
+        for match in _COUNTY.finditer(text, start, end)
+        if _is_county_name(match.group(1))
+    }
+    if counties:
+        for match in _names_pattern(counties).finditer(text, start, end):
+            found.setdefault(match.start(), match.group(1))
+    for place, offset, source in places_in(text[start:end]):
+        if not source:
+            found.setdefault(offset + start, place.name)
+    return tuple(dict.fromkeys(name for _, name in sorted(found.items())))
+
+
+@lru_cache(maxsize=64)
+def _names_pattern(names: frozenset[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b")
+
+
+@lru_cache(maxsize=64)
+def article_counties(text: str) -> frozenset[str]:
+    """The counties and districts an article names as such ("Suining County",
+    "Jianghua Yao Autonomous County"), by their short names."""
+    return frozenset(m.group(1) for m in _COUNTY.finditer(text) if _is_county_name(m.group(1)))
+
+
+def _is_county_name(name: str) -> bool:
+    """Whether a name followed by "County" or "District" is a county's own: any name
+    the gazetteer does not hold, or a gazetteer city's name (a namesake); a province
+    is never one ("Guangdong District" is no county)."""
+    place = gazetteer().by_name.get(name)
+    return place is None or place.level == "city"
 
 
 def figure_region(text: str, spans: tuple[tuple[int, int], ...], fallback: str | None) -> str | None:
@@ -227,8 +262,10 @@ def figure_region(text: str, spans: tuple[tuple[int, int], ...], fallback: str |
     city ("the capital city of South China's Guangdong Province")."""
     by_name = gazetteer().by_name
     home = by_name.get(fallback or "")
+    counties = article_counties(text)
     for level, (start, end) in enumerate(spans):
-        named = [n for n in places_named(text, start, end) if level == 0 or not (home and n == home.province)]
+        in_span = places_named(text, start, end, counties)
+        named = [n for n in in_span if level == 0 or not (home and n == home.province)]
         if named:
-            return named[0] if len(named) == 1 else most_specific(named) or fallback
+            return named[0] if len(named) == 1 else most_specific(named, counties) or fallback
     return fallback

@@ -23,7 +23,14 @@ from polex.pipeline.learning.features import mention_features, sentence_features
 from polex.pipeline.learning.label_sets import article_values
 from polex.pipeline.learning.lexicon import hits, shared_features
 from polex.pipeline.learning.predictor import Features, LinearScorer, Matrix, PairScorer, Predictor
-from polex.pipeline.periods import in_headline, lead_year, metadata_year, period_of_figure, relative_year
+from polex.pipeline.periods import (
+    article_year,
+    in_headline,
+    lead_year,
+    metadata_year,
+    period_of_figure,
+    relative_year,
+)
 from polex.pipeline.places import article_region, figure_region
 from polex.pipeline.records import ArticleContext
 from polex.pipeline.spec import SchemaSpec
@@ -181,7 +188,8 @@ def figure_period(ctx: ArticleContext, candidate: Candidate, year: int | None) -
     for 453 people ...": 2021; rule 20 and the article's context as the fallback)."""
     text = unwrapped(ctx.text)
     spans = [candidate.segment, candidate.sentence, *([candidate.previous] if candidate.previous else [])]
-    found = period_of_figure(text, [(s.start, s.end) for s in spans], year)
+    months_year = article_year(text) if year is None else None
+    found = period_of_figure(text, [(s.start, s.end) for s in spans], year, months_year)
     if found is not None or in_headline(text, candidate.start):
         return found
     lead = lead_year(text)
