@@ -537,6 +537,13 @@ def train(
     ] = None,
     articles: Annotated[Path | None, typer.Option(help="Articles of --gold (<id>.txt).")] = None,
     seed: int = 0,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes fitting the models (1: this process only); the models are the same for any N.",
+        ),
+    ] = defaults.TRAIN_JOBS,
     schema_dir: SchemaDirs = None,
 ) -> None:
     """Fit each schema's offline classifiers on the seeds and the corpus's dev split
@@ -566,7 +573,7 @@ def train(
             continue
         try:
             model, report = fit(
-                spec, examples, seed=seed, info={"articles": [g.article.id for g in examples]}
+                spec, examples, seed=seed, info={"articles": [g.article.id for g in examples]}, jobs=jobs
             )
         except ValueError as exc:
             fail(f"{spec.name}: {exc}", 1)

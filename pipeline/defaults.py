@@ -29,6 +29,9 @@ CHUNK_OVERLAP = 400
 
 CONCURRENCY = 8  # articles processed at once
 WORKERS = 1  # processes extracting articles (offline, llamacpp); 1: this process
+# Processes fitting `polex train`'s models (the folds of its C grid): the machine's
+# cores; 1: all in this process. The models are the same for any number.
+TRAIN_JOBS = os.cpu_count() or 1
 # Generous: the offline backend takes well under a second per article; an LLM article
 # that takes longer than this is stuck, not slow.
 ARTICLE_TIMEOUT = 1800.0

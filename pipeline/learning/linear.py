@@ -147,11 +147,15 @@ def fit_calibrator(raw: Sequence[float], correct: Sequence[bool]) -> Calibrator:
     if len(set(correct)) < 2:
         return Calibrator(np.zeros(0), np.zeros(0))
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     model = LogisticRegression()
-    model.fit(_logit(np.asarray(raw, dtype=np.float64)), np.asarray(correct, dtype=np.int64))
-    grid = np.linspace(0.0, 1.0, CALIBRATION_GRID)
-    curve = model.predict_proba(_logit(grid))[:, 1]
+    # One BLAS thread, as for the classifiers: a multi-threaded sum may round
+    # differently from run to run, and the saved curve must not change with it.
+    with threadpool_limits(limits=1):
+        model.fit(_logit(np.asarray(raw, dtype=np.float64)), np.asarray(correct, dtype=np.int64))
+        grid = np.linspace(0.0, 1.0, CALIBRATION_GRID)
+        curve = model.predict_proba(_logit(grid))[:, 1]
     return Calibrator(grid, np.asarray(curve, dtype=np.float64))
 
 
@@ -189,17 +193,29 @@ class PairClassifier:
         return result
 
 
-def fit_pair_classifier(
+@dataclass(frozen=True)
+class PairDesign:
+    """What ``fit_pair`` fits a pair model from, independent of C: the (candidate,
+    value) pairs as a sparse matrix over their own vocabulary, with their targets.
+    Built once per training set and fitted at every C of a grid."""
+
+    base: Vocabulary
+    values: tuple[str, ...]
+    vocabulary: Vocabulary
+    matrix: object  # scipy CSR
+    targets: list[str]
+
+
+def pair_design(
     base: Vocabulary,
     rows: Sequence[Features],
     shared: Sequence[Sequence[Features]],
     labels: Sequence[str],
     values: tuple[str, ...],
-    c: float,
-    seed: int,
-) -> PairClassifier:
-    """Fits the pair model as a binary logistic regression on (candidate, value)
-    pairs, then folds its weights back into per-value and shared arrays."""
+) -> PairDesign:
+    """The (candidate, value) pairs of ``rows``: each pair has the candidate's
+    features prefixed with the value, the pair's lexicon features and the value's
+    own indicator; its target is whether the value is the candidate's label."""
     pairs: list[Features] = []
     targets: list[str] = []
     for row, per_value, label in zip(rows, shared, labels, strict=True):
@@ -210,7 +226,14 @@ def fit_pair_classifier(
             pairs.append(features)
             targets.append("1" if value == label else "0")
     vocabulary = build_vocabulary(pairs)
-    binary = fit_classifier(vocabulary.matrix(pairs), targets, c, seed)
+    return PairDesign(base, values, vocabulary, vocabulary.matrix(pairs), targets)
+
+
+def fit_pair(design: PairDesign, c: float, seed: int) -> PairClassifier:
+    """Fits the pair model as a binary logistic regression on the design's pairs,
+    then folds its weights back into per-value and shared arrays."""
+    base, values, vocabulary = design.base, design.values, design.vocabulary
+    binary = fit_classifier(design.matrix, design.targets, c, seed)
     weights = np.zeros((len(values), len(base.names)))
     bias = np.zeros(len(values))
     shared_names: list[str] = []

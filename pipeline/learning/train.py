@@ -5,13 +5,16 @@ Deterministic given the seed; needs scikit-learn."""
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from polex.pipeline.defaults import TRAIN_JOBS
 from polex.pipeline.grounding import locate
 from polex.pipeline.learning.candidates import Candidate
 from polex.pipeline.learning.extract import (
@@ -31,11 +34,13 @@ from polex.pipeline.learning.linear import (
     Features,
     LinearClassifier,
     PairClassifier,
+    PairDesign,
     Vocabulary,
     build_vocabulary,
     fit_calibrator,
     fit_classifier,
-    fit_pair_classifier,
+    fit_pair,
+    pair_design,
 )
 from polex.pipeline.learning.model import LearnedModel
 from polex.pipeline.records import Article, ArticleContext
@@ -227,37 +232,57 @@ class _Fitted:
     labels: dict[str, LinearClassifier | PairClassifier]
 
 
-def _fit(
-    spec: SchemaSpec,
-    vocabulary: Vocabulary,
-    examples: Sequence[Example],
-    fields: Sequence[str],
-    c: float,
-    seed: int,
-) -> _Fitted:
+@dataclass(frozen=True)
+class _LabelTargets:
+    matrix: object  # scipy CSR: the kept candidates' rows, once per gold record they carry
+    targets: list[str]
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One training set made ready to fit at any C: the keep classifier's matrix and
+    targets, and each label field's (a pair design for a lexicon field). Building it
+    is most of a fit's work, so a C grid builds it once."""
+
+    matrix: object  # scipy CSR
+    keep: list[str]
+    labels: dict[str, _LabelTargets | PairDesign]
+
+
+def _problem(
+    spec: SchemaSpec, vocabulary: Vocabulary, examples: Sequence[Example], fields: Sequence[str]
+) -> _Problem:
     matrix = vocabulary.matrix([e.features for e in examples])
-    keep = fit_classifier(matrix, ["1" if e.keep else "0" for e in examples], c, seed)
     # a kept candidate teaches the label classifiers each of its gold records' labels
     positives = [
         (i, labels) for i, e in enumerate(examples) if e.keep for labels in (e.labels, *e.more_labels)
     ]
     rows = [i for i, _ in positives]
     lexicons = spec.label_lexicon() if spec.label_lexicon is not None else {}
-    labels: dict[str, LinearClassifier | PairClassifier] = {}
+    labels: dict[str, _LabelTargets | PairDesign] = {}
     for name in fields:
         targets = [wanted[name] for _, wanted in positives]
         if name in lexicons:
-            labels[name] = fit_pair_classifier(
+            labels[name] = pair_design(
                 vocabulary,
                 [examples[i].features for i in rows],
                 [examples[i].shared[name] for i in rows],
                 targets,
                 lexicons[name].values,
-                c,
-                seed,
             )
         else:
-            labels[name] = fit_classifier(matrix[rows], targets, c, seed)  # type: ignore[index]
+            labels[name] = _LabelTargets(matrix[rows], targets)  # type: ignore[index]
+    return _Problem(matrix, ["1" if e.keep else "0" for e in examples], labels)
+
+
+def _fit(problem: _Problem, c: float, seed: int) -> _Fitted:
+    keep = fit_classifier(problem.matrix, problem.keep, c, seed)
+    labels: dict[str, LinearClassifier | PairClassifier] = {
+        name: fit_pair(task, c, seed)
+        if isinstance(task, PairDesign)
+        else fit_classifier(task.matrix, task.targets, c, seed)
+        for name, task in problem.labels.items()
+    }
     return _Fitted(keep, labels)
 
 
@@ -305,25 +330,79 @@ class _FoldFit:
     fitted: _Fitted
 
 
-def _fold_fits(
-    spec: SchemaSpec, examples: Sequence[Example], fields: Sequence[str], c: float, seed: int
-) -> list[_FoldFit]:
-    """The model of each fold (folds group whole articles), fitted on the others."""
+@dataclass(frozen=True)
+class _GridFit:
+    """The models of one training set (all articles but ``held``), one per C of
+    ``C_GRID`` in its order."""
+
+    test_index: list[int]  # the examples of the held-out articles
+    vocabulary: Vocabulary
+    by_c: list[_Fitted]
+
+    def at(self, k: int) -> _FoldFit:
+        return _FoldFit(self.test_index, self.vocabulary, self.by_c[k])
+
+
+def held_out_folds(examples: Sequence[Example]) -> list[frozenset[int]]:
+    """The article groups each fold holds out (folds group whole articles)."""
     groups = sorted({e.group for e in examples})
     folds = min(FOLDS, len(groups))
-    fits = []
-    for fold in range(folds):
-        held = {g for k, g in enumerate(groups) if k % folds == fold}
-        train_rows = [e for e in examples if e.group not in held]
-        vocabulary = build_vocabulary([e.features for e in train_rows])
-        fits.append(
-            _FoldFit(
-                [i for i, e in enumerate(examples) if e.group in held],
-                vocabulary,
-                _fit(spec, vocabulary, train_rows, fields, c, seed),
-            )
-        )
-    return fits
+    return [frozenset(g for k, g in enumerate(groups) if k % folds == fold) for fold in range(folds)]
+
+
+def _fit_grid(
+    spec: SchemaSpec, examples: Sequence[Example], fields: Sequence[str], held: frozenset[int], seed: int
+) -> _GridFit:
+    """The models at every C of the grid on the examples of the articles not in ``held``."""
+    train_rows = [e for e in examples if e.group not in held]
+    vocabulary = build_vocabulary([e.features for e in train_rows])
+    problem = _problem(spec, vocabulary, train_rows, fields)
+    return _GridFit(
+        [i for i, e in enumerate(examples) if e.group in held],
+        vocabulary,
+        [_fit(problem, c, seed) for c in C_GRID],
+    )
+
+
+# What every grid fit of one training run shares: set in each worker process when
+# the pool starts (forked, so the examples are not copied per task).
+_SharedInputs = tuple[SchemaSpec, Sequence[Example], Sequence[str], int]
+_shared: _SharedInputs | None = None
+
+
+def _share(inputs: _SharedInputs) -> None:
+    global _shared
+    _shared = inputs
+
+
+def _fit_grid_shared(held: frozenset[int]) -> _GridFit:
+    assert _shared is not None, "a worker's inputs are set when its pool starts"
+    spec, examples, fields, seed = _shared
+    return _fit_grid(spec, examples, fields, held, seed)
+
+
+def _fit_grids(
+    spec: SchemaSpec,
+    examples: Sequence[Example],
+    fields: Sequence[str],
+    training_sets: Sequence[frozenset[int]],
+    seed: int,
+    jobs: int,
+) -> list[_GridFit]:
+    """``_fit_grid`` of each training set (given by the groups it holds out), in
+    their order. With ``jobs`` > 1 (and where processes can fork), up to that many
+    worker processes fit them; the fits are independent and deterministic, so the
+    models are the same for any ``jobs``."""
+    workers = min(jobs, len(training_sets))
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [_fit_grid(spec, examples, fields, held, seed) for held in training_sets]
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_share,
+        initargs=((spec, examples, fields, seed),),
+    ) as pool:
+        return list(pool.map(_fit_grid_shared, training_sets))
 
 
 def _out_of_fold(
@@ -509,24 +588,34 @@ def set_thresholds(
 
 
 def train(
-    spec: SchemaSpec, gold: Sequence[GoldArticle], seed: int = 0, info: dict[str, Any] | None = None
+    spec: SchemaSpec,
+    gold: Sequence[GoldArticle],
+    seed: int = 0,
+    info: dict[str, Any] | None = None,
+    jobs: int = TRAIN_JOBS,
 ) -> tuple[LearnedModel, TrainingReport]:
+    """The schema's model fitted on ``gold``, and a report of the fit. ``jobs``:
+    worker processes for the fits of the C grid (1: all in this process); the model
+    is the same for any number."""
     fields = label_fields(spec)
     key_fields = set(spec.scoring.key_fields)
     examples, unaligned, total = examples_of(spec, gold)
     if not any(e.keep for e in examples):
         raise ValueError(f"no gold record of {spec.name} could be aligned to a candidate: nothing to learn")
-    best: tuple[float, float, float, list[tuple[float, float, bool]], list[float], list[_FoldFit]] | None = (
-        None
+    # the model on every article (nothing held out) first: the largest fit starts first
+    everything, *folds = _fit_grids(
+        spec, examples, fields, [frozenset(), *held_out_folds(examples)], seed, jobs
     )
-    for c in C_GRID:
-        fits = _fold_fits(spec, examples, fields, c, seed)
+    best: tuple[int, float, float, list[tuple[float, float, bool]], list[float], list[_FoldFit]] | None = None
+    for k in range(len(C_GRID)):
+        fits = [fold.at(k) for fold in folds]
         scores, rule_raw = _out_of_fold(examples, fits, key_fields)
         threshold, f1 = _best_threshold(scores, total)
         if best is None or f1 > best[1] + 1e-9:
-            best = (c, f1, threshold, scores, rule_raw, fits)
+            best = (k, f1, threshold, scores, rule_raw, fits)
     assert best is not None
-    c, f1, threshold, scores, rule_raw, fits = best
+    c_index, f1, threshold, scores, rule_raw, fits = best
+    c = C_GRID[c_index]
     unseen = [not gold[e.group].rules_tuned_on for e in examples]
     # the rules-only extractor, scored on the same out-of-fold candidates of the
     # articles its rules were not written on: unless the classifiers beat it in most
@@ -560,8 +649,7 @@ def train(
     label_sets = set_thresholds(spec, gold, examples, fields, fits, threshold) if engine == "learned" else {}
     calibration = calibration_points(records_scored, records_threshold, unseen)
     calibrator = fit_calibrator([r for r, _ in calibration], [ok for _, ok in calibration])
-    vocabulary = build_vocabulary([e.features for e in examples])
-    fitted = _fit(spec, vocabulary, examples, fields, c, seed)
+    vocabulary, fitted = everything.vocabulary, everything.by_c[c_index]
     report = TrainingReport(
         articles=len(gold),
         candidates=len(examples),
