@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import cProfile
 import gc
-import json
 import pstats
 import resource
 import sys
@@ -37,30 +36,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def source_articles() -> list[tuple[str, str]]:
-    """(id, text) of the seeds and of the corpus's dev split (as ``bench_scale.py``)."""
-    found = [(p.stem, p.read_text("utf-8")) for p in sorted((ROOT / "seeds").glob("*.txt"))]
-    corpus = ROOT / "evals" / "corpus"
-    for line in (corpus / "manifest.jsonl").read_text("utf-8").splitlines():
-        row = json.loads(line)
-        article = corpus / "articles" / f"{row['id']}.txt"
-        if row["split"] == "dev" and article.is_file():
-            found.append((row["id"], article.read_text("utf-8")))
-    return found
-
-
-def make_corpus(path: Path, size: int) -> Path:
-    """The corpus of ``bench_scale.py``: the sources repeated, each copy unique."""
-    sources = source_articles()
-    with path.open("w", encoding="utf-8") as out:
-        for i in range(size):
-            stem, text = sources[i % len(sources)]
-            out.write(
-                json.dumps({"id": f"{stem}-{i}", "text": text + f"\n(Copy {i} of the corpus.)\n"}) + "\n"
-            )
-    return path
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_scale import make_corpus  # noqa: E402  (the same corpus bench_scale.py measures)
 
 
 def cpu_seconds() -> float:
